@@ -1,0 +1,481 @@
+"""`ReasoningEnv`: the Gymnasium environment in which one step is one reasoning step.
+
+A task subclasses :class:`ReasoningEnv` and fills in a handful of hooks (problem generator, step
+checker, answer checker, reference solver). The base class owns the episode logic, the
+observation/action spaces, rewards, truncation, rendering and the small immutable state that search
+planners copy with :meth:`ReasoningEnv.get_state` / :meth:`ReasoningEnv.set_state`.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+__all__ = [
+    "CHARSET",
+    "EnvState",
+    "StepCheck",
+    "ReasoningEnv",
+    "ANSWER_PREFIX",
+    "is_answer",
+    "answer_text",
+]
+
+ANSWER_PREFIX = "Answer:"
+
+CHARSET = frozenset(string.printable + "×÷·−√π≤≥≠")
+"""Characters the observation and action spaces contain: printable ASCII plus a few math signs."""
+
+
+def is_answer(step: str) -> bool:
+    """Whether a step is a final answer line (``Answer: ...``)."""
+    return step.lstrip().startswith(ANSWER_PREFIX)
+
+
+def answer_text(step: str) -> str:
+    """The text after ``Answer:`` in a final answer line."""
+    return step.lstrip()[len(ANSWER_PREFIX) :].strip()
+
+
+@dataclass(frozen=True, slots=True)
+class EnvState:
+    """Everything that defines where an episode stands; immutable, small and picklable.
+
+    Attributes:
+        problem: the task's problem description (plain JSON-like values).
+        steps: accepted steps so far, in order (the final answer line included once given).
+        data: task-specific working state derived from the steps (e.g. the numbers left).
+        t: actions taken so far, rejected ones included (drives truncation).
+        done: whether the episode has ended with an answer.
+        answer: the final answer text, once given.
+        correct: whether that answer was right (``None`` until answered).
+    """
+
+    problem: dict[str, Any]
+    steps: tuple[str, ...] = ()
+    data: Any = None
+    t: int = 0
+    done: bool = False
+    answer: str | None = None
+    correct: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StepCheck:
+    """The verdict of a task's step checker.
+
+    Attributes:
+        ok: whether the step is accepted.
+        error: why it was rejected, in words (empty when ``ok``).
+        data: the task's new working state after an accepted step.
+        text: the step as written into the transcript (normalised; defaults to the input).
+    """
+
+    ok: bool
+    error: str = ""
+    data: Any = None
+    text: str | None = None
+
+
+@dataclass
+class _Counters:
+    steps: int = 0
+    resets: int = 0
+    extras: dict[str, float] = field(default_factory=dict)
+
+
+class ReasoningEnv(gym.Env[str, str]):
+    """Base class of thinkgym environments: one action is one reasoning step, written as text.
+
+    ## Observation Space
+    ``spaces.Text``: the transcript so far, the problem first and then one accepted step per line.
+
+    ## Action Space
+    ``spaces.Text``: one reasoning step. A step that starts with ``Answer:`` ends the episode.
+
+    ## Reward
+    Pluggable (``reward=``): an object with ``process(state, step) -> float`` for each accepted
+    step and ``outcome(state) -> float`` for a finished episode. The default gives 1.0 for a
+    correct final answer and 0.0 otherwise. A rejected step costs ``invalid_penalty``.
+
+    ## Episode End
+    Terminated when an ``Answer:`` step is given; truncated after ``max_steps`` actions.
+
+    ## Info
+    ``problem`` (text), ``steps`` (list), ``valid`` (bool), ``error`` (why a step was
+    rejected, or ""), ``answer`` and ``correct`` once the episode ends.
+
+    ## Arguments
+    ``difficulty``: task-specific knob (0 easiest); ``max_steps``: action limit;
+    ``invalid_penalty``: reward for a rejected step; ``reward``: a reward object (or ``None``);
+    ``render_mode``: ``"ansi"`` or ``None``.
+
+    Subclasses implement :meth:`generate_problem`, :meth:`problem_from_options`,
+    :meth:`format_problem`, :meth:`initial_data`, :meth:`check_step`, :meth:`check_answer` and
+    :meth:`solve`; tasks whose moves can be enumerated also implement :meth:`candidate_steps`.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 4}
+
+    #: Default action limit of the task.
+    default_max_steps: ClassVar[int] = 20
+    #: Longest step (in characters) that is looked at; longer ones are rejected unread.
+    max_step_chars: ClassVar[int] = 400
+    #: Whether the outcome check needs the hidden reference answer. When ``True`` a planner
+    #: may not use :meth:`check_answer` during search (see DESIGN.md, "Honest search").
+    outcome_needs_reference: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        difficulty: int = 1,
+        max_steps: int | None = None,
+        invalid_penalty: float = -0.1,
+        reward: Any = None,
+        render_mode: str | None = None,
+    ) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"render_mode={render_mode!r} is not supported; use one of "
+                f"{self.metadata['render_modes']} or None"
+            )
+        if not isinstance(difficulty, (int, np.integer)) or difficulty < 0:
+            raise ValueError(f"difficulty={difficulty!r} must be a non-negative integer")
+        max_steps = self.default_max_steps if max_steps is None else max_steps
+        if not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
+            raise ValueError(f"max_steps={max_steps!r} must be a positive integer")
+        self.difficulty = int(difficulty)
+        self.max_steps = int(max_steps)
+        self.invalid_penalty = float(invalid_penalty)
+        self.render_mode = render_mode
+        if reward is None:
+            from thinkgym.rewards.base import DefaultReward
+
+            reward = DefaultReward()
+        for method in ("process", "outcome"):
+            if not callable(getattr(reward, method, None)):
+                raise TypeError(
+                    f"reward={reward!r} has no {method}() method; a reward needs "
+                    "process(state, step) -> float and outcome(state) -> float"
+                )
+        bind = getattr(reward, "bind", None)
+        self.reward = bind(self) if callable(bind) else reward
+        self.observation_space = spaces.Text(
+            max_length=self.max_observation_chars(), min_length=0, charset=CHARSET
+        )
+        self.action_space = spaces.Text(
+            max_length=self.max_step_chars, min_length=0, charset=CHARSET
+        )
+        self._state: EnvState | None = None
+
+    # ------------------------------------------------------------------ task hooks
+    def generate_problem(self, rng: np.random.Generator) -> dict[str, Any]:
+        """Draw a problem at ``self.difficulty`` from ``rng`` (plain JSON-like values)."""
+        raise NotImplementedError
+
+    def problem_from_options(self, options: dict[str, Any]) -> dict[str, Any] | None:
+        """Build a problem pinned by ``reset(options=...)``; ``None`` when options pin none.
+
+        Raise ``ValueError`` with a clear message when the options are malformed.
+        """
+        problem = options.get("problem")
+        if problem is None:
+            return None
+        if not isinstance(problem, dict):
+            raise ValueError(f"options['problem'] must be a dict, got {type(problem).__name__}")
+        return dict(problem)
+
+    def format_problem(self, problem: dict[str, Any]) -> str:
+        """The first line(s) of the transcript."""
+        raise NotImplementedError
+
+    def initial_data(self, problem: dict[str, Any]) -> Any:
+        """The task's working state before any step (immutable)."""
+        return None
+
+    def check_step(self, state: EnvState, step: str) -> StepCheck:
+        """Check a (non-answer) step against the state. Never raises; rejects with words."""
+        raise NotImplementedError
+
+    def check_answer(self, state: EnvState, answer: str) -> tuple[bool, str]:
+        """Score a final answer (text after ``Answer:``); returns ``(correct, reason)``.
+
+        May use the hidden reference; see :attr:`outcome_needs_reference`.
+        """
+        raise NotImplementedError
+
+    def check_answer_without_reference(self, state: EnvState, answer: str) -> bool | None:
+        """What a planner may know about an answer without the reference.
+
+        Returns ``True``/``False`` when the task can tell without the hidden answer (Game24: the
+        expression uses the given numbers and equals 24), else ``None``.
+        """
+        if self.outcome_needs_reference:
+            return None
+        return self.check_answer(state, answer)[0]
+
+    def solve(self, problem: dict[str, Any]) -> list[str]:
+        """Reference solver: a correct step-by-step trace ending with an ``Answer:`` line."""
+        raise NotImplementedError
+
+    def parse_problem(self, text: str) -> dict[str, Any]:
+        """Inverse of :meth:`format_problem`: the problem from a transcript's first line(s).
+
+        Raise ``ValueError`` when the text is not a problem of this task.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot read problems back from text")
+
+    def solve_state(
+        self, state: EnvState, rng: np.random.Generator | None = None
+    ) -> list[str] | None:
+        """A correct continuation from ``state`` (``None`` when the task cannot find one).
+
+        The default replays :meth:`solve`: it works while the steps so far follow the reference
+        trace. Tasks that can solve from any state (Countdown) override it.
+        """
+        if state.done:
+            return []
+        trace = self.solve(state.problem)
+        k = len(state.steps)
+        if list(state.steps) == trace[:k]:
+            return trace[k:]
+        return None
+
+    def state_from_transcript(self, text: str) -> EnvState:
+        """Rebuild the state that produced a transcript (problem line(s), then steps).
+
+        Raises:
+            ValueError: the transcript is not one of this task, or holds a rejected step.
+        """
+        lines = text.split("\n")
+        head_lines = self.problem_line_count
+        problem = self.parse_problem("\n".join(lines[:head_lines]))
+        state = EnvState(problem=problem, data=self.initial_data(problem))
+        for line in lines[head_lines:]:
+            state, ok, error = self.apply(state, line)
+            if not ok:
+                raise ValueError(f"step {line!r} of the transcript is rejected: {error}")
+        return state
+
+    #: How many lines :meth:`format_problem` writes.
+    problem_line_count: ClassVar[int] = 1
+
+    def reference_answer(self, problem: dict[str, Any]) -> str | None:
+        """The hidden reference answer, when the task has one."""
+        return None
+
+    def candidate_steps(self, state: EnvState) -> list[str]:
+        """All legal next steps, for tasks whose moves can be enumerated."""
+        raise NotImplementedError(f"{type(self).__name__} does not enumerate its moves")
+
+    def random_step(self, state: EnvState, rng: np.random.Generator) -> str:
+        """A plausible-looking (not necessarily valid or useful) step, for :class:`RandomAgent`."""
+        try:
+            cands = self.candidate_steps(state)
+        except NotImplementedError:
+            cands = []
+        if cands:
+            return cands[int(rng.integers(len(cands)))]
+        return f"{ANSWER_PREFIX} {int(rng.integers(-20, 100))}"
+
+    def max_observation_chars(self) -> int:
+        """Bound on the transcript length (sizes the observation space)."""
+        return 512 + (self.max_steps + 1) * (self.max_step_chars + 1)
+
+    # ------------------------------------------------------------------ gym API
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[str, dict[str, Any]]:
+        """Start an episode: a seed fixes the problem; ``options`` may pin one."""
+        super().reset(seed=seed)
+        problem = None
+        if options:
+            if not isinstance(options, dict):
+                raise ValueError(f"options must be a dict, got {type(options).__name__}")
+            problem = self.problem_from_options(options)
+        if problem is None:
+            problem = self.generate_problem(self.np_random)
+        self._state = EnvState(problem=problem, data=self.initial_data(problem))
+        return self.transcript(), self._info(valid=True, error="")
+
+    def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        """Take one reasoning step. A bad step is rejected (penalty, unchanged state), never raised."""
+        state = self._require_state()
+        if state.done:
+            return (
+                self.transcript(),
+                0.0,
+                True,
+                False,
+                self._info(valid=False, error="the episode is over; call reset()"),
+            )
+        step, error = self._clean_action(action)
+        t = state.t + 1
+        truncated = t >= self.max_steps
+        if error:
+            self._state = replace(state, t=t)
+            return (
+                self.transcript(),
+                self.invalid_penalty,
+                False,
+                truncated,
+                self._info(False, error),
+            )
+        if is_answer(step):
+            ans = answer_text(step)
+            try:
+                correct, reason = self.check_answer(state, ans)
+            except (ValueError, ArithmeticError, TypeError, RecursionError) as exc:
+                correct, reason = False, f"could not check the answer: {exc}"
+            new = replace(
+                state, steps=state.steps + (step,), t=t, done=True, answer=ans, correct=correct
+            )
+            self._state = new
+            reward = float(self.reward.outcome(new))
+            info = self._info(True, "" if correct else reason)
+            return self.transcript(), reward, True, False, info
+        try:
+            verdict = self.check_step(state, step)
+        except (ValueError, ArithmeticError, TypeError, RecursionError) as exc:
+            verdict = StepCheck(ok=False, error=f"could not read the step: {exc}")
+        if not verdict.ok:
+            self._state = replace(state, t=t)
+            return (
+                self.transcript(),
+                self.invalid_penalty,
+                False,
+                truncated,
+                self._info(False, verdict.error or "the step was rejected"),
+            )
+        text = verdict.text if verdict.text is not None else step
+        reward = float(self.reward.process(state, text))
+        self._state = replace(state, steps=state.steps + (text,), data=verdict.data, t=t)
+        return self.transcript(), reward, False, truncated, self._info(True, "")
+
+    def render(self) -> str | None:
+        """Return the transcript as text in ``ansi`` mode."""
+        if self.render_mode == "ansi":
+            state = self._require_state()
+            status = ""
+            if state.done:
+                status = "\n[correct]" if state.correct else "\n[wrong]"
+            return self.transcript() + status + "\n"
+        return None
+
+    # ------------------------------------------------------------------ search API
+    def get_state(self) -> EnvState:
+        """The current state: immutable, so returning it is the copy (no deep copy needed)."""
+        return self._require_state()
+
+    def set_state(self, state: EnvState) -> None:
+        """Restore a state from :meth:`get_state` (of this or another env of the same task)."""
+        if not isinstance(state, EnvState):
+            raise TypeError(f"set_state expects an EnvState, got {type(state).__name__}")
+        self._state = state
+
+    def transcript(self, state: EnvState | None = None) -> str:
+        """The observation text of a state (default: the current one)."""
+        state = self._require_state() if state is None else state
+        head = self.format_problem(state.problem)
+        return "\n".join((head, *state.steps)) if state.steps else head
+
+    def legal(self, state: EnvState, step: str) -> bool:
+        """Whether ``step`` would be accepted in ``state`` (answers: well-formed, not scored)."""
+        step, error = self._clean_action(step)
+        if error:
+            return False
+        if is_answer(step):
+            return True
+        try:
+            return self.check_step(state, step).ok
+        except (ValueError, ArithmeticError, TypeError, RecursionError):
+            return False
+
+    def apply(self, state: EnvState, step: str) -> tuple[EnvState, bool, str]:
+        """Pure transition used by planners: ``(next_state, accepted, error)``.
+
+        Answers are scored only with checks that need no reference (``correct`` is set from
+        :meth:`check_answer_without_reference`, which is ``None`` for reference-only tasks).
+        """
+        step, error = self._clean_action(step)
+        if error:
+            return replace(state, t=state.t + 1), False, error
+        if is_answer(step):
+            ans = answer_text(step)
+            try:
+                ok = self.check_answer_without_reference(state, ans)
+            except (ValueError, ArithmeticError, TypeError, RecursionError):
+                ok = False
+            return (
+                replace(
+                    state,
+                    steps=state.steps + (step,),
+                    t=state.t + 1,
+                    done=True,
+                    answer=ans,
+                    correct=ok,
+                ),
+                True,
+                "",
+            )
+        try:
+            verdict = self.check_step(state, step)
+        except (ValueError, ArithmeticError, TypeError, RecursionError) as exc:
+            verdict = StepCheck(ok=False, error=str(exc))
+        if not verdict.ok:
+            return replace(state, t=state.t + 1), False, verdict.error
+        text = verdict.text if verdict.text is not None else step
+        return (
+            replace(state, steps=state.steps + (text,), data=verdict.data, t=state.t + 1),
+            True,
+            "",
+        )
+
+    # ------------------------------------------------------------------ helpers
+    def _clean_action(self, action: Any) -> tuple[str, str]:
+        if isinstance(action, bytes):
+            try:
+                action = action.decode("utf-8")
+            except UnicodeDecodeError:
+                return "", "the step is not valid UTF-8 text"
+        if isinstance(action, np.str_):
+            action = str(action)
+        if not isinstance(action, str):
+            return "", f"a step must be a string, got {type(action).__name__}"
+        if len(action) > self.max_step_chars:
+            return "", (
+                f"the step is {len(action)} characters long; the limit is {self.max_step_chars}"
+            )
+        step = action.strip()
+        if not step:
+            return "", "the step is empty"
+        if "\n" in step or "\r" in step:
+            return "", "a step must be a single line"
+        if "\x00" in step:
+            return "", "the step contains a null byte"
+        if not set(step) <= CHARSET:
+            bad = next(c for c in step if c not in CHARSET)
+            return "", f"the step contains the unsupported character {bad!r}"
+        return step, ""
+
+    def _require_state(self) -> EnvState:
+        if self._state is None:
+            raise gym.error.ResetNeeded("call reset() before using the environment")
+        return self._state
+
+    def _info(self, valid: bool, error: str) -> dict[str, Any]:
+        state = self._require_state()
+        info: dict[str, Any] = {
+            "problem": self.format_problem(state.problem),
+            "steps": list(state.steps),
+            "valid": valid,
+            "error": error,
+        }
+        if state.done:
+            info["answer"] = state.answer
+            info["correct"] = bool(state.correct)
+        return info

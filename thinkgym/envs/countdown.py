@@ -1,0 +1,417 @@
+"""Countdown: combine N numbers with + - * / to reach a target, one operation per step."""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from thinkgym import expr as X
+from thinkgym.envs.base import ANSWER_PREFIX, EnvState, ReasoningEnv, StepCheck
+
+__all__ = ["CountdownEnv", "fmt", "solve_numbers", "count_paths"]
+
+# data: a tuple of (value, expression AST) pairs, one per number still available.
+Item = tuple[Fraction, X.Node]
+
+_NUM = r"-?\d+(?:/\d+)?"
+_STEP_RE = re.compile(
+    rf"^({_NUM})\s*([-+*/×x÷−])\s*({_NUM})\s*=\s*({_NUM})\s*(?:\(\s*left\s*:\s*([^)]*)\))?\s*$"
+)
+_HEAD_RE = re.compile(r"^Numbers:\s*((?:-?\d+\s*)+)\|\s*Target:\s*(-?\d+)$")
+_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
+_OP_ALIASES = {"×": "*", "x": "*", "÷": "/", "−": "-"}
+
+
+def fmt(value: Fraction) -> str:
+    """Print an exact number as the envs write it: ``5``, ``-3`` or ``8/3``."""
+    if value.denominator == 1:
+        return str(value.numerator)
+    return f"{value.numerator}/{value.denominator}"
+
+
+def _num(text: str) -> Fraction:
+    if "/" in text:
+        a, b = text.split("/")
+        if len(a) > 12 or len(b) > 12 or int(b) == 0:
+            raise ValueError(f"{text} is not a valid number")
+        return Fraction(int(a), int(b))
+    if len(text) > 12:
+        raise ValueError(f"{text} is too long to be a number here")
+    return Fraction(int(text))
+
+
+def _apply(a: Fraction, op: str, b: Fraction) -> Fraction | None:
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    if b == 0:
+        return None
+    return a / b
+
+
+def _moves(values: tuple[Fraction, ...]) -> list[tuple[int, int, str, Fraction]]:
+    """Distinct (i, j, op, result) moves on a tuple of values (commutative duplicates removed)."""
+    out: list[tuple[int, int, str, Fraction]] = []
+    seen: set[tuple[Fraction, str, Fraction]] = set()
+    n = len(values)
+    for i in range(n):
+        for j in range(n):
+            if i == j:
+                continue
+            a, b = values[i], values[j]
+            for op in "+-*/":
+                if op in "+*" and (i > j):
+                    continue
+                key = (a, op, b) if op in "-/" else (min(a, b), op, max(a, b))
+                if key in seen:
+                    continue
+                r = _apply(a, op, b)
+                if r is None:
+                    continue
+                seen.add(key)
+                out.append((i, j, op, r))
+    return out
+
+
+@lru_cache(maxsize=200_000)
+def _solvable(values: tuple[Fraction, ...], target: Fraction) -> bool:
+    if len(values) == 1:
+        return values[0] == target
+    for i, j, _, r in _moves(values):
+        rest = tuple(sorted(v for k, v in enumerate(values) if k not in (i, j))) + (r,)
+        if _solvable(tuple(sorted(rest)), target):
+            return True
+    return False
+
+
+@lru_cache(maxsize=200_000)
+def count_paths(values: tuple[Fraction, ...], target: Fraction) -> tuple[int, int]:
+    """(successful, total) step paths from ``values`` (sorted) to a single number.
+
+    The share ``successful / total`` measures how easy a puzzle is: the chance that uniformly
+    random legal steps reach the target.
+    """
+    if len(values) == 1:
+        return (1 if values[0] == target else 0), 1
+    good = total = 0
+    for i, j, _, r in _moves(values):
+        rest = tuple(sorted([v for k, v in enumerate(values) if k not in (i, j)] + [r]))
+        g, t = count_paths(rest, target)
+        good += g
+        total += t
+    return good, total
+
+
+def solve_numbers(
+    numbers: list[Fraction] | tuple[Fraction, ...],
+    target: Fraction,
+    rng: np.random.Generator | None = None,
+) -> list[tuple[Fraction, str, Fraction, Fraction]] | None:
+    """Find a sequence of ``(a, op, b, result)`` steps that reaches ``target`` using every number.
+
+    Args:
+        numbers: the numbers to combine.
+        target: the value to reach.
+        rng: when given, moves are tried in a random order (diverse solutions); otherwise in a
+            fixed order (deterministic).
+
+    Returns:
+        The steps, or ``None`` when the puzzle has no solution.
+    """
+    values = tuple(sorted(Fraction(v) for v in numbers))
+    if not _solvable(values, Fraction(target)):
+        return None
+    steps = []
+    while len(values) > 1:
+        moves = _moves(values)
+        if rng is not None:
+            moves = [moves[int(k)] for k in rng.permutation(len(moves))]
+        # Prefer steps a learner finds natural: non-negative whole results first.
+        moves.sort(key=lambda mv: (mv[3] < 0, mv[3].denominator != 1))
+        for i, j, op, r in moves:
+            rest = tuple(sorted([v for k, v in enumerate(values) if k not in (i, j)] + [r]))
+            if _solvable(rest, Fraction(target)):
+                steps.append((values[i], op, values[j], r))
+                values = rest
+                break
+        else:  # pragma: no cover - _solvable guaranteed a move exists
+            return None
+    return steps
+
+
+class CountdownEnv(ReasoningEnv):
+    """Countdown (as in TinyZero): reach a target from N numbers with + - * /.
+
+    ## Description
+    The problem lists N numbers and a target. Each step combines two of the numbers still
+    available into one, e.g. ``25 * 4 = 100 (left: 100 3 7)``; arithmetic is exact (fractions are
+    allowed: ``7 / 2 = 7/2``). The echo ``(left: ...)`` is optional in actions and always written
+    into the transcript. The final line ``Answer: <expression> = <target>`` must use every given
+    number exactly once and evaluate to the target.
+
+    ## Action Space
+    ``spaces.Text``: ``a op b = c [(left: ...)]`` or ``Answer: <expression> = <target>``.
+
+    ## Observation Space
+    ``spaces.Text``: ``Numbers: 3 7 25 4 | Target: 103`` then the accepted steps, one per line.
+
+    ## Reward
+    Default: 1.0 for a correct answer, 0.0 for a wrong one, ``invalid_penalty`` per rejected step.
+
+    ## Episode End
+    Terminated on an ``Answer:`` line; truncated after ``max_steps`` actions.
+
+    ## Arguments
+    ``difficulty`` (0-3): N = 3 + difficulty numbers (1-25 at 0-1, 1-100 above); ``n_numbers``
+    and ``max_number`` override it. Problems are solvable by construction (the target is built by
+    combining the numbers); ``reset(options={"numbers": [...], "target": T})`` pins one.
+
+    ## Version History
+    * v0: initial version.
+    """
+
+    default_max_steps = 12
+    outcome_needs_reference = False
+
+    def __init__(
+        self,
+        difficulty: int = 1,
+        n_numbers: int | None = None,
+        max_number: int | None = None,
+        max_target: int = 1000,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(difficulty=difficulty, **kwargs)
+        self.n_numbers = int(n_numbers) if n_numbers is not None else 3 + min(self.difficulty, 3)
+        self.max_number = (
+            int(max_number) if max_number is not None else (25 if self.difficulty <= 1 else 100)
+        )
+        self.max_target = int(max_target)
+        if not 2 <= self.n_numbers <= 8:
+            raise ValueError(f"n_numbers={self.n_numbers} must be between 2 and 8")
+        if self.max_number < 1:
+            raise ValueError(f"max_number={self.max_number} must be at least 1")
+        self._head_cache: dict[tuple[tuple[int, ...], int], str] = {}
+
+    # -- problems
+    def generate_problem(self, rng: np.random.Generator) -> dict[str, Any]:
+        """Draw numbers, then build a reachable integer target by combining them at random."""
+        for _ in range(1000):
+            numbers = [int(v) for v in rng.integers(1, self.max_number + 1, size=self.n_numbers)]
+            pool = list(numbers)
+            while len(pool) > 1:
+                i, j = (int(v) for v in rng.choice(len(pool), size=2, replace=False))
+                a, b = pool[i], pool[j]
+                op = "+-*/"[int(rng.integers(4))]
+                if op == "-" and a < b:
+                    a, b = b, a
+                if op == "/" and (b == 0 or a % b):
+                    op = "+"
+                r = {"+": a + b, "-": a - b, "*": a * b, "/": a // b if b else 0}[op]
+                pool = [v for k, v in enumerate(pool) if k not in (i, j)] + [r]
+            target = pool[0]
+            if 1 <= target <= self.max_target and target not in numbers:
+                return {"numbers": numbers, "target": int(target)}
+        raise RuntimeError("could not generate a Countdown problem; widen max_target")
+
+    def problem_from_options(self, options: dict[str, Any]) -> dict[str, Any] | None:
+        """Pin a problem with ``{"numbers": [...], "target": T}``."""
+        if "numbers" not in options:
+            return super().problem_from_options(options)
+        numbers = options["numbers"]
+        target = options.get("target", getattr(self, "fixed_target", None))
+        if target is None:
+            raise ValueError('options need a "target" next to "numbers", e.g. {"target": 24}')
+        if not isinstance(numbers, (list, tuple)) or not all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in numbers
+        ):
+            raise ValueError(f"options['numbers']={numbers!r} must be a list of integers")
+        if not 2 <= len(numbers) <= 8:
+            raise ValueError(f"options['numbers'] has {len(numbers)} numbers; use 2 to 8")
+        if not isinstance(target, (int, np.integer)):
+            raise ValueError(f"options['target']={target!r} must be an integer")
+        return {"numbers": [int(v) for v in numbers], "target": int(target)}
+
+    def format_problem(self, problem: dict[str, Any]) -> str:
+        """``Numbers: 3 7 25 4 | Target: 103``."""
+        key = (tuple(problem["numbers"]), problem["target"])
+        head = self._head_cache.get(key)
+        if head is None:
+            nums = " ".join(str(v) for v in problem["numbers"])
+            head = f"Numbers: {nums} | Target: {problem['target']}"
+            if len(self._head_cache) < 4096:
+                self._head_cache[key] = head
+        return head
+
+    def parse_problem(self, text: str) -> dict[str, Any]:
+        """Read ``Numbers: 3 7 25 4 | Target: 103`` back into a problem."""
+        m = _HEAD_RE.match(text.strip())
+        if m is None:
+            raise ValueError(
+                f"{text[:80]!r} is not a problem line like 'Numbers: 1 2 3 | Target: 6'"
+            )
+        return {"numbers": [int(v) for v in m.group(1).split()], "target": int(m.group(2))}
+
+    def solve_state(
+        self, state: EnvState, rng: np.random.Generator | None = None
+    ) -> list[str] | None:
+        """A correct continuation from any state (``None`` when none exists)."""
+        if state.done:
+            return []
+        items: tuple[Item, ...] = state.data
+        if len(items) == 1:
+            return [self._answer_line(state)] if items[0][0] == state.problem["target"] else None
+        target = Fraction(state.problem["target"])
+        plan = solve_numbers([v for v, _ in items], target, rng)
+        if plan is None:
+            return None
+        steps = []
+        for a, op, b, r in plan:
+            verdict = self.check_step(state, f"{fmt(a)} {op} {fmt(b)} = {fmt(r)}")
+            steps.append(verdict.text or "")
+            state = EnvState(problem=state.problem, steps=state.steps, data=verdict.data)
+        steps.append(self._answer_line(state))
+        return steps
+
+    def initial_data(self, problem: dict[str, Any]) -> tuple[Item, ...]:
+        """One (value, expression) item per given number."""
+        return tuple((Fraction(v), ("num", Fraction(v))) for v in problem["numbers"])
+
+    def reference_answer(self, problem: dict[str, Any]) -> str:
+        """The target."""
+        return str(problem["target"])
+
+    # -- checking
+    def check_step(self, state: EnvState, step: str) -> StepCheck:
+        """Accept ``a op b = c`` when a and b are available and c is right."""
+        m = _STEP_RE.match(step)
+        if m is None:
+            return StepCheck(
+                False,
+                f"could not read {step[:60]!r}; write one operation like '8 * 3 = 24' "
+                "(or 'Answer: <expression> = <target>')",
+            )
+        items: tuple[Item, ...] = state.data
+        if len(items) < 2:
+            return StepCheck(False, "only one number is left; give the final 'Answer:' line")
+        sa, op, sb, sc, left = m.groups()
+        op = _OP_ALIASES.get(op, op)
+        try:
+            a, b, c = _num(sa), _num(sb), _num(sc)
+        except (ValueError, ZeroDivisionError) as exc:
+            return StepCheck(False, str(exc))
+        values = [v for v, _ in items]
+        ia = _index(values, a, -1)
+        if ia < 0:
+            return StepCheck(False, f"{sa} is not among the remaining numbers {_show(values)}")
+        ib = _index(values, b, ia)
+        if ib < 0:
+            why = "is used twice but appears once" if b == a else "is not among"
+            if b == a:
+                return StepCheck(False, f"{sb} {why} in the remaining numbers {_show(values)}")
+            return StepCheck(False, f"{sb} is not among the remaining numbers {_show(values)}")
+        r = _apply(a, op, b)
+        if r is None:
+            return StepCheck(False, f"{sa} / {sb} divides by zero")
+        if r != c:
+            return StepCheck(False, f"{sa} {op} {sb} is {fmt(r)}, not {sc}")
+        rest = [it for k, it in enumerate(items) if k not in (ia, ib)]
+        rest.append((r, (_OPS[op], items[ia][1], items[ib][1])))
+        rest_values = [v for v, _ in rest]
+        if left is not None:
+            try:
+                echoed = sorted(_num(t) for t in left.replace(",", " ").split())
+            except (ValueError, ZeroDivisionError):
+                echoed = None
+            if echoed != sorted(rest_values):
+                return StepCheck(
+                    False,
+                    f"the numbers left would be {_show(rest_values)}, not ({left.strip()})",
+                )
+        text = f"{sa} {op} {sb} = {fmt(r)} (left: {' '.join(fmt(v) for v in rest_values)})"
+        return StepCheck(True, data=tuple(rest), text=text)
+
+    def check_answer(self, state: EnvState, answer: str) -> tuple[bool, str]:
+        """The expression must use every given number once and equal the target."""
+        target = Fraction(state.problem["target"])
+        text = answer
+        if "=" in text:
+            lhs, _, rhs = text.rpartition("=")
+            try:
+                stated = _num(rhs.strip())
+            except (ValueError, ZeroDivisionError):
+                return False, f"the right-hand side {rhs.strip()!r} is not a number"
+            if stated != target:
+                return False, f"the answer must equal {fmt(target)}, not {rhs.strip()}"
+            text = lhs
+        try:
+            tree = X.parse(text, max_chars=200, max_depth=20, max_nodes=60)
+            value = X.evaluate(tree)
+        except X.ExprError as exc:
+            return False, f"could not evaluate the answer: {exc}"
+        used = sorted(X.leaves(tree))
+        given = sorted(Fraction(v) for v in state.problem["numbers"])
+        if used != given:
+            return False, (
+                f"the answer uses {_show(used)} but must use each of {_show(given)} exactly once"
+            )
+        if value != target:
+            return False, f"the expression equals {fmt(value)}, not {fmt(target)}"
+        return True, ""
+
+    # -- solving and enumerating
+    def solve(self, problem: dict[str, Any], rng: np.random.Generator | None = None) -> list[str]:
+        """A correct trace (random among solutions when ``rng`` is given)."""
+        plan = self.solve_state(EnvState(problem=problem, data=self.initial_data(problem)), rng)
+        if plan is None:
+            raise ValueError(f"{self.format_problem(problem)} has no solution")
+        return plan
+
+    def _answer_line(self, state: EnvState) -> str:
+        ((value, tree),) = state.data
+        return f"{ANSWER_PREFIX} {X.to_str(tree)} = {fmt(value)}"
+
+    def candidate_steps(self, state: EnvState) -> list[str]:
+        """Every distinct legal operation; the answer line once one number is left."""
+        items: tuple[Item, ...] = state.data
+        if state.done:
+            return []
+        if len(items) == 1:
+            return [self._answer_line(state)]
+        values = tuple(v for v, _ in items)
+        out = []
+        for i, j, op, r in _moves(values):
+            rest = [fmt(v) for k, v in enumerate(values) if k not in (i, j)] + [fmt(r)]
+            out.append(
+                f"{fmt(values[i])} {op} {fmt(values[j])} = {fmt(r)} (left: {' '.join(rest)})"
+            )
+        return out
+
+    def random_step(self, state: EnvState, rng: np.random.Generator) -> str:
+        """A random operation on two remaining numbers (sometimes with a wrong result)."""
+        cands = self.candidate_steps(state)
+        if not cands:
+            return f"{ANSWER_PREFIX} 0"
+        step = cands[int(rng.integers(len(cands)))]
+        if rng.random() < 0.1 and not step.startswith(ANSWER_PREFIX):
+            lhs = step.split("=")[0]
+            return f"{lhs}= {int(rng.integers(0, 100))}"
+        return step
+
+
+def _index(values: list[Fraction], v: Fraction, skip: int) -> int:
+    for k, x in enumerate(values):
+        if k != skip and x == v:
+            return k
+    return -1
+
+
+def _show(values: list[Fraction]) -> str:
+    return "[" + ", ".join(fmt(v) for v in values) + "]"

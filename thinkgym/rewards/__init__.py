@@ -1,0 +1,7 @@
+"""Rewards: the answer verifier, rule-based and learned outcome/process rewards."""
+
+from __future__ import annotations
+
+from thinkgym.rewards.base import DefaultReward, Reward, RewardProtocol
+
+__all__ = ["DefaultReward", "Reward", "RewardProtocol"]
