@@ -83,10 +83,10 @@ _FRAC_SHORT = re.compile(r"\\frac\s*(\d)\s*(\d)")
 _FRAC_SHORT1 = re.compile(r"\\frac\s*(\d)(?=\s*\{)")
 _SQRT_SHORT = re.compile(r"\\sqrt\s*(\d)")
 _CMD_ALIASES = {
-    "dfrac": "frac", "tfrac": "frac", "cfrac": "frac", "cdot": "*", "times": "*", "ast": "*",
+    "dfrac": "\\frac", "tfrac": "\\frac", "cfrac": "\\frac", "cdot": "*", "times": "*", "ast": "*",
     "div": "/", "infty": " oo ", "pi": " pi ", "lbrace": "\\{", "rbrace": "\\}", "lvert": "|",
-    "rvert": "|", "vert": "|", "mid": "|", "leq": "\\le", "geq": "\\ge", "dbinom": "binom",
-    "tbinom": "binom", "ne": "\\neq", "lt": "<", "gt": ">", "land": ",", "wedge": ",", "varnothing": "\\emptyset",
+    "rvert": "|", "vert": "|", "mid": "|", "leq": "\\le", "geq": "\\ge", "dbinom": "\\binom",
+    "tbinom": "\\binom", "ne": "\\neq", "lt": "<", "gt": ">", "land": ",", "wedge": ",", "varnothing": "\\emptyset",
 }  # fmt: skip
 _CMD = re.compile(r"\\([A-Za-z]+)")
 _AND_OR = re.compile(r"\b(?:and|or)\b")
@@ -100,7 +100,15 @@ def _text_repl(m: re.Match[str]) -> str:
         return " " + content + " "
     if _UNIT_WORD.match(content) and len(content.replace(" ", "")) > 1:
         return " "  # a unit or a word: drop it
-    return " " + content + " "
+    return " " + _LONG_WORD.sub(_drop_word, content) + " "
+
+
+_LONG_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def _drop_word(m: re.Match[str]) -> str:
+    w = m.group(0)
+    return w if w.lower() in FUNCS or w in ("pi", "or", "and") else " "
 
 
 def _cmd_repl(m: re.Match[str]) -> str:
