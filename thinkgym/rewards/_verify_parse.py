@@ -71,6 +71,7 @@ _UNICODE = str.maketrans(
 )  # fmt: skip
 _TEXT_CMD = re.compile(
     r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mathit|mbox|operatorname|mathbb)\s*\{([^{}]*)\}"
+    r"(\s*\^\s*(?:\{\s*\d\s*\}|\d))?"
 )
 _UNIT_WORD = re.compile(r"^\s*[A-Za-z][A-Za-z\s.]*$")
 _REMOVE = re.compile(
@@ -99,8 +100,8 @@ def _text_repl(m: re.Match[str]) -> str:
     if content.lower() in FUNCS or content in ("lcm", "gcd"):
         return " " + content + " "
     if _UNIT_WORD.match(content) and len(content.replace(" ", "")) > 1:
-        return " "  # a unit or a word: drop it
-    return " " + _LONG_WORD.sub(_drop_word, content) + " "
+        return " "  # a unit or a word (with its power, cm^2): drop it
+    return " " + _LONG_WORD.sub(_drop_word, content) + " " + (m.group(2) or "")
 
 
 _LONG_WORD = re.compile(r"[A-Za-z]{2,}")
@@ -115,7 +116,7 @@ def _cmd_repl(m: re.Match[str]) -> str:
     name = m.group(1)
     if name in _CMD_ALIASES:
         return _CMD_ALIASES[name]
-    if name in FUNCS or name in ("arcsin", "arccos", "arctan"):
+    if name != "sqrt" and name in FUNCS:
         return " " + name + " "
     return m.group(0)
 

@@ -282,7 +282,14 @@ def _parse_item(tokens: list[P.Token]) -> _Answer:
         return _inequality(tokens)
     eq_parts = _split_top(tokens, lambda t: _is_op(t, "="))
     if len(eq_parts) > 1:
-        return _Eq(P.parse_tokens(eq_parts[0]), P.parse_tokens(eq_parts[-1]))
+        lhs, rhs = _parse_item(eq_parts[0]), _parse_item(eq_parts[-1])
+        if isinstance(lhs, _Scalar) and isinstance(rhs, _Scalar):
+            return _Eq(lhs.node, rhs.node)
+        if isinstance(lhs, _Seq | _Set) and all(
+            isinstance(x, _Scalar) and x.node[0] == "var" for x in lhs.items
+        ):
+            return rhs  # (x, y) = (1, 2)
+        raise P.ParseError("unsupported equation")
     pm_parts = _split_top(tokens, lambda t: t[0] == "PM")
     if len(pm_parts) == 2:
         a = P.parse_tokens(pm_parts[0]) if pm_parts[0] else ("num", Fraction(0))
@@ -457,6 +464,39 @@ def _scalar_eq(a: Node, b: Node, c: _Cmp) -> bool:
     return verdict
 
 
+def _proportional(a: Node, b: Node, c: _Cmp) -> bool:
+    """Whether ``a = 0`` and ``b = 0`` are the same equation: ``a == r * b`` for a constant r."""
+    mp = P._CTX.mp
+    names = P.variables(a) | P.variables(b)
+    ratio = None
+    valid = 0
+    for pt in _points(names):
+        c.tick()
+        try:
+            va, vb = P.numeric(a, pt), P.numeric(b, pt)
+        except P.NumericError:
+            continue
+        if mp.isnan(va) or mp.isnan(vb) or mp.isinf(va) or mp.isinf(vb):
+            continue
+        if vb == 0 or va == 0:
+            if not _close(va, vb):
+                c.reason = "numeric: the equations differ"
+                return False
+            continue
+        r = va / vb
+        if ratio is None:
+            ratio = r
+        elif not _close(r, ratio):
+            c.reason = "numeric: the equations are not proportional"
+            return False
+        valid += 1
+    if valid >= 3 or (valid >= 1 and not names):
+        c.reason = f"numeric: proportional equations at {valid} points"
+        return True
+    c.reason = "undecided: the equations could not be evaluated"
+    return False
+
+
 def _as_value(x: _Answer) -> Node | None:
     """The value an answer stands for when compared with a plain number (``x = 3`` -> 3)."""
     if isinstance(x, _Scalar):
@@ -482,9 +522,7 @@ def _eq(a: _Answer, b: _Answer, c: _Cmp) -> bool:
                 c.reason = f"different variables {a.lhs[1]} and {b.lhs[1]}"
                 return False
             return _scalar_eq(a.rhs, b.rhs, c)
-        da: Node = ("sub", a.lhs, a.rhs)
-        db: Node = ("sub", b.lhs, b.rhs)
-        return _scalar_eq(da, db, c) or _scalar_eq(da, ("neg", db), c)
+        return _proportional(("sub", a.lhs, a.rhs), ("sub", b.lhs, b.rhs), c)
     if isinstance(a, _Set) or isinstance(b, _Set):
         return _set_eq(a, b, c)
     if isinstance(a, _Seq) or isinstance(b, _Seq):
