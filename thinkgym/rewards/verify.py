@@ -607,8 +607,6 @@ def _verify(pred: str, ref: str, timeout: float) -> VerifyResult:
     if letter is not None:
         return _verify_choice(pred, letter)
     pred_text, pred_how = extract_answer(pred)
-    if pred_text == ref_text and pred_text:
-        return VerifyResult(True, "identical text", pred_text, ref_text)
     try:
         ref_ans, ref_text = _parse_loose(ref_text, ref_how)
     except (P.ParseError, RecursionError) as exc:
@@ -617,6 +615,8 @@ def _verify(pred: str, ref: str, timeout: float) -> VerifyResult:
         pred_ans, pred_text = _parse_loose(pred_text, pred_how)
     except (P.ParseError, RecursionError) as exc:
         return VerifyResult(False, f"unparsable prediction: {exc}", pred_text[:200], ref_text)
+    if pred_ans == ref_ans:
+        return VerifyResult(True, "identical answers", pred_text, ref_text)
     try:
         equal = _eq(pred_ans, ref_ans, c)
     except _Timeout:
