@@ -87,11 +87,11 @@ def _poly(node: Node) -> Poly:
             raise ExprError("division by zero")
         return _check(tuple(x / b[0] for x in a))
     if kind == "pow":
+        if len(b) == 1 and len(a) == 1:
+            return _check((evaluate(("pow", ("num", a[0]), ("num", b[0]))),))
         if len(b) > 1 or b[0].denominator != 1 or b[0] < 0:
-            raise ExprError("an exponent must be a non-negative integer")
+            raise ExprError("a power of x needs a non-negative integer exponent")
         e = int(b[0])
-        if len(a) == 1:
-            return (evaluate(node),)
         if e * (len(a) - 1) > _MAX_DEGREE:
             raise ExprError(f"the expression has degree over {_MAX_DEGREE}; it is not linear")
         out: Poly = (Fraction(1),)
