@@ -131,6 +131,15 @@ def test_wrong_and_malformed_answers() -> None:
     assert env.step("Answer: (3 + 4) * 5 - 3 = 32")[1] == 1.0
 
 
+def test_last_operation_error_does_not_reveal_the_answer() -> None:
+    env = ArithmeticEnv()
+    env.reset(options={"problem": "(3 + 4) * 5 - 3"})
+    env.step("= 35 - 3")
+    error = env.step("35 - 3 = 31")[4]["error"]
+    assert error == "35 - 3 = 31 is wrong"
+    assert "32" not in env.step("= 31")[4]["error"]
+
+
 def test_fully_evaluated_expression_needs_an_answer() -> None:
     env = ArithmeticEnv()
     env.reset(options={"problem": "2 + 3"})

@@ -449,6 +449,8 @@ class ArithmeticEnv(ReasoningEnv):
             return StepCheck(ok=False, error=str(exc))
         claimed = int(rhs[1])
         if claimed != value:
+            if lhs == current:  # the last operation: its value is the final answer, keep it hidden
+                return StepCheck(ok=False, error=f"{op_text} = {claimed} is wrong")
             return StepCheck(ok=False, error=f"{op_text} = {claimed} is wrong: {op_text} = {value}")
         new, _ = _substitute(current, lhs, value)
         return StepCheck(ok=True, data=format_expr(_fold(new)), text=f"{op_text} = {value}")
