@@ -172,6 +172,9 @@ _Answer = _Scalar | _Eq | _Seq | _Set
 _OPEN = {"(", "[", "{"}
 _CLOSE = {")", "]", "}"}
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+_PLAIN_NUM = re.compile(
+    r"^\s*([+-]?(?:\d{1,3}(?:,\d{3})+|\d{1,300})(?:\.\d{1,300})?)(?:\s*/\s*(\d{1,300}))?\s*$"
+)
 _PERCENT = re.compile(r"\s*(?:\\?%|\\text\s*\{\s*%\s*\}|percent)\s*$")
 
 
@@ -198,6 +201,20 @@ def _split_top(tokens: list[P.Token], pred: Any) -> list[list[P.Token]]:
     return parts
 
 
+def _top_marks(tokens: list[P.Token]) -> set[str]:
+    """Kinds of separators present at bracket depth 0 (so absent ones cost no split pass)."""
+    marks: set[str] = set()
+    depth = 0
+    for tok in tokens:
+        if _is_open(tok):
+            depth += 1
+        elif _is_close(tok):
+            depth -= 1
+        elif depth == 0:
+            marks.add(tok[1] if tok[0] == "OP" else tok[0])
+    return marks
+
+
 def _wrapped(tokens: list[P.Token]) -> bool:
     """Whether the first token's matching bracket is the last token."""
     if len(tokens) < 2 or not _is_open(tokens[0]) or not _is_close(tokens[-1]):
@@ -220,6 +237,15 @@ def _is_op(tok: P.Token, val: str) -> bool:
 @lru_cache(maxsize=8192)
 def _parse_text(text: str) -> _Answer:
     """Parse one extracted answer string (cached; raises ``ParseError``)."""
+    m = _PLAIN_NUM.match(text)
+    if m:  # fast path: a plain integer, decimal or a/b needs no tokenizer
+        value = Fraction(m.group(1).replace(",", ""))
+        if m.group(2):
+            den = Fraction(m.group(2))
+            if den == 0:
+                raise P.ParseError("division by zero")
+            value /= den
+        return _Scalar(("num", value))
     if len(text) > P.MAX_TEXT:
         raise P.ParseError(f"answer is {len(text)} characters long (limit {P.MAX_TEXT})")
     percent = False
@@ -241,15 +267,18 @@ def _parse_text(text: str) -> _Answer:
 
 
 def _parse_answer(tokens: list[P.Token]) -> _Answer:
-    parts = _split_top(tokens, lambda t: t[0] == "IN")
-    if len(parts) == 2:
-        tokens = parts[1]
-    parts = _split_top(tokens, lambda t: t[0] == "CUP")
-    if len(parts) > 1:
+    marks = _top_marks(tokens)
+    if "IN" in marks:
+        parts = _split_top(tokens, lambda t: t[0] == "IN")
+        if len(parts) == 2:
+            tokens = parts[1]
+            marks = _top_marks(tokens)
+    if "CUP" in marks:
+        parts = _split_top(tokens, lambda t: t[0] == "CUP")
         items = tuple(_parse_item(p) for p in parts)
         return _Set(items, "union")
-    parts = _split_top(tokens, lambda t: _is_op(t, ","))
-    if len(parts) > 1:
+    if "," in marks:
+        parts = _split_top(tokens, lambda t: _is_op(t, ","))
         if len(parts) > 64:
             raise P.ParseError("too many items")
         return _Set(tuple(_parse_item(p) for p in parts), "bare")
@@ -277,11 +306,11 @@ def _parse_item(tokens: list[P.Token]) -> _Answer:
             if first[1] == "{":
                 return _Set(items)
             return _Seq(first[1], last[1], items)
-    cmp_parts = _split_top(tokens, lambda t: t[0] in ("<", ">", "<=", ">="))
-    if len(cmp_parts) > 1:
+    marks = _top_marks(tokens)
+    if marks & {"<", ">", "<=", ">="}:
         return _inequality(tokens)
-    eq_parts = _split_top(tokens, lambda t: _is_op(t, "="))
-    if len(eq_parts) > 1:
+    if "=" in marks:
+        eq_parts = _split_top(tokens, lambda t: _is_op(t, "="))
         lhs, rhs = _parse_item(eq_parts[0]), _parse_item(eq_parts[-1])
         if isinstance(lhs, _Scalar) and isinstance(rhs, _Scalar):
             return _Eq(lhs.node, rhs.node)
@@ -290,7 +319,7 @@ def _parse_item(tokens: list[P.Token]) -> _Answer:
         ):
             return rhs  # (x, y) = (1, 2)
         raise P.ParseError("unsupported equation")
-    pm_parts = _split_top(tokens, lambda t: t[0] == "PM")
+    pm_parts = _split_top(tokens, lambda t: t[0] == "PM") if "PM" in marks else []
     if len(pm_parts) == 2:
         a = P.parse_tokens(pm_parts[0]) if pm_parts[0] else ("num", Fraction(0))
         b = P.parse_tokens(pm_parts[1])
