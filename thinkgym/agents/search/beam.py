@@ -1,0 +1,155 @@
+"""Step-level beam search: keep the best partial solutions after each step."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import replace
+from typing import Any
+
+from thinkgym.agents.base import Policy
+from thinkgym.agents.search.base import (
+    Candidate,
+    Outcome,
+    Planner,
+    ScoreRequest,
+    _Ctx,
+    merge_proposals,
+    root_candidate,
+)
+from thinkgym.agents.search.guidance import LogProbGuidance, as_guidance
+
+__all__ = ["BeamSearch"]
+
+
+class BeamSearch(Planner):
+    """Step-level beam search scored by a PRM (or by the policy's log-prob when none is given).
+
+    Each round every beam asks the policy for ``width`` next steps (one batched call for all beams
+    of all problems); duplicates merge, rejected steps drop, the accepted children are scored by
+    the guidance and the best ``beam_size`` continue. Finished solutions are kept aside; one the
+    task verifies without the reference ends the search early. A beam none of whose children is
+    accepted stays (its actions count toward the env's limit).
+
+    Args:
+        policy: the policy.
+        beam_size: beams kept after each step.
+        width: proposals per beam per step (expansion width).
+        guidance: how children are scored: a PRM / reward model, a Guidance, a guidance name or
+            a function; default :class:`~thinkgym.agents.search.guidance.LogProbGuidance`.
+        max_depth: most steps (default: the env's action limit).
+        **kwargs: see :class:`~thinkgym.agents.search.base.Planner`.
+    """
+
+    name = "beam"
+
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        beam_size: int = 4,
+        width: int = 4,
+        guidance: Any = None,
+        max_depth: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(policy, **kwargs)
+        if beam_size < 1 or width < 1:
+            raise ValueError(f"beam_size={beam_size!r} and width={width!r} must be >= 1")
+        self.beam_size = int(beam_size)
+        self.width = int(width)
+        self.guidance = as_guidance(guidance, policy) or LogProbGuidance()
+        self.max_depth = max_depth
+
+    def search(self, ctx: _Ctx) -> Generator[Any, Any, Outcome]:
+        """The beam loop."""
+        tree = ctx.tree
+        beams: list[tuple[Candidate, int, float]] = [(root_candidate(ctx.env, ctx.root), 0, 0.0)]
+        finished: list[tuple[Candidate, int, float]] = []
+        max_depth = self.max_depth or ctx.env.max_steps
+        for _ in range(max_depth):
+            if not beams or ctx.meter.exhausted:
+                break
+            obs = [ctx.env.transcript(b[0].state) for b in beams]
+            props = yield from self.propose(ctx, obs, self.width)
+            children: list[tuple[Candidate, int]] = []
+            seen: set[str] = set()
+            keep: list[tuple[Candidate, int, float]] = []
+            for (cand, node, score), plist in zip(beams, props, strict=False):
+                tree.nodes[node].visits += 1
+                got = False
+                for p in merge_proposals(plist):
+                    child = ctx.extend(cand, cand.state, p)
+                    if not child.accepted:
+                        continue
+                    key = ctx.env.transcript(child.state)
+                    got = True
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    children.append((child, node))
+                if not got and plist and not ctx.out_of_steps(cand.state):
+                    stuck = Candidate(
+                        env=ctx.env,
+                        parent=cand.parent,
+                        state=replace(cand.state, t=cand.state.t + len(plist)),
+                        step=cand.step,
+                        proposal=cand.proposal,
+                        path_logprob=cand.path_logprob,
+                        path_tokens=cand.path_tokens,
+                        step_logprobs=cand.step_logprobs,
+                        step_entropies=cand.step_entropies,
+                    )
+                    keep.append((stuck, node, score))
+            scores = (
+                (yield ScoreRequest(self.guidance, [c for c, _ in children])) if children else []
+            )
+            scored = []
+            for (child, parent), sc in zip(children, scores, strict=False):
+                p = child.proposal
+                node = tree.add(
+                    parent,
+                    child.state.steps[-1],
+                    child.state,
+                    logprob=p.logprob if p else 0.0,
+                    entropy=p.entropy if p else 0.0,
+                    tokens=p.tokens if p else 0,
+                    count=p.count if p else 1,
+                    score=float(sc),
+                )
+                if self.is_done(child, sc):
+                    return self._outcome(child, finished, early=True)
+                if child.state.done:
+                    finished.append((child, node.id, float(sc)))
+                elif not ctx.out_of_steps(child.state):
+                    scored.append((child, node.id, float(sc)))
+            pool = scored + keep
+            pool.sort(key=lambda x: -x[2])
+            beams = pool[: self.beam_size]
+        live = [f for f in finished if f[0].state.correct is not False]
+        if live:
+            best = max(live, key=lambda x: x[2])
+            return self._outcome(best[0], finished)
+        best_partial = max(beams, key=lambda x: x[2]) if beams else None
+        return Outcome(
+            steps=list(best_partial[0].state.steps) if best_partial else [],
+            state=None,
+            candidates=self._cands(finished),
+            info={"finished": len(finished), "answered": False},
+        )
+
+    @staticmethod
+    def _cands(finished: list[tuple[Candidate, int, float]]) -> list[dict[str, Any]]:
+        return [
+            {"node": n, "answer": c.state.answer, "solved": c.state.correct, "score": s}
+            for c, n, s in finished
+        ]
+
+    def _outcome(
+        self, cand: Candidate, finished: list[tuple[Candidate, int, float]], early: bool = False
+    ) -> Outcome:
+        return Outcome(
+            steps=list(cand.state.steps),
+            state=cand.state,
+            candidates=self._cands(finished),
+            info={"finished": len(finished), "early_stop": early},
+        )

@@ -1,0 +1,189 @@
+"""Best-of-N: sample N complete solutions in lockstep, then pick one."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Generator
+from typing import Any
+
+from thinkgym.agents.base import Policy
+from thinkgym.agents.search.base import Candidate, Outcome, Planner, ScoreRequest, _Ctx
+from thinkgym.agents.search.guidance import AGGREGATES, RewardModelGuidance, as_guidance
+
+__all__ = ["BestOfN", "normalize_answer"]
+
+SELECTIONS = ("vote", "orm", "prm", "logprob")
+
+
+def normalize_answer(answer: str) -> str:
+    """The final value of an answer for voting: the text after the last ``=``, spaces removed."""
+    return answer.rsplit("=", 1)[-1].replace(" ", "").strip()
+
+
+class BestOfN(Planner):
+    """N complete samples; select by majority vote, by an ORM, by an aggregated PRM or by log-prob.
+
+    All samples of all problems advance in lockstep: one policy call per depth level. A rejected
+    step leaves a sample where it was (it resamples from there next level); a sample ends with an
+    ``Answer:`` line or at the env's action limit. Samples whose answer the task refutes without
+    the reference (Game24) are never selected; one it verifies ends the search early.
+
+    Args:
+        policy: the policy.
+        n: samples per problem (also capped by the budget).
+        select: ``"vote"`` (majority over final values, ties by log-prob), ``"orm"``, ``"prm"``
+            or ``"logprob"``.
+        reward_model: the ORM/PRM for ``select="orm"``/``"prm"`` (a ``LearnedRewardModel`` or any
+            object with ``score_transcripts`` / ``score_steps``).
+        aggregate: PRM aggregation: ``min``, ``prod``, ``last`` or ``mean``.
+        **kwargs: see :class:`~thinkgym.agents.search.base.Planner`.
+    """
+
+    name = "best_of_n"
+
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        n: int = 8,
+        select: str = "vote",
+        reward_model: Any = None,
+        aggregate: str = "min",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(policy, **kwargs)
+        if n < 1:
+            raise ValueError(f"n={n!r} must be >= 1")
+        if select not in SELECTIONS:
+            raise ValueError(f"select={select!r} is not one of {SELECTIONS}")
+        if aggregate not in AGGREGATES:
+            raise ValueError(f"aggregate={aggregate!r} is not one of {AGGREGATES}")
+        self.n = int(n)
+        self.select = select
+        self.aggregate = aggregate
+        self.scorer = None
+        if select in ("orm", "prm"):
+            if reward_model is None:
+                raise ValueError(
+                    f"select={select!r} needs reward_model=...; pass a LearnedRewardModel or "
+                    "use select='vote'"
+                )
+            self.scorer = (
+                reward_model
+                if isinstance(reward_model, RewardModelGuidance)
+                else RewardModelGuidance(reward_model, kind=select, aggregate=aggregate)
+            )
+        elif reward_model is not None:
+            self.scorer = as_guidance(reward_model)
+
+    def search(self, ctx: _Ctx) -> Generator[Any, Any, Outcome]:
+        """Lockstep sampling, then selection."""
+        tree = ctx.tree
+        samples: list[tuple[Candidate | None, int]] = [(None, 0) for _ in range(self.n)]
+        # (last candidate, node id); None means at the root
+        active = list(range(self.n))
+        found: int | None = None
+        while active and found is None:
+            states = [samples[i][0].state if samples[i][0] else ctx.root for i in active]
+            obs = [ctx.env.transcript(s) for s in states]
+            props = yield from self.propose(ctx, obs, 1)
+            still = []
+            for i, state, plist in zip(active, states, props, strict=False):
+                if not plist:
+                    continue  # out of budget: this sample ends here
+                prev, node = samples[i]
+                cand = ctx.extend(prev, state, plist[0])
+                if cand.accepted:
+                    tree.nodes[node].visits += 1
+                    child = tree.add(
+                        node,
+                        cand.state.steps[-1],
+                        cand.state,
+                        logprob=plist[0].logprob,
+                        entropy=plist[0].entropy,
+                        tokens=plist[0].tokens,
+                    )
+                    samples[i] = (cand, child.id)
+                    if self.is_done(cand):
+                        found = i
+                        break
+                    if not cand.state.done and not ctx.out_of_steps(cand.state):
+                        still.append(i)
+                else:
+                    # keep the sample where it was; the action still counts toward truncation
+                    base = prev if prev is not None else None
+                    stuck = cand.state
+                    samples[i] = (
+                        Candidate(
+                            env=ctx.env,
+                            parent=state,
+                            state=stuck,
+                            step="",
+                            path_logprob=base.path_logprob if base else 0.0,
+                            path_tokens=base.path_tokens if base else 0,
+                            step_logprobs=base.step_logprobs if base else (),
+                            step_entropies=base.step_entropies if base else (),
+                        ),
+                        node,
+                    )
+                    if not ctx.out_of_steps(stuck):
+                        still.append(i)
+            active = still
+            if ctx.meter.exhausted:
+                break
+        finals = [(i, c, node) for i, (c, node) in enumerate(samples) if c and c.state.done]
+        cands_json: list[dict[str, Any]] = []
+        if found is not None:
+            c, node = samples[found]
+            assert c is not None
+            return Outcome(
+                steps=list(c.state.steps),
+                state=c.state,
+                candidates=[{"answer": c.state.answer, "solved": True, "sample": found}],
+                info={"samples": self.n, "finished": len(finals), "select": "verified"},
+            )
+        usable = [f for f in finals if f[1].state.correct is not False]
+        scores: list[float] = [0.0] * len(usable)
+        if usable and self.scorer is not None and self.select != "vote":
+            scores = yield ScoreRequest(self.scorer, [c for _, c, _ in usable])
+        elif usable and self.select == "logprob":
+            scores = [c.path_logprob / max(1, c.path_tokens) for _, c, _ in usable]
+        for (_, _c, node), sc in zip(usable, scores, strict=False):
+            tree.nodes[node].score = float(sc)
+        votes = Counter(normalize_answer(c.state.answer or "") for _, c, _ in usable)
+        for i, c, _ in finals:
+            key = normalize_answer(c.state.answer or "")
+            cands_json.append(
+                {
+                    "sample": i,
+                    "answer": c.state.answer,
+                    "value": key,
+                    "solved": c.state.correct,
+                    "votes": votes.get(key, 0),
+                    "logprob": c.path_logprob,
+                }
+            )
+        for d in cands_json:
+            for (i, _, _), sc in zip(usable, scores, strict=False):
+                if i == d["sample"]:
+                    d["score"] = float(sc)
+        info = {"samples": self.n, "finished": len(finals), "select": self.select}
+        if not usable:
+            return Outcome(steps=[], state=None, candidates=cands_json, info=info)
+        if self.select == "vote":
+
+            def key(k: int) -> tuple[float, float]:
+                _, c, _ = usable[k]
+                return (
+                    votes[normalize_answer(c.state.answer or "")],
+                    c.path_logprob / max(1, c.path_tokens),
+                )
+        else:
+
+            def key(k: int) -> tuple[float, float]:
+                _, c, _ = usable[k]
+                return (scores[k], c.path_logprob / max(1, c.path_tokens))
+
+        best = max(range(len(usable)), key=key)
+        _, c, _ = usable[best]
+        return Outcome(steps=list(c.state.steps), state=c.state, candidates=cands_json, info=info)

@@ -1,0 +1,311 @@
+"""Monte-Carlo tree search over reasoning steps (PUCT, as in AlphaZero, with policy priors)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from typing import Any
+
+from thinkgym.agents.base import Policy
+from thinkgym.agents.search.base import (
+    Candidate,
+    Node,
+    Outcome,
+    Planner,
+    ScoreRequest,
+    _Ctx,
+    merge_proposals,
+    softmax,
+)
+from thinkgym.agents.search.guidance import as_guidance
+
+__all__ = ["MCTS"]
+
+
+class MCTS(Planner):
+    """PUCT search over steps, with priors from the policy and values from guidance or rollouts.
+
+    One *simulation* selects a leaf by PUCT (``Q + c_puct * P * sqrt(N_parent) / (1 + N)``),
+    expands it with ``width`` proposals from the policy (duplicates merged; priors are the softmax
+    of the proposals' log-probs), evaluates every new child and backs the values up. Up to
+    ``leaves_per_call`` leaves are selected per round with a virtual loss, so their expansions
+    share one policy call (and the rounds of all problems share it too).
+
+    Leaf values, in ``[0, 1]``: an answer the task verifies or refutes without the reference
+    scores 1 or 0; otherwise the ``value`` guidance (a PRM/value model, self-evaluation, any
+    function), or ``value="rollout"`` (one policy rollout from the child: 1 if it reaches a
+    verified answer, 0 if refuted or stuck), or a constant 0.5 when ``value=None``. A leaf none of
+    whose proposals is accepted, or one at the env's action limit, is a dead end worth 0.
+
+    After ``simulations`` simulations the planner moves to a child of the root (most visits at
+    ``temperature_final=0``, else sampled with ``N ** (1 / T)``), keeps that child's subtree
+    (``reuse=True``) and searches again, until an answer or the budget. A verified answer found
+    anywhere ends the search at once.
+
+    Args:
+        policy: the policy.
+        simulations: simulations per move.
+        width: proposals per expansion.
+        c_puct: exploration constant.
+        value: leaf values: a Guidance / reward model / function, ``"rollout"``, or ``None``.
+        rollout_depth: longest rollout (default: the env's action limit).
+        temperature_final: temperature of the move choice (0 = most visited).
+        reuse: keep the chosen child's subtree between moves.
+        leaves_per_call: leaves expanded per policy call (batched expansion with virtual loss).
+        virtual_loss: visits of value 0 added to a selected path until its expansion returns.
+        **kwargs: see :class:`~thinkgym.agents.search.base.Planner`.
+    """
+
+    name = "mcts"
+
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        simulations: int = 16,
+        width: int = 4,
+        c_puct: float = 1.5,
+        value: Any = None,
+        rollout_depth: int | None = None,
+        temperature_final: float = 0.0,
+        reuse: bool = True,
+        leaves_per_call: int = 4,
+        virtual_loss: int = 1,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(policy, **kwargs)
+        for name, v in (
+            ("simulations", simulations),
+            ("width", width),
+            ("leaves_per_call", leaves_per_call),
+        ):
+            if v < 1:
+                raise ValueError(f"{name}={v!r} must be >= 1")
+        if temperature_final < 0:
+            raise ValueError(f"temperature_final={temperature_final!r} must be >= 0")
+        self.simulations = int(simulations)
+        self.width = int(width)
+        self.c_puct = float(c_puct)
+        self.rollout = value == "rollout"
+        self.value = None if self.rollout else as_guidance(value, policy)
+        self.rollout_depth = rollout_depth
+        self.temperature_final = float(temperature_final)
+        self.reuse = bool(reuse)
+        self.leaves_per_call = int(leaves_per_call)
+        if virtual_loss < 0:
+            raise ValueError(f"virtual_loss={virtual_loss!r} must be >= 0")
+        self.virtual_loss = int(virtual_loss)
+
+    # -- selection
+    def _select(self, ctx: _Ctx, root: int, cands: dict[int, Candidate]) -> list[int]:
+        nodes = ctx.tree.nodes
+        path = [root]
+        cur = nodes[root]
+        while cur.children and not cur.terminal:
+            sqrt_n = math.sqrt(max(1.0, cur.visits))
+            best, best_s = None, -math.inf
+            for cid in cur.children:
+                ch = nodes[cid]
+                q = ch.value_sum / ch.visits if ch.visits else 0.0
+                s = q + self.c_puct * ch.prior * sqrt_n / (1 + ch.visits)
+                if s > best_s:
+                    best, best_s = ch, s
+            assert best is not None
+            cur = best
+            path.append(cur.id)
+        return path
+
+    @staticmethod
+    def _backup(nodes: list[Node], path: list[int], value: float, visits: int) -> None:
+        for i in path:
+            nodes[i].visits += visits
+            nodes[i].value_sum += value
+
+    def search(self, ctx: _Ctx) -> Generator[Any, Any, Outcome]:
+        """Moves of simulations until an answer or the budget."""
+        tree = ctx.tree
+        nodes = tree.nodes
+        cands: dict[int, Candidate] = {0: Candidate(ctx.env, ctx.root, ctx.root, "")}
+        root = 0
+        sims_total = 0
+        moves: list[int] = []
+        found: int | None = None
+        while found is None and not nodes[root].terminal:
+            sims = 0
+            while sims < self.simulations and not ctx.meter.exhausted:
+                # ---- select several leaves with virtual loss
+                paths: list[list[int]] = []
+                leaves: set[int] = set()
+                for _ in range(min(self.leaves_per_call, self.simulations - sims)):
+                    path = self._select(ctx, root, cands)
+                    leaf = path[-1]
+                    if nodes[leaf].terminal:
+                        v = _terminal_value(nodes[leaf])
+                        self._backup(nodes, path, v, 1)
+                        sims += 1
+                        continue
+                    if leaf in leaves:
+                        break
+                    leaves.add(leaf)
+                    paths.append(path)
+                    self._backup(nodes, path, 0.0, self.virtual_loss)
+                if not paths:
+                    continue  # only resolved (terminal) leaves were selected
+                obs = [ctx.env.transcript(nodes[p[-1]].state) for p in paths]
+                props = yield from self.propose(ctx, obs, self.width)
+                for p in paths:  # remove the virtual loss
+                    self._backup(nodes, p, 0.0, -self.virtual_loss)
+                # ---- expand
+                new: list[tuple[list[int], Candidate, Node]] = []
+                dead: list[list[int]] = []
+                for path, plist in zip(paths, props, strict=False):
+                    leaf = path[-1]
+                    if not plist:
+                        continue  # out of budget
+                    parent = cands[leaf]
+                    accepted: list[Candidate] = []
+                    seen: set[str] = set()
+                    for prop in merge_proposals(plist):
+                        ch = ctx.extend(parent, parent.state, prop)
+                        if ch.accepted and ch.state.steps[-1] not in seen:
+                            seen.add(ch.state.steps[-1])
+                            accepted.append(ch)
+                    if not accepted:
+                        nodes[leaf].terminal = True  # a dead end
+                        dead.append(path)
+                        continue
+                    priors = softmax([c.proposal.logprob if c.proposal else 0.0 for c in accepted])
+                    for ch, pr in zip(accepted, priors, strict=False):
+                        prop = ch.proposal
+                        node = tree.add(
+                            leaf,
+                            ch.state.steps[-1],
+                            ch.state,
+                            prior=pr,
+                            logprob=prop.logprob if prop else 0.0,
+                            entropy=prop.entropy if prop else 0.0,
+                            tokens=prop.tokens if prop else 0,
+                            count=prop.count if prop else 1,
+                        )
+                        if not ch.state.done and ctx.out_of_steps(ch.state):
+                            node.terminal = True
+                        cands[node.id] = ch
+                        new.append((path, ch, node))
+                for path in dead:
+                    self._backup(nodes, path, 0.0, 1)
+                    sims += 1
+                # ---- evaluate
+                values = yield from self._evaluate(ctx, [(c, n) for _, c, n in new])
+                by_leaf: dict[int, tuple[list[int], float, int]] = {}
+                for (path, ch, node), v in zip(new, values, strict=False):
+                    node.visits = 1
+                    node.value_sum = v
+                    node.score = v
+                    if self.is_done(ch, v):
+                        found = node.id
+                    p, s, k = by_leaf.get(path[-1], (path, 0.0, 0))
+                    by_leaf[path[-1]] = (p, s + v, k + 1)
+                for path, s, k in by_leaf.values():
+                    self._backup(nodes, path, s, k)
+                    sims += 1
+                if found is not None:
+                    break
+            sims_total += sims
+            if found is not None or ctx.meter.exhausted or not nodes[root].children:
+                break
+            root = self._choose(ctx, root)
+            moves.append(root)
+            if not self.reuse:
+                nodes[root].children = []
+                nodes[root].visits = 0
+                nodes[root].value_sum = 0.0
+        info = {"simulations": sims_total, "moves": len(moves), "nodes": len(nodes)}
+        if found is not None:
+            return Outcome(list(nodes[found].state.steps), nodes[found].state, info=info)
+        # no verified answer: follow the most visited path, then fall back to the best answer
+        cur = nodes[root]
+        while cur.children and not cur.terminal:
+            cur = max((nodes[c] for c in cur.children), key=lambda n: (n.visits, n.value))
+        if cur.state is not None and cur.state.done and cur.state.correct is not False:
+            return Outcome(list(cur.state.steps), cur.state, info=info)
+        answered = [
+            n
+            for n in nodes
+            if n.state is not None and n.state.done and n.state.correct is not False
+        ]
+        if answered:
+            best = max(answered, key=lambda n: (n.value, n.visits))
+            return Outcome(list(best.state.steps), best.state, info=info)  # type: ignore[union-attr]
+        last = nodes[root].state
+        return Outcome(list(last.steps) if last else [], None, info=info)
+
+    def _choose(self, ctx: _Ctx, root: int) -> int:
+        nodes = ctx.tree.nodes
+        kids = [nodes[c] for c in nodes[root].children]
+        if self.temperature_final == 0:
+            return max(kids, key=lambda n: (n.visits, n.value)).id
+        w = [max(n.visits, 1e-9) ** (1.0 / self.temperature_final) for n in kids]
+        s = sum(w)
+        k = int(ctx.rng.choice(len(kids), p=[x / s for x in w]))
+        return kids[k].id
+
+    def _evaluate(
+        self, ctx: _Ctx, items: list[tuple[Candidate, Node]]
+    ) -> Generator[Any, Any, list[float]]:
+        values = [0.5] * len(items)
+        todo: list[int] = []
+        for k, (c, node) in enumerate(items):
+            if c.state.done and c.state.correct is not None:
+                values[k] = 1.0 if c.state.correct else 0.0
+            elif node.terminal and not c.state.done:
+                values[k] = 0.0  # truncated
+            else:
+                todo.append(k)
+        if not todo:
+            return values
+        if self.rollout:
+            got = yield from self._rollouts(ctx, [items[k][0] for k in todo])
+        elif self.value is not None:
+            got = yield ScoreRequest(self.value, [items[k][0] for k in todo])
+        else:
+            got = [0.5] * len(todo)
+        for k, v in zip(todo, got, strict=False):
+            values[k] = float(v)
+        return values
+
+    def _rollouts(self, ctx: _Ctx, starts: list[Candidate]) -> Generator[Any, Any, list[float]]:
+        depth = self.rollout_depth or ctx.env.max_steps
+        cur = list(starts)
+        values: list[float | None] = [None] * len(cur)
+        for _ in range(depth):
+            active = [i for i, c in enumerate(cur) if values[i] is None and not c.state.done]
+            if not active:
+                break
+            props = yield from self.propose(
+                ctx, [ctx.env.transcript(cur[i].state) for i in active], 1
+            )
+            for i, plist in zip(active, props, strict=False):
+                if not plist:
+                    values[i] = 0.5  # budget ran out mid-rollout: no information
+                    continue
+                nxt = ctx.extend(cur[i], cur[i].state, plist[0])
+                cur[i] = nxt if nxt.accepted else Candidate(ctx.env, cur[i].state, nxt.state, "")
+                if ctx.out_of_steps(cur[i].state) and not cur[i].state.done:
+                    values[i] = 0.0
+        out = []
+        for i, c in enumerate(cur):
+            if values[i] is not None:
+                out.append(float(values[i]))  # type: ignore[arg-type]
+            elif c.state.done and c.state.correct is not None:
+                out.append(1.0 if c.state.correct else 0.0)
+            else:
+                out.append(0.5)
+        return out
+
+
+def _terminal_value(node: Node) -> float:
+    if node.state is not None and node.state.done:
+        if node.state.correct is None:
+            return node.score if node.score is not None else 0.5
+        return 1.0 if node.state.correct else 0.0
+    return 0.0
