@@ -49,9 +49,7 @@ MAX_BITS = 4096
 
 FUNCTIONS = frozenset({"sqrt", "abs"})
 
-_TOKEN_RE = re.compile(
-    r"\s*(?:(?P<num>\d+(?:\.\d+)?|\.\d+)|(?P<name>[A-Za-z_][A-Za-z_0-9]*)|(?P<op>\*\*|[-+*/^()×÷·−]))"
-)
+_TOKEN_RE = re.compile(r"(\d+(?:\.\d+)?|\.\d+)|([A-Za-z_][A-Za-z_0-9]*)|(\*\*|[-+*/^()×÷·−])|(\S)")
 _OP_ALIASES = {"×": "*", "·": "*", "÷": "/", "−": "-", "**": "^"}
 _BINARY = {"+": ("add", 10), "-": ("sub", 10), "*": ("mul", 20), "/": ("div", 20), "^": ("pow", 30)}
 
@@ -66,24 +64,33 @@ def _tokenize(text: str, max_chars: int) -> list[tuple[str, str]]:
     if len(text) > max_chars:
         raise ExprError(f"expression is {len(text)} characters long; the limit is {max_chars}")
     tokens: list[tuple[str, str]] = []
-    pos, n = 0, len(text)
-    while pos < n:
-        m = _TOKEN_RE.match(text, pos)
-        if m is None or m.end() == pos:
-            rest = text[pos:].lstrip()
-            if not rest:
-                break
-            raise ExprError(f"unexpected character {rest[0]!r} at position {n - len(rest)}")
-        pos = m.end()
-        kind = m.lastgroup
-        assert kind is not None
-        value = m.group(kind)
-        if kind == "op":
-            value = _OP_ALIASES.get(value, value)
-        tokens.append((kind, value))
+    append = tokens.append
+    # findall runs in C; group 4 catches any character that starts no token.
+    for num, name, op, bad in _TOKEN_RE.findall(text):
+        if num:
+            append(("num", num))
+        elif name:
+            append(("name", name))
+        elif op:
+            append(("op", _OP_ALIASES.get(op, op)))
+        else:
+            raise ExprError(f"unexpected character {bad!r} at position {text.find(bad)}")
     if not tokens:
         raise ExprError("empty expression")
     return tokens
+
+
+_NUM_CACHE: dict[str, Fraction] = {}
+
+
+def _fraction(text: str) -> Fraction:
+    # Fraction(str) is slow; literals repeat a lot, and Fractions are immutable, so share them.
+    value = _NUM_CACHE.get(text)
+    if value is None:
+        value = Fraction(int(text)) if text.isdigit() else Fraction(text)
+        if len(_NUM_CACHE) < 8192:
+            _NUM_CACHE[text] = value
+    return value
 
 
 class _Parser:
@@ -151,7 +158,7 @@ class _Parser:
             raise ExprError("expression ends too early")
         kind, value = self.take()
         if kind == "num":
-            return self.node("num", Fraction(value))
+            return self.node("num", _fraction(value))
         if kind == "name":
             if value in self.functions:
                 nxt = self.peek()

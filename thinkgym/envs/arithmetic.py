@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ _MAX_VALUE_BITS = 128
 _MAX_PROBLEM_CHARS = 300
 
 
+@lru_cache(maxsize=8192)
 def read_expr(text: str) -> Node:
     """Parse integer arithmetic into this task's canonical tree.
 
@@ -31,6 +33,9 @@ def read_expr(text: str) -> Node:
 
     Raises:
         ValueError: with a message in words for malformed input.
+
+    Results are cached (trees are immutable): the expression a step writes is read again as the
+    current expression of the next step.
     """
     return _canon(parse(text))
 
@@ -358,6 +363,14 @@ class ArithmeticEnv(ReasoningEnv):
                 "Use integers with + - * / and parentheses, e.g. '(3 + 4) * 5 - 3'"
             ) from None
         return {"expression": format_expr(tree)}
+
+    def parse_problem(self, text: str) -> dict[str, Any]:
+        """Read ``Evaluate: <expression>`` back into a problem."""
+        if not text.startswith(PROBLEM_PREFIX):
+            raise ValueError(f"{text[:80]!r} is not a problem line like 'Evaluate: <expression>'")
+        problem = self.problem_from_options({"problem": text})
+        assert problem is not None
+        return problem
 
     def format_problem(self, problem: dict[str, Any]) -> str:
         """``Evaluate: <expression>``."""

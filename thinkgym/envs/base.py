@@ -171,6 +171,7 @@ class ReasoningEnv(gym.Env[str, str]):
             max_length=self.max_step_chars, min_length=0, charset=CHARSET
         )
         self._state: EnvState | None = None
+        self._text_cache: tuple[EnvState, str] | None = None
 
     # ------------------------------------------------------------------ task hooks
     def generate_problem(self, rng: np.random.Generator) -> dict[str, Any]:
@@ -353,8 +354,10 @@ class ReasoningEnv(gym.Env[str, str]):
             )
         text = verdict.text if verdict.text is not None else step
         reward = float(self.reward.process(state, text))
-        self._state = replace(state, steps=state.steps + (text,), data=verdict.data, t=t)
-        return self.transcript(), reward, False, truncated, self._info(True, "")
+        new = EnvState(state.problem, state.steps + (text,), verdict.data, t)
+        self._state = new
+        obs = self._extend_transcript(state, new, text)
+        return obs, reward, False, truncated, self._info(True, "")
 
     def render(self) -> str | None:
         """Return the transcript as text in ``ansi`` mode."""
@@ -380,8 +383,22 @@ class ReasoningEnv(gym.Env[str, str]):
     def transcript(self, state: EnvState | None = None) -> str:
         """The observation text of a state (default: the current one)."""
         state = self._require_state() if state is None else state
+        cached = self._text_cache
+        if cached is not None and cached[0] is state:
+            return cached[1]
         head = self.format_problem(state.problem)
-        return "\n".join((head, *state.steps)) if state.steps else head
+        text = "\n".join((head, *state.steps)) if state.steps else head
+        self._text_cache = (state, text)
+        return text
+
+    def _extend_transcript(self, old: EnvState, new: EnvState, step: str) -> str:
+        # Appending to the previous transcript keeps a step O(len(step)) in the common case.
+        cached = self._text_cache
+        if cached is not None and cached[0] is old:
+            text = cached[1] + "\n" + step
+            self._text_cache = (new, text)
+            return text
+        return self.transcript(new)
 
     def legal(self, state: EnvState, step: str) -> bool:
         """Whether ``step`` would be accepted in ``state`` (answers: well-formed, not scored)."""
@@ -457,7 +474,7 @@ class ReasoningEnv(gym.Env[str, str]):
             return "", "a step must be a single line"
         if "\x00" in step:
             return "", "the step contains a null byte"
-        if not set(step) <= CHARSET:
+        if not (step.isascii() and step.isprintable()) and not set(step) <= CHARSET:
             bad = next(c for c in step if c not in CHARSET)
             return "", f"the step contains the unsupported character {bad!r}"
         return step, ""

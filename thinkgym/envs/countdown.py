@@ -14,8 +14,10 @@ from thinkgym.envs.base import ANSWER_PREFIX, EnvState, ReasoningEnv, StepCheck
 
 __all__ = ["CountdownEnv", "fmt", "solve_numbers", "count_paths"]
 
-# data: a tuple of (value, expression AST) pairs, one per number still available.
-Item = tuple[Fraction, X.Node]
+Number = int | Fraction
+# data: a tuple of (value, expression AST) pairs, one per number still available; whole values
+# are ints (fast), the others Fractions (exact).
+Item = tuple[Number, X.Node]
 
 _NUM = r"-?\d+(?:/\d+)?"
 _STEP_RE = re.compile(
@@ -26,25 +28,32 @@ _OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
 _OP_ALIASES = {"×": "*", "x": "*", "÷": "/", "−": "-"}
 
 
-def fmt(value: Fraction) -> str:
+def fmt(value: Number) -> str:
     """Print an exact number as the envs write it: ``5``, ``-3`` or ``8/3``."""
     if value.denominator == 1:
         return str(value.numerator)
     return f"{value.numerator}/{value.denominator}"
 
 
-def _num(text: str) -> Fraction:
+def _num(text: str) -> Number:
     if "/" in text:
         a, b = text.split("/")
         if len(a) > 12 or len(b) > 12 or int(b) == 0:
             raise ValueError(f"{text} is not a valid number")
-        return Fraction(int(a), int(b))
+        return _norm(Fraction(int(a), int(b)))
     if len(text) > 12:
         raise ValueError(f"{text} is too long to be a number here")
-    return Fraction(int(text))
+    return int(text)
 
 
-def _apply(a: Fraction, op: str, b: Fraction) -> Fraction | None:
+def _norm(value: Number) -> Number:
+    """Whole numbers as ``int`` (fast), others as ``Fraction`` (exact)."""
+    if type(value) is int:
+        return value
+    return value.numerator if value.denominator == 1 else value
+
+
+def _apply(a: Number, op: str, b: Number) -> Number | None:
     if op == "+":
         return a + b
     if op == "-":
@@ -53,7 +62,9 @@ def _apply(a: Fraction, op: str, b: Fraction) -> Fraction | None:
         return a * b
     if b == 0:
         return None
-    return a / b
+    if type(a) is int and type(b) is int and a % b == 0:
+        return a // b
+    return _norm(Fraction(a) / b)
 
 
 def _moves(values: tuple[Fraction, ...]) -> list[tuple[int, int, str, Fraction]]:
@@ -282,7 +293,7 @@ class CountdownEnv(ReasoningEnv):
 
     def initial_data(self, problem: dict[str, Any]) -> tuple[Item, ...]:
         """One (value, expression) item per given number."""
-        return tuple((Fraction(v), ("num", Fraction(v))) for v in problem["numbers"])
+        return tuple((int(v), ("num", Fraction(v))) for v in problem["numbers"])
 
     def reference_answer(self, problem: dict[str, Any]) -> str:
         """The target."""

@@ -426,6 +426,14 @@ class LinearEquationEnv(ReasoningEnv):
             )
         return {"equation": reading.text}
 
+    def parse_problem(self, text: str) -> dict[str, Any]:
+        """Read ``Solve for x: <equation>`` back into a problem."""
+        if not text.startswith(PROBLEM_PREFIX):
+            raise ValueError(f"{text[:80]!r} is not a problem line like 'Solve for x: <equation>'")
+        problem = self.problem_from_options({"problem": text})
+        assert problem is not None
+        return problem
+
     def format_problem(self, problem: dict[str, Any]) -> str:
         """``Solve for x: <equation>``."""
         return f"{PROBLEM_PREFIX} {problem['equation']}"
