@@ -87,7 +87,7 @@ def env_step_rate(env_id: str, n: int, repeats: int) -> tuple[float, list[float]
 
     def run():
         step = env.step
-        for start, (_, steps) in zip(starts, episodes):
+        for start, (_, steps) in zip(starts, episodes, strict=True):
             base.set_state(start)
             for s in steps:
                 t0 = time.perf_counter()
