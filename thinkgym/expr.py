@@ -250,17 +250,24 @@ def evaluate(
         ExprError: on division by zero, an unknown variable, an irrational result (``sqrt(2)``) or
             a value over the size bound.
     """
+    return Fraction(_eval(node, env, max_bits))
+
+
+def _eval(node: Node, env: dict[str, Fraction] | None, max_bits: int) -> int | Fraction:
+    # Whole values travel as ints (an order of magnitude faster than Fraction), others as
+    # Fractions; both are exact.
     kind = node[0]
     if kind == "num":
-        return node[1]
+        v = node[1]
+        return v.numerator if v.denominator == 1 else v
     if kind == "var":
         if env is None or node[1] not in env:
             raise ExprError(f"variable {node[1]!r} has no value")
         return Fraction(env[node[1]])
     if kind == "neg":
-        return -evaluate(node[1], env, max_bits=max_bits)
+        return -_eval(node[1], env, max_bits)
     if kind == "call":
-        arg = evaluate(node[2], env, max_bits=max_bits)
+        arg = _eval(node[2], env, max_bits)
         if node[1] == "abs":
             return abs(arg)
         if arg < 0:
@@ -269,29 +276,43 @@ def evaluate(
         if num is None or den is None:
             raise ExprError(f"sqrt({arg}) is not rational")
         return Fraction(num, den)
-    a = evaluate(node[1], env, max_bits=max_bits)
-    b = evaluate(node[2], env, max_bits=max_bits)
+    a = _eval(node[1], env, max_bits)
+    b = _eval(node[2], env, max_bits)
     if kind == "add":
-        return _check_size(a + b, max_bits)
-    if kind == "sub":
-        return _check_size(a - b, max_bits)
-    if kind == "mul":
-        return _check_size(a * b, max_bits)
-    if kind == "div":
+        r = a + b
+    elif kind == "sub":
+        r = a - b
+    elif kind == "mul":
+        r = a * b
+    elif kind == "div":
         if b == 0:
             raise ExprError("division by zero")
-        return _check_size(a / b, max_bits)
-    if kind == "pow":
-        if b.denominator != 1:
-            raise ExprError(f"exponent {b} is not an integer")
-        e = b.numerator
-        if a == 0 and e < 0:
+        if type(a) is int and type(b) is int and a % b == 0:
+            return a // b
+        r = Fraction(a) / b
+    elif kind == "pow":
+        if type(b) is not int:
+            if b.denominator != 1:
+                raise ExprError(f"exponent {b} is not an integer")
+            b = b.numerator
+        if a == 0 and b < 0:
             raise ExprError("division by zero")
         bits = max(a.numerator.bit_length(), a.denominator.bit_length())
-        if bits * abs(e) > max_bits and abs(a) != 1:
-            raise ExprError(f"power {a}^{e} exceeds {max_bits} bits")
-        return a**e
-    raise ExprError(f"unknown node {kind!r}")
+        if bits * abs(b) > max_bits and abs(a) != 1:
+            raise ExprError(f"power {a}^{b} exceeds {max_bits} bits")
+        r = Fraction(a) ** b if b < 0 else a**b
+    else:
+        raise ExprError(f"unknown node {kind!r}")
+    if type(r) is int:
+        if r.bit_length() > max_bits:
+            raise ExprError(f"a value exceeds {max_bits} bits")
+        return r
+    if r.denominator == 1:
+        r = r.numerator
+        if r.bit_length() > max_bits:
+            raise ExprError(f"a value exceeds {max_bits} bits")
+        return r
+    return _check_size(r, max_bits)
 
 
 def _isqrt_exact(n: int) -> int | None:
