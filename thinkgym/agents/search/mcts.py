@@ -53,6 +53,9 @@ class MCTS(Planner):
         reuse: keep the chosen child's subtree between moves.
         leaves_per_call: leaves expanded per policy call (batched expansion with virtual loss).
         virtual_loss: visits of value 0 added to a selected path until its expansion returns.
+        widening: progressive widening exponent: a node with N visits may hold up to
+            ``ceil(width * N ** widening)`` children, so a node whose first proposals were all bad
+            gets new ones (re-expansion asks the policy again; ``0`` turns widening off).
         **kwargs: see :class:`~thinkgym.agents.search.base.Planner`.
     """
 
@@ -71,6 +74,7 @@ class MCTS(Planner):
         reuse: bool = True,
         leaves_per_call: int = 4,
         virtual_loss: int = 1,
+        widening: float = 0.5,
         **kwargs: Any,
     ) -> None:
         super().__init__(policy, **kwargs)
@@ -95,13 +99,20 @@ class MCTS(Planner):
         if virtual_loss < 0:
             raise ValueError(f"virtual_loss={virtual_loss!r} must be >= 0")
         self.virtual_loss = int(virtual_loss)
+        self.widening = float(widening)
 
     # -- selection
-    def _select(self, ctx: _Ctx, root: int, cands: dict[int, Candidate]) -> list[int]:
+    def _select(self, ctx: _Ctx, root: int, stale: dict[int, int]) -> list[int]:
         nodes = ctx.tree.nodes
         path = [root]
         cur = nodes[root]
         while cur.children and not cur.terminal:
+            if (
+                self.widening > 0
+                and stale.get(cur.id, 0) < 2
+                and len(cur.children) < math.ceil(self.width * max(1, cur.visits) ** self.widening)
+            ):
+                return path  # widen: expand this node again
             sqrt_n = math.sqrt(max(1.0, cur.visits))
             best, best_s = None, -math.inf
             for cid in cur.children:
@@ -130,6 +141,7 @@ class MCTS(Planner):
         sims_total = 0
         moves: list[int] = []
         found: int | None = None
+        stale: dict[int, int] = {}
         while found is None and not nodes[root].terminal:
             sims = 0
             while sims < self.simulations and not ctx.meter.exhausted:
@@ -137,7 +149,7 @@ class MCTS(Planner):
                 paths: list[list[int]] = []
                 leaves: set[int] = set()
                 for _ in range(min(self.leaves_per_call, self.simulations - sims)):
-                    path = self._select(ctx, root, cands)
+                    path = self._select(ctx, root, stale)
                     leaf = path[-1]
                     if nodes[leaf].terminal:
                         v = _terminal_value(nodes[leaf])
@@ -164,24 +176,27 @@ class MCTS(Planner):
                         continue  # out of budget
                     parent = cands[leaf]
                     accepted: list[Candidate] = []
-                    seen: set[str] = set()
+                    seen = {nodes[c].step or "" for c in nodes[leaf].children}
                     for prop in merge_proposals(plist):
                         ch = ctx.extend(parent, parent.state, prop)
                         if ch.accepted and ch.state.steps[-1] not in seen:
                             seen.add(ch.state.steps[-1])
                             accepted.append(ch)
                     if not accepted:
+                        if nodes[leaf].children:  # widening found nothing new
+                            stale[leaf] = stale.get(leaf, 0) + 1
+                            self._backup(nodes, path, nodes[leaf].value, 1)
+                            sims += 1
+                            continue
                         nodes[leaf].terminal = True  # a dead end
                         dead.append(path)
                         continue
-                    priors = softmax([c.proposal.logprob if c.proposal else 0.0 for c in accepted])
-                    for ch, pr in zip(accepted, priors, strict=False):
+                    for ch in accepted:
                         prop = ch.proposal
                         node = tree.add(
                             leaf,
                             ch.state.steps[-1],
                             ch.state,
-                            prior=pr,
                             logprob=prop.logprob if prop else 0.0,
                             entropy=prop.entropy if prop else 0.0,
                             tokens=prop.tokens if prop else 0,
@@ -191,6 +206,9 @@ class MCTS(Planner):
                             node.terminal = True
                         cands[node.id] = ch
                         new.append((path, ch, node))
+                    kids = [nodes[c] for c in nodes[leaf].children]  # priors over all children
+                    for kid, pr in zip(kids, softmax([k.logprob for k in kids]), strict=True):
+                        kid.prior = pr
                 for path in dead:
                     self._backup(nodes, path, 0.0, 1)
                     sims += 1
