@@ -1,0 +1,363 @@
+"""`LLMPolicy`: any transformers causal LM as a thinkgym policy (batched step proposals).
+
+One call to :meth:`LLMPolicy.propose` samples ``n`` next steps for each of many observations in
+a single batched ``generate`` call (left padding, KV cache), stopping at the end of the step line.
+
+Log-probabilities and entropies are computed from the model's **unprocessed** logits at
+temperature 1 (``log_softmax`` of the raw logits), whatever ``temperature``/``top_p`` the sampling
+used, so that scores of proposals drawn with different settings are comparable. A proposal's
+``logprob`` sums the log-probabilities of its generated tokens up to and including the newline
+that ends the step (or the eos token); ``entropy`` is the mean over those tokens of the entropy of
+the same distribution.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from thinkgym.agents.base import Proposal
+from thinkgym.agents.prompting import PromptTemplate
+
+__all__ = ["LLMPolicy", "PolicyStats", "default_policy_dir", "resolve_device"]
+
+DEFAULT_BUILD_COMMAND = (
+    "thinkgym train sft --recipe default --out runs/policy --export thinkgym/data/policy"
+)
+
+
+def default_policy_dir() -> Path:
+    """Where the shipped default policy lives: ``thinkgym/data/policy/``."""
+    return Path(str(resources.files("thinkgym.data").joinpath("policy")))
+
+
+def resolve_device(device: Any = None) -> Any:
+    """``None``/``"auto"`` -> CUDA when available, else CPU; anything else -> ``torch.device``."""
+    import torch
+
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _resolve_dtype(dtype: Any) -> Any:
+    import torch
+
+    if dtype is None:
+        return torch.float32
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if isinstance(dtype, str) and isinstance(getattr(torch, dtype, None), torch.dtype):
+        return getattr(torch, dtype)
+    raise ValueError(
+        f"dtype={dtype!r} is not a torch dtype; use e.g. 'float32', 'bfloat16' or 'float16'"
+    )
+
+
+@dataclass
+class PolicyStats:
+    """Running cost counters of a policy; planners budget with them.
+
+    Attributes:
+        calls: ``propose`` calls.
+        sequences: sequences generated (rows, samples included).
+        tokens: generated tokens counted in proposals (up to and including the stop token).
+        seconds: wall time spent in ``propose``.
+    """
+
+    calls: int = 0
+    sequences: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        """The counters as a plain dict."""
+        return asdict(self)
+
+    def reset(self) -> None:
+        """Zero the counters."""
+        self.calls = self.sequences = self.tokens = 0
+        self.seconds = 0.0
+
+
+class LLMPolicy:
+    """A transformers causal LM and its tokenizer, proposing one-line reasoning steps.
+
+    Args:
+        model: a ``PreTrainedModel`` with a causal LM head.
+        tokenizer: its tokenizer.
+        template: how observations become model input (default: :meth:`PromptTemplate.plain`).
+        device: ``None``/``"auto"`` (CUDA when available), or a device.
+        dtype: parameter dtype (default ``float32``); ``"bfloat16"``/``"float16"`` on GPUs.
+        max_prompt_tokens: longer prompts keep their *last* tokens (left truncation); default:
+            the model's context minus ``max_new_tokens`` of a call.
+        max_batch_rows: rows (observations x samples) per ``generate`` call; larger batches are
+            split into chunks to bound memory.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        template: PromptTemplate | None = None,
+        device: Any = None,
+        dtype: Any = None,
+        max_prompt_tokens: int | None = None,
+        max_batch_rows: int = 256,
+    ) -> None:
+        if max_batch_rows < 1:
+            raise ValueError(f"max_batch_rows={max_batch_rows} must be >= 1")
+        self.device = resolve_device(device)
+        self.model = model.to(device=self.device, dtype=_resolve_dtype(dtype))
+        self.model.eval()
+        self.tokenizer = tokenizer
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        tokenizer.padding_side = "left"
+        self.template = template or PromptTemplate.plain()
+        self.max_prompt_tokens = max_prompt_tokens
+        self.max_batch_rows = int(max_batch_rows)
+        self.stats = PolicyStats()
+        self._newline_id = self._single_newline_token()
+        self._stop_ids: set[int] | None = None
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def from_pretrained(
+        cls,
+        path_or_dir: str | Path,
+        *,
+        device: Any = None,
+        dtype: Any = None,
+        trust_remote_code: bool = False,
+        template: PromptTemplate | None = None,
+        **kwargs: Any,
+    ) -> LLMPolicy:
+        """Load a tokenizer and causal LM saved with ``save_pretrained`` (or a hub-style dir).
+
+        Args:
+            path_or_dir: a local directory (nothing is downloaded by thinkgym itself).
+            device: see :class:`LLMPolicy`.
+            dtype: see :class:`LLMPolicy`.
+            trust_remote_code: allow custom model code shipped with the checkpoint (off: loading
+                a stranger's checkpoint then runs none of its code).
+            template: prompt template; default plain.
+            **kwargs: passed to :class:`LLMPolicy`.
+        """
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(
+            str(path_or_dir), trust_remote_code=trust_remote_code
+        )
+        model = AutoModelForCausalLM.from_pretrained(
+            str(path_or_dir), trust_remote_code=trust_remote_code, dtype=_resolve_dtype(dtype)
+        )
+        return cls(model, tokenizer, template=template, device=device, dtype=dtype, **kwargs)
+
+    @classmethod
+    def default(cls, *, device: Any = None, dtype: Any = None) -> LLMPolicy:
+        """The shipped default policy from ``thinkgym/data/policy/`` (offline).
+
+        Raises:
+            FileNotFoundError: the package has no trained policy; the message says how to build
+                one.
+        """
+        path = default_policy_dir()
+        if not (path / "config.json").is_file():
+            raise FileNotFoundError(
+                f"no shipped policy at {path}; build it with `{DEFAULT_BUILD_COMMAND}` "
+                "(see README.md), or load your own with LLMPolicy.from_pretrained(DIR)"
+            )
+        return cls.from_pretrained(path, device=device, dtype=dtype)
+
+    def save_pretrained(self, path: str | Path, *, dtype: Any = None) -> None:
+        """Save model (safetensors) and tokenizer; ``dtype`` casts a copy (e.g. ``float16``)."""
+        import copy
+
+        model = self.model
+        if dtype is not None:
+            model = copy.deepcopy(model).to(_resolve_dtype(dtype))
+        model.save_pretrained(str(path), safe_serialization=True)
+        self.tokenizer.save_pretrained(str(path))
+
+    # ------------------------------------------------------------------ agent API
+    def act(self, observation: str, info: dict[str, Any] | None = None) -> str:
+        """Greedy next step for the :class:`~thinkgym.agents.base.Agent` protocol."""
+        return self.propose([observation], 1, temperature=0.0)[0][0].text
+
+    def propose(
+        self,
+        observations: Sequence[str],
+        n: int = 1,
+        *,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        max_new_tokens: int = 48,
+        merge_duplicates: bool = False,
+        seed: int | None = None,
+    ) -> list[list[Proposal]]:
+        """Sample ``n`` next steps for each observation in one batched ``generate`` call.
+
+        Args:
+            observations: transcripts so far.
+            n: proposals per observation.
+            temperature: sampling temperature; ``0`` means greedy (the ``n`` proposals are then
+                identical copies of one decode).
+            top_p: nucleus sampling mass.
+            max_new_tokens: longest step generated; a step cut there has no newline.
+            merge_duplicates: merge proposals with identical text (``count`` holds the number
+                of samples; the log-prob is that of the text, the same for every copy).
+            seed: makes the sampling reproducible (the global RNG is left untouched).
+
+        Returns:
+            For each observation, its proposals (``n`` of them unless merged), each with its
+            text (one stripped line), summed log-prob and mean entropy under the unprocessed
+            temperature-1 distribution, and its token count.
+        """
+        import torch
+
+        if n < 1:
+            raise ValueError(f"n={n} must be >= 1")
+        if temperature < 0:
+            raise ValueError(f"temperature={temperature} must be >= 0 (0 means greedy)")
+        if not 0 < top_p <= 1:
+            raise ValueError(f"top_p={top_p} must be in (0, 1]")
+        if isinstance(observations, str):
+            raise TypeError("observations must be a sequence of strings; wrap one in a list")
+        t0 = time.perf_counter()
+        greedy = temperature == 0
+        samples = 1 if greedy else n
+        prompts = [self.template.render(obs, self.tokenizer) for obs in observations]
+        rows = [p for p in prompts for _ in range(samples)]
+        results: list[tuple[str, float, float, int]] = []
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices, enabled=seed is not None):
+            if seed is not None:
+                torch.manual_seed(seed)
+            for start in range(0, len(rows), self.max_batch_rows):
+                chunk = rows[start : start + self.max_batch_rows]
+                results.extend(self._generate(chunk, greedy, temperature, top_p, max_new_tokens))
+        out: list[list[Proposal]] = []
+        for i in range(len(observations)):
+            mine = results[i * samples : (i + 1) * samples]
+            props = [Proposal(t, lp, ent, k) for t, lp, ent, k in mine]
+            if greedy:
+                props = props * n
+            if merge_duplicates:
+                props = _merge(props)
+            out.append(props)
+        self.stats.calls += 1
+        self.stats.sequences += len(rows)
+        self.stats.tokens += sum(r[3] for r in results)
+        self.stats.seconds += time.perf_counter() - t0
+        return out
+
+    # ------------------------------------------------------------------ internals
+    def _single_newline_token(self) -> int | None:
+        ids = self.tokenizer("\n", add_special_tokens=False)["input_ids"]
+        if len(ids) == 1 and self.tokenizer.decode(ids) == "\n":
+            return int(ids[0])
+        return None
+
+    def _stop_token_ids(self) -> set[int]:
+        """Token ids whose text contains a newline (computed once; for stop detection)."""
+        if self._stop_ids is None:
+            if self._newline_id is not None:
+                ids = {self._newline_id}
+            else:
+                ids = set()
+                for tok, idx in self.tokenizer.get_vocab().items():
+                    text = self.tokenizer.convert_tokens_to_string([tok])
+                    if "\n" in text:
+                        ids.add(int(idx))
+            if self.tokenizer.eos_token_id is not None:
+                ids.add(int(self.tokenizer.eos_token_id))
+            self._stop_ids = ids
+        return self._stop_ids
+
+    def _prompt_cap(self, max_new_tokens: int) -> int:
+        if self.max_prompt_tokens is not None:
+            return self.max_prompt_tokens
+        ctx = getattr(self.model.config, "max_position_embeddings", None) or 2048
+        return max(8, int(ctx) - max_new_tokens)
+
+    @property
+    def _eos_ids(self) -> list[int]:
+        ids = []
+        if self._newline_id is not None:
+            ids.append(self._newline_id)
+        if self.tokenizer.eos_token_id is not None:
+            ids.append(int(self.tokenizer.eos_token_id))
+        return ids
+
+    def _generate(
+        self, texts: list[str], greedy: bool, temperature: float, top_p: float, max_new: int
+    ) -> list[tuple[str, float, float, int]]:
+        import torch
+
+        tok = self.tokenizer
+        tok.truncation_side = "left"  # long transcripts keep their last tokens
+        enc = tok(
+            texts,
+            return_tensors="pt",
+            padding=True,
+            truncation=True,
+            max_length=self._prompt_cap(max_new),
+            add_special_tokens=self.template.adds_special_tokens,
+        ).to(self.device)
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": max_new,
+            "pad_token_id": tok.pad_token_id,
+            "eos_token_id": self._eos_ids,
+            "return_dict_in_generate": True,
+            "output_logits": True,
+            "use_cache": True,
+        }
+        if greedy:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        else:
+            kwargs.update(do_sample=True, temperature=float(temperature), top_p=float(top_p))
+            kwargs["top_k"] = None
+        if self._newline_id is None:
+            kwargs.update(stop_strings=["\n"], tokenizer=tok)
+        with torch.inference_mode():
+            gen = self.model.generate(**enc, **kwargs)
+        new = gen.sequences[:, enc["input_ids"].shape[1] :]  # (rows, T)
+        if new.shape[1] == 0:
+            return [("", 0.0, 0.0, 0) for _ in texts]
+        logits = torch.stack(gen.logits, dim=1).float()  # (rows, T, V), unprocessed
+        logp = torch.log_softmax(logits, dim=-1)
+        chosen = logp.gather(-1, new.unsqueeze(-1)).squeeze(-1)  # (rows, T)
+        entropy = -(logp.exp() * logp).sum(-1)  # (rows, T)
+        stop = torch.zeros_like(new, dtype=torch.bool)
+        for idx in self._stop_token_ids():
+            stop |= new == idx
+        # keep tokens up to and including the first stop token
+        before = torch.cumsum(stop.int(), dim=1) - stop.int()
+        keep = before == 0
+        lengths = keep.sum(1)
+        lp = (chosen * keep).sum(1)
+        ent = (entropy * keep).sum(1) / lengths.clamp(min=1)
+        out = []
+        for r in range(new.shape[0]):
+            k = int(lengths[r])
+            text = tok.decode(new[r, :k], skip_special_tokens=True)
+            text = text.split("\n", 1)[0].strip()
+            out.append((text, float(lp[r]), float(ent[r]), k))
+        return out
+
+
+def _merge(props: list[Proposal]) -> list[Proposal]:
+    merged: dict[str, Proposal] = {}
+    for p in props:
+        if p.text in merged:
+            q = merged[p.text]
+            merged[p.text] = Proposal(q.text, q.logprob, q.entropy, q.tokens, q.count + p.count)
+        else:
+            merged[p.text] = p
+    return list(merged.values())

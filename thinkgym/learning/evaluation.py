@@ -1,0 +1,103 @@
+"""Evaluate a policy by running full episodes in an env, many at once (batched proposals)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["run_episodes", "pass_at", "step_accuracy"]
+
+
+def run_episodes(
+    policy: Any,
+    env_id: str,
+    problems: Sequence[dict[str, Any]],
+    *,
+    samples: int = 1,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    seed: int | None = 0,
+    max_new_tokens: int = 48,
+    env_kwargs: dict[str, Any] | None = None,
+) -> list[list[bool]]:
+    """Play ``samples`` episodes per problem with the policy; all episodes advance in lockstep.
+
+    At each round the observations of the running episodes are grouped by text, and each group
+    of ``c`` identical observations asks ``policy.propose`` for ``c`` proposals (so the first
+    step of the ``samples`` episodes of one problem is one call with ``n=samples``). Episodes are
+    scored by the env itself (with the hidden reference where the task needs it: this is
+    evaluation, not search).
+
+    Args:
+        policy: anything with ``propose(observations, n, temperature=..., top_p=..., ...)``.
+        env_id: the task.
+        problems: ``env.reset`` keyword arguments, one per problem (see
+            :func:`thinkgym.learning.traces.eval_problems`).
+        samples: episodes per problem.
+        temperature: sampling temperature (0: greedy).
+        top_p: nucleus mass.
+        seed: base seed of the sampling (round ``r`` uses ``seed + r``); ``None`` leaves it free.
+        max_new_tokens: longest step.
+        env_kwargs: keyword arguments of the env.
+
+    Returns:
+        For each problem, whether each of its episodes ended with a correct answer.
+    """
+    from thinkgym.envs import make
+
+    env = make(env_id, **(env_kwargs or {})).unwrapped
+    states = []
+    for kw in problems:
+        env.reset(**kw)
+        states.extend([env.get_state()] * samples)
+    correct = [False] * len(states)
+    active = list(range(len(states)))
+    rnd = 0
+    while active:
+        groups: dict[str, list[int]] = {}
+        for i in active:
+            groups.setdefault(env.transcript(states[i]), []).append(i)
+        by_count: dict[int, list[str]] = {}
+        for text, members in groups.items():
+            by_count.setdefault(len(members), []).append(text)
+        actions: dict[int, str] = {}
+        for count, texts in by_count.items():
+            kwargs: dict[str, Any] = {"temperature": temperature, "top_p": top_p}
+            if hasattr(policy, "stats"):  # LLMPolicy-style keywords
+                kwargs.update(
+                    max_new_tokens=max_new_tokens,
+                    seed=None if seed is None else seed + rnd * 7919 + count,
+                )
+            props = policy.propose(texts, count, **kwargs)
+            for text, plist in zip(texts, props, strict=True):
+                for i, p in zip(groups[text], plist, strict=False):
+                    actions[i] = p.text
+        still = []
+        for i in active:
+            env.set_state(states[i])
+            _, _, terminated, truncated, info = env.step(actions.get(i, ""))
+            states[i] = env.get_state()
+            if terminated or truncated:
+                correct[i] = bool(info.get("correct", False))
+            else:
+                still.append(i)
+        active = still
+        rnd += 1
+    return [correct[k * samples : (k + 1) * samples] for k in range(len(problems))]
+
+
+def pass_at(results: Sequence[Sequence[bool]]) -> float:
+    """Share of problems with at least one correct episode."""
+    if not results:
+        return 0.0
+    return sum(any(r) for r in results) / len(results)
+
+
+def step_accuracy(policy: Any, pairs: Sequence[tuple[str, str]], **kwargs: Any) -> float:
+    """Share of (transcript, reference step) pairs whose greedy proposal equals the reference."""
+    if not pairs:
+        return 0.0
+    props = policy.propose([p for p, _ in pairs], 1, temperature=0.0, **kwargs)
+    return sum(
+        pl[0].text == step.strip() for pl, (_, step) in zip(props, pairs, strict=True)
+    ) / len(pairs)
