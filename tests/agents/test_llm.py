@@ -1,0 +1,114 @@
+"""LLMPolicy: save/load round trip, batched proposals, greedy act, seeds and counters."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from thinkgym.agents.base import Agent, Policy  # noqa: E402
+from thinkgym.agents.llm import LLMPolicy  # noqa: E402
+from thinkgym.learning.tiny import build_char_tokenizer, build_tiny_model  # noqa: E402
+
+OBS = ["Numbers: 4 9 10 13 | Target: 24", "Evaluate: (3 + 4) * 5\n= 7 * 5", "Solve for x: 3x = 9"]
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    torch.set_num_threads(1)
+    tok = build_char_tokenizer()
+    model = build_tiny_model(tok, hidden_size=32, layers=2, heads=2, max_positions=128)
+    path = tmp_path_factory.mktemp("policy")
+    model.save_pretrained(str(path))
+    tok.save_pretrained(str(path))
+    return path, model, tok
+
+
+@pytest.fixture(scope="module")
+def policy(saved):
+    return LLMPolicy.from_pretrained(saved[0], device="cpu")
+
+
+def test_round_trip_through_save_pretrained(saved, policy) -> None:
+    path, model, tok = saved
+    assert (path / "model.safetensors").is_file()
+    assert policy.tokenizer("ab\n12")["input_ids"] == tok("ab\n12")["input_ids"]
+    ids = torch.tensor([tok("Evaluate: 1 + 2\n")["input_ids"]])
+    with torch.no_grad():
+        a = model(ids).logits
+        b = policy.model(ids).logits
+    torch.testing.assert_close(a, b)
+    assert isinstance(policy, Agent) and isinstance(policy, Policy)
+
+
+@pytest.mark.parametrize("n", [1, 8, 32])
+def test_propose_n_per_observation(policy, n) -> None:
+    props = policy.propose(OBS, n, seed=0, max_new_tokens=24)
+    assert len(props) == len(OBS)
+    for plist in props:
+        assert len(plist) == n
+        for p in plist:
+            assert "\n" not in p.text and p.text == p.text.strip()
+            assert math.isfinite(p.logprob) and p.logprob <= 0
+            assert math.isfinite(p.entropy) and p.entropy >= 0
+            assert 1 <= p.tokens <= 24
+
+
+def test_merge_duplicates_and_greedy(policy) -> None:
+    greedy = policy.propose(OBS[:2], 5, temperature=0, max_new_tokens=16)
+    assert all(len({p.text for p in pl}) == 1 and len(pl) == 5 for pl in greedy)
+    merged = policy.propose(OBS[:2], 5, temperature=0, max_new_tokens=16, merge_duplicates=True)
+    assert [len(pl) for pl in merged] == [1, 1] and merged[0][0].count == 5
+    assert merged[0][0].logprob == pytest.approx(greedy[0][0].logprob, abs=1e-4)
+    sampled = policy.propose(OBS[:1], 16, seed=1, merge_duplicates=True, max_new_tokens=4)
+    assert sum(p.count for p in sampled[0]) == 16
+    assert policy.act(OBS[1], {}) == greedy[1][0].text
+
+
+def test_seed_makes_sampling_reproducible(policy) -> None:
+    a = policy.propose(OBS, 4, seed=7, max_new_tokens=12)
+    b = policy.propose(OBS, 4, seed=7, max_new_tokens=12)
+    c = policy.propose(OBS, 4, seed=8, max_new_tokens=12)
+    assert a == b and a != c
+
+
+def test_logprob_is_that_of_the_unprocessed_distribution(policy) -> None:
+    (p,) = policy.propose(OBS[:1], 1, temperature=0, max_new_tokens=8)[0][:1]
+    tok = policy.tokenizer
+    prompt = tok(OBS[0] + "\n")["input_ids"]
+    gen = tok(p.text, add_special_tokens=False)["input_ids"]
+    stop = [tok.convert_tokens_to_ids("\n")] if p.tokens > len(gen) else []
+    ids = torch.tensor([prompt + gen + stop])
+    with torch.no_grad():
+        logp = torch.log_softmax(policy.model(ids).logits.float(), -1)[0]
+    target = ids[0, len(prompt) :]
+    ref = logp[len(prompt) - 1 : -1].gather(-1, target[:, None]).sum()
+    assert p.logprob == pytest.approx(float(ref), abs=1e-3)
+
+
+def test_chunking_and_stats(saved) -> None:
+    pol = LLMPolicy.from_pretrained(saved[0], device="cpu", max_batch_rows=5)
+    props = pol.propose(OBS, 4, seed=0, max_new_tokens=6)
+    assert [len(p) for p in props] == [4, 4, 4]
+    assert pol.stats.calls == 1 and pol.stats.sequences == 12 and pol.stats.tokens > 0
+
+
+def test_bad_arguments(policy) -> None:
+    with pytest.raises(ValueError, match="n=0"):
+        policy.propose(OBS, 0)
+    with pytest.raises(ValueError, match="temperature"):
+        policy.propose(OBS, 1, temperature=-1)
+    with pytest.raises(TypeError, match="sequence"):
+        policy.propose("Evaluate: 1 + 1", 1)
+    with pytest.raises(ValueError, match="dtype"):
+        LLMPolicy(policy.model, policy.tokenizer, dtype="float99")
+
+
+def test_default_names_the_build_command(monkeypatch, tmp_path) -> None:
+    import thinkgym.agents.llm as llm
+
+    monkeypatch.setattr(llm, "default_policy_dir", lambda: tmp_path / "missing")
+    with pytest.raises(FileNotFoundError, match="thinkgym train sft --recipe default"):
+        LLMPolicy.default()
