@@ -747,6 +747,14 @@ def to_sympy(node: Node) -> Any:
     raise ParseError(f"unknown node {kind!r}")
 
 
+@lru_cache(maxsize=4096)
+def calls(node: Node) -> int:
+    """Number of function applications in ``node`` (deep nests make sympy slow)."""
+    if node[0] in ("num", "var", "const"):
+        return 0
+    return (node[0] in ("call", "binom")) + sum(calls(c) for c in node[1:] if isinstance(c, tuple))
+
+
 def term_estimate(node: Node) -> int:
     """Upper estimate of the number of terms ``expand`` would produce (to bound its cost)."""
     kind = node[0]

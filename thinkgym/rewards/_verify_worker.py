@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import atexit
 import itertools
-import multiprocessing as mp
+import os
+import subprocess
+import sys
 import threading
 import time
 from multiprocessing.connection import Connection
@@ -19,23 +21,27 @@ from typing import Any
 from thinkgym.expr import Node
 
 
-def _serve(conn: Connection) -> None:  # runs in the child process
+def _serve() -> None:
+    """Child main loop: jobs arrive pickled on stdin, answers leave on stdout."""
+    inp = Connection(os.dup(0), writable=False)
+    out = Connection(os.dup(1), readable=False)
+    os.dup2(2, 1)  # stray prints must not corrupt the protocol
     import sympy
 
     from thinkgym.rewards._verify_parse import to_sympy
 
-    conn.send(("ready", None))
+    out.send(("ready", None))
     while True:
         try:
-            job_id, node = conn.recv()
-        except EOFError:
+            job_id, node = inp.recv()
+        except (EOFError, OSError):
             return
         result: bool | None
         try:
             result = bool(sympy.simplify(to_sympy(node)) == 0)
         except (ValueError, TypeError, ArithmeticError, RecursionError, AttributeError):
             result = None
-        conn.send((job_id, result))
+        out.send((job_id, result))
 
 
 class SympyWorker:
@@ -45,26 +51,35 @@ class SympyWorker:
         self._lock = threading.Lock()
         self._proc: Any = None
         self._conn: Connection | None = None
+        self._send: Connection | None = None
         self._ready = False
         self._ids = itertools.count()
         atexit.register(self.close)
 
     def _start(self) -> None:
-        ctx = mp.get_context("spawn")
-        parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_serve, args=(child,), daemon=True, name="thinkgym-verify")
-        proc.start()
-        child.close()
-        self._proc, self._conn, self._ready = proc, parent, False
+        # A plain subprocess (not multiprocessing) so the caller's __main__ is never re-imported.
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "thinkgym.rewards._verify_worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        self._send = Connection(os.dup(proc.stdin.fileno()), readable=False)
+        self._conn = Connection(os.dup(proc.stdout.fileno()), writable=False)
+        proc.stdin.close()
+        proc.stdout.close()
+        self._proc, self._ready = proc, False
 
     def close(self) -> None:
         """Kill the child process (it is restarted on the next call)."""
         if self._proc is not None:
             self._proc.kill()
-            self._proc.join(1)
-        if self._conn is not None:
-            self._conn.close()
-        self._proc, self._conn, self._ready = None, None, False
+            self._proc.wait(5)
+        for conn in (self._conn, self._send):
+            if conn is not None:
+                conn.close()
+        self._proc, self._conn, self._send, self._ready = None, None, None, False
 
     def is_zero(self, node: Node, timeout: float) -> bool | None:
         """Whether ``simplify(node) == 0``; ``None`` when undecided within ``timeout`` seconds."""
@@ -72,12 +87,12 @@ class SympyWorker:
         if timeout <= 0 or not self._lock.acquire(timeout=timeout):
             return None
         try:
-            if self._proc is None or not self._proc.is_alive():
+            if self._proc is None or self._proc.poll() is not None:
                 self.close()
                 self._start()
-            assert self._conn is not None
+            assert self._conn is not None and self._send is not None
             job_id = next(self._ids)
-            self._conn.send((job_id, node))
+            self._send.send((job_id, node))
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0 or not self._conn.poll(left):
@@ -98,3 +113,7 @@ class SympyWorker:
 
 
 WORKER = SympyWorker()
+
+
+if __name__ == "__main__":
+    _serve()

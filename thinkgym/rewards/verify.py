@@ -471,7 +471,7 @@ def _scalar_eq(a: Node, b: Node, c: _Cmp) -> bool:
         if not names:
             c.reason = "numeric: equal to 50 digits"
             return True
-        if P.term_estimate(a) + P.term_estimate(b) <= 400:
+        if P.term_estimate(a) + P.term_estimate(b) <= 400 and P.calls(a) + P.calls(b) <= 12:
             import sympy
 
             c.tick()
@@ -480,11 +480,11 @@ def _scalar_eq(a: Node, b: Node, c: _Cmp) -> bool:
                 return True
         c.reason = f"numeric: identical at {valid} points"
         return True
-    # Nothing could be evaluated: ask sympy, in the worker process (it may not terminate).
+    if not names:
+        c.reason = "undecided: a constant that cannot be evaluated (pole, domain or overflow)"
+        return False
+    # No point could be evaluated: ask sympy, in the worker process (it may not terminate).
     diff: Node = ("sub", a, b)
-    if P.to_sympy(a) == P.to_sympy(b):
-        c.reason = "sympy: identical expressions"
-        return True
     verdict = WORKER.is_zero(diff, c.left())
     if verdict is None:
         c.reason = "undecided: sympy.simplify timed out or failed"
