@@ -3,6 +3,59 @@
 from __future__ import annotations
 
 from thinkgym.rewards.base import DefaultReward, Reward, RewardProtocol
+
+# Reward API (issue 3 part 2). learned.py imports torch, so its names load lazily (__getattr__).
+from thinkgym.rewards.combinators import (
+    AGGREGATIONS,
+    ComposableReward,
+    FormatPenalty,
+    LengthPenalty,
+    PotentialShaping,
+    WeightedSum,
+    aggregate,
+)
+from thinkgym.rewards.mc_labels import (
+    LabeledTrajectory,
+    MCRolloutLabeler,
+    NoisyOraclePolicy,
+    collect_prm_dataset,
+    roc_auc,
+)
+from thinkgym.rewards.outcome import OutcomeVerifier
+from thinkgym.rewards.process import StepVerifier
+from thinkgym.rewards.registry import list_rewards, make_reward, register_reward
 from thinkgym.rewards.verify import VerifyResult, verify
 
+_LAZY = {"LearnedRewardModel", "train_reward_model"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        from thinkgym.rewards import learned
+
+        return getattr(learned, name)
+    raise AttributeError(f"module 'thinkgym.rewards' has no attribute {name!r}")
+
+
 __all__ = ["DefaultReward", "Reward", "RewardProtocol", "VerifyResult", "verify"]
+__all__ += [
+    "AGGREGATIONS",
+    "ComposableReward",
+    "FormatPenalty",
+    "LabeledTrajectory",
+    "LearnedRewardModel",
+    "LengthPenalty",
+    "MCRolloutLabeler",
+    "NoisyOraclePolicy",
+    "OutcomeVerifier",
+    "PotentialShaping",
+    "StepVerifier",
+    "WeightedSum",
+    "aggregate",
+    "collect_prm_dataset",
+    "list_rewards",
+    "make_reward",
+    "register_reward",
+    "roc_auc",
+    "train_reward_model",
+]
