@@ -52,7 +52,7 @@ def aggregate_scores(scores: Sequence[float], how: str = "min") -> float:
     """
     if how not in AGGREGATES:
         raise ValueError(f"aggregate={how!r} is not one of {AGGREGATES}")
-    vals = [float(v) for v in scores]
+    vals = [float(v) for v in scores if v == v]  # NaN (a step cut off by truncation) drops out
     if not vals:
         return 0.5
     if how == "min":
