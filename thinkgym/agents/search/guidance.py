@@ -231,7 +231,8 @@ class SelfEvalGuidance(Guidance):
     the policy's probability of continuing with ``" correct"`` rather than ``" wrong"``:
     ``p(correct) / (p(correct) + p(wrong))``, both from teacher-forced log-probs. This needs a policy
     that scores given continuations: a ``score_continuations(prompts, continuations) ->
-    list[float]`` (summed log-probs) method, as :class:`thinkgym.agents.llm.LLMPolicy` provides.
+    list[float]`` (summed log-probs) method, or a transformers ``model`` and ``tokenizer`` (as
+    :class:`thinkgym.agents.llm.LLMPolicy` has), scored here with one teacher-forced forward pass.
     Models trained only on solution traces have never seen a verdict line, so for them this signal
     is weak; :class:`LogProbGuidance` is then the better internal signal.
 
@@ -252,6 +253,8 @@ class SelfEvalGuidance(Guidance):
             if callable(getattr(policy, attr, None)):
                 fn = getattr(policy, attr)
                 break
+        if fn is None and hasattr(policy, "model") and hasattr(policy, "tokenizer"):
+            fn = lambda prompts, conts: _teacher_forced_logprobs(policy, prompts, conts)  # noqa: E731
         if fn is None:
             raise TypeError(
                 f"{type(policy).__name__} cannot score given continuations; self-evaluation "
@@ -283,6 +286,26 @@ class SelfEvalGuidance(Guidance):
     def score(self, candidates: Sequence[Candidate]) -> list[float]:
         """Scores only (see :meth:`evaluate`)."""
         return self.evaluate(candidates)[0]
+
+
+def _teacher_forced_logprobs(policy: Any, prompts: list[str], conts: list[str]) -> list[float]:
+    """Summed log-prob of each continuation after its prompt (one batched forward pass)."""
+    import torch
+
+    tok, model = policy.tokenizer, policy.model
+    cont_ids = [tok(c, add_special_tokens=False)["input_ids"] for c in conts]
+    enc = tok(
+        [p + c for p, c in zip(prompts, conts, strict=True)],
+        return_tensors="pt",
+        padding=True,
+        add_special_tokens=False,
+    ).to(model.device)
+    with torch.inference_mode():
+        logits = model(**enc).logits.float()  # (B, T, V)
+    logp = torch.log_softmax(logits[:, :-1], dim=-1)
+    target = enc["input_ids"][:, 1:]
+    chosen = logp.gather(-1, target.unsqueeze(-1)).squeeze(-1)  # (B, T-1)
+    return [float(chosen[i, -len(ids) :].sum()) if ids else 0.0 for i, ids in enumerate(cont_ids)]
 
 
 class FunctionGuidance(Guidance):
