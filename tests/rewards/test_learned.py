@@ -1,0 +1,156 @@
+"""LearnedRewardModel: scoring positions, one forward pass per batch, padding, save/load, training."""
+
+from __future__ import annotations
+
+import math
+
+import gymnasium as gym
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import thinkgym  # noqa: E402,F401
+from thinkgym.rewards import (  # noqa: E402
+    LearnedRewardModel,
+    PotentialShaping,
+    train_reward_model,
+)
+
+TINY = {"hidden_size": 32, "layers": 1, "heads": 2, "max_positions": 128}
+
+TEXTS = [
+    "Evaluate: (3 + 4) * 5\n= 7 * 5\n= 35\nAnswer: 35",
+    "Evaluate: 2 * 3\n= 6\nAnswer: 6",
+    "Evaluate: 1 + 1\nAnswer: 3",
+]
+
+
+@pytest.fixture(scope="module")
+def rm():
+    return LearnedRewardModel.build(seed=0, **TINY)
+
+
+def _count_forwards(model):
+    calls = []
+    handle = model.model.register_forward_hook(lambda *a: calls.append(1))
+    return calls, handle
+
+
+def test_prm_scores_every_prefix_in_one_forward_pass(rm):
+    calls, handle = _count_forwards(rm)
+    try:
+        scores = rm.score_steps(TEXTS)
+    finally:
+        handle.remove()
+    assert len(calls) == 1
+    assert [len(s) for s in scores] == [3, 2, 1]  # step lines after the problem line
+    assert all(0.0 <= v <= 1.0 for row in scores for v in row)
+
+
+def test_prm_prefix_scores_match_scoring_prefixes_alone(rm):
+    """Causal attention: the score of a step does not depend on the steps after it."""
+    text = TEXTS[0]
+    full = rm.score_steps([text])[0]
+    lines = text.split("\n")
+    for j in range(1, len(lines)):
+        prefix = "\n".join(lines[: j + 1])
+        assert rm.score_steps([prefix])[0][-1] == pytest.approx(full[j - 1], abs=1e-5)
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_padding_side_does_not_change_scores(rm, side):
+    alone = [rm.score_steps([t])[0] for t in TEXTS] + [rm.score_transcripts([t])[0] for t in TEXTS]
+    old = rm.tokenizer.padding_side
+    rm.tokenizer.padding_side = side
+    try:
+        batched = rm.score_steps(TEXTS) + rm.score_transcripts(TEXTS)
+    finally:
+        rm.tokenizer.padding_side = old
+    for a, b in zip(alone, batched, strict=True):
+        assert b == pytest.approx(a, abs=1e-5)
+
+
+def test_orm_scores_in_unit_interval_and_batches(rm):
+    small = LearnedRewardModel(rm.model, rm.tokenizer, kind="orm", batch_size=2)
+    calls, handle = _count_forwards(small)
+    try:
+        scores = small.score_transcripts(TEXTS)
+    finally:
+        handle.remove()
+    assert len(calls) == 2  # 3 texts, batch_size 2
+    assert len(scores) == 3 and all(0.0 <= s <= 1.0 for s in scores)
+    with pytest.raises(TypeError, match="list"):
+        small.score_transcripts(TEXTS[0])
+
+
+def test_save_load_round_trip(rm, tmp_path):
+    rm.save_pretrained(tmp_path)
+    assert any(p.suffix == ".safetensors" for p in tmp_path.iterdir())
+    back = LearnedRewardModel.from_pretrained(tmp_path)
+    assert back.kind == rm.kind
+    for x, y in zip(back.score_steps(TEXTS), rm.score_steps(TEXTS), strict=True):
+        assert x == pytest.approx(y, abs=1e-6)
+    assert back.score_transcripts(TEXTS) == pytest.approx(rm.score_transcripts(TEXTS), abs=1e-6)
+    with pytest.raises(FileNotFoundError):
+        LearnedRewardModel.from_pretrained(tmp_path / "missing")
+
+
+def test_rejects_non_scalar_head(rm):
+    from transformers import LlamaForTokenClassification
+
+    cfg = rm.model.config.__class__.from_dict(rm.model.config.to_dict())
+    cfg.num_labels = 3
+    with pytest.raises(ValueError, match="num_labels"):
+        LearnedRewardModel(LlamaForTokenClassification(cfg), rm.tokenizer)
+
+
+def test_as_reward_in_env(rm):
+    """A PRM plugs into gym.make(reward=...): process scores the new prefix, outcome the last."""
+    env = gym.make("thinkgym/Arithmetic-v0", reward=rm).unwrapped
+    env.reset(seed=0)
+    trace = env.solve(env.get_state().problem)
+    rewards = [env.step(s)[1] for s in trace]
+    expect = rm.score_steps([env.transcript()])[0]
+    assert rewards == pytest.approx(expect, abs=1e-5)
+    # As a potential for shaping (value of the latest prefix).
+    shaped = PotentialShaping(None, rm).bind(env)
+    assert shaped.phi(env.get_state()) == 0.0  # terminal
+    assert 0.0 <= rm.bind(env).value(env.get_state()) <= 1.0
+    with pytest.raises(RuntimeError, match="bind"):
+        rm.outcome(env.get_state())
+
+
+def test_train_orm_and_prm_learn_simple_rules():
+    """Tiny trainings: an ORM that likes texts ending in 'yes', a PRM that dislikes steps with 'x'."""
+    orm_data = [(f"Q{i}\nsome text {'yes' if i % 2 else 'no'}", float(i % 2)) for i in range(40)]
+    orm = train_reward_model(
+        None, orm_data, kind="orm", steps=60, batch_size=16, lr=3e-3, seed=0, progress=False, **TINY
+    )
+    s = orm.score_transcripts(["Q7\nsome text yes", "Q8\nsome text no"])
+    assert s[0] > 0.8 and s[1] < 0.2
+
+    prm_data = []
+    for i in range(40):
+        steps = ["ab", "x" if i % 3 == 0 else "ab", "ab"]
+        prm_data.append(("P\n" + "\n".join(steps), [1.0, 0.0 if i % 3 == 0 else 1.0, None]))
+    prm = train_reward_model(
+        None, prm_data, kind="prm", steps=60, batch_size=16, lr=3e-3, seed=0, progress=False, **TINY
+    )
+    good, bad = prm.score_steps(["P\nab\nab\nab", "P\nab\nx\nab"])
+    assert good[1] > 0.8 and bad[1] < 0.2
+    assert not math.isnan(prm.train_loss)
+
+
+def test_train_is_seeded_and_validates():
+    data = [("P\na\nb", [1.0, 0.0])] * 4
+    a = train_reward_model(None, data, steps=3, batch_size=2, seed=1, progress=False, **TINY)
+    b = train_reward_model(None, data, steps=3, batch_size=2, seed=1, progress=False, **TINY)
+    assert a.score_steps(["P\na\nb"]) == b.score_steps(["P\na\nb"])
+    with pytest.raises(ValueError, match="labels but"):
+        train_reward_model(None, [("P\na\nb", [1.0])], steps=1, progress=False, **TINY)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        train_reward_model(None, [("P\na", [2.0])], steps=1, progress=False, **TINY)
+    with pytest.raises(ValueError, match="kind"):
+        train_reward_model(None, data, kind="xrm", steps=1, progress=False)
+    with pytest.raises(ValueError, match="steps"):
+        train_reward_model(None, data, steps=0, progress=False)
