@@ -86,3 +86,27 @@ def test_sft_checks_its_arguments() -> None:
         sft(policy, [], steps=1)
     with pytest.raises(ValueError, match="exactly one"):
         sft(policy, _copy_traces(["abc"]), steps=1, epochs=1)
+
+
+def test_train_sft_command_with_the_default_recipe(tmp_path) -> None:
+    import argparse
+    import json
+
+    from thinkgym.agents.llm import LLMPolicy
+    from thinkgym.learning.cli import add_train_arguments, run_train
+
+    torch.set_num_threads(1)
+    parser = argparse.ArgumentParser()
+    add_train_arguments(parser)
+    out, export = tmp_path / "run", tmp_path / "export"
+    argv = ["sft", "--recipe", "default", "--out", str(out), "--export", str(export)]
+    argv += ["--steps", "3", "--batch-size", "4", "--data-scale", "0.002", "--eval-limit", "1"]
+    argv += ["--hidden", "32", "--layers", "1", "--heads", "2", "--intermediate", "64"]
+    argv += ["--max-positions", "256", "--device", "cpu", "--no-progress"]
+    assert run_train(parser.parse_args(argv)) == 0
+    record = json.loads((out / "result.json").read_text())
+    assert record["step"] == 3 and len(record["losses"]) == 3
+    assert set(record["evals"][-1]) >= {"step", "thinkgym/Game24-v0", "thinkgym/Arithmetic-v0"}
+    policy = LLMPolicy.from_pretrained(export, device="cpu")
+    assert len(policy.propose(["Evaluate: 1 + 2"], 2, seed=0, max_new_tokens=4)[0]) == 2
+    assert json.loads((export / "training_args.json").read_text())["recipe"] == "default"
