@@ -322,7 +322,7 @@ class LLMPolicy:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         else:
             kwargs.update(do_sample=True, temperature=float(temperature), top_p=float(top_p))
-            kwargs["top_k"] = None
+            kwargs["top_k"] = 0  # no top-k cut (transformers' default is 50)
         if self._newline_id is None:
             kwargs.update(stop_strings=["\n"], tokenizer=tok)
         with torch.inference_mode():
