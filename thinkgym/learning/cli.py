@@ -76,6 +76,17 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--eval-every", type=int, default=None)
     p.add_argument("--eval-limit", type=int, default=None)
     p.add_argument("--save-every", type=int, default=None)
+    p.add_argument(
+        "--traces-file",
+        default=None,
+        help="JSONL(.gz) of traces: loaded when it exists, else built and written there",
+    )
+    p.add_argument(
+        "--time-budget",
+        type=float,
+        default=None,
+        help="seconds for the training loop: lowers --steps to what fits at the measured speed",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True)
@@ -114,7 +125,7 @@ def run_train(args: argparse.Namespace) -> int:
     from thinkgym.learning.recipes import build_traces
     from thinkgym.learning.sft import sft
     from thinkgym.learning.tiny import build_char_tokenizer, build_tiny_model
-    from thinkgym.learning.traces import make_traces
+    from thinkgym.learning.traces import load_traces, make_traces, save_traces
 
     values, envs, data = _settings(args)
     envs = [resolve_id(e) for e in envs]
@@ -122,7 +133,11 @@ def run_train(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     device = resolve_device(args.device)
     torch.manual_seed(args.seed)
-    if data is not None:
+    traces_file = Path(args.traces_file) if args.traces_file else None
+    if traces_file is not None and traces_file.exists():
+        traces = load_traces(traces_file)
+        print(f"[data] {len(traces)} traces from {traces_file}")
+    elif data is not None:
         traces = build_traces(data, seed=args.seed, scale=args.data_scale)
     else:
         traces = []
@@ -135,6 +150,9 @@ def run_train(args: argparse.Namespace) -> int:
             )
             print(f"[data] {env_id}: {len(made)} traces")
             traces.extend(made)
+    if traces_file is not None and not traces_file.exists():
+        save_traces(traces, traces_file)
+        print(f"[data] wrote {len(traces)} traces to {traces_file}")
     if args.init:
         policy = LLMPolicy.from_pretrained(args.init, device=device)
     else:
@@ -175,7 +193,9 @@ def run_train(args: argparse.Namespace) -> int:
         resume=args.resume,
         seed=args.seed,
         progress=not args.no_progress,
+        time_budget=args.time_budget,
     )
+    record["steps"] = result.step
     final = out / "final"
     policy.save_pretrained(final)
     (final / "training_args.json").write_text(json.dumps(record, indent=2) + "\n")

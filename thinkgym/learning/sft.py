@@ -108,14 +108,22 @@ def latest_checkpoint(out_dir: str | Path) -> Path | None:
     return max(found)[1] if found else None
 
 
-def _schedule(steps: int, warmup: int) -> Callable[[int], float]:
-    def factor(k: int) -> float:
-        if k < warmup:
-            return (k + 1) / warmup
-        progress = (k - warmup) / max(1, steps - warmup)
+class _Schedule:
+    """Linear warmup, then cosine decay to 10% at ``steps`` (``steps`` may be set later)."""
+
+    def __init__(self, steps: int, warmup: int) -> None:
+        self.steps = steps
+        self.warmup = warmup
+
+    def __call__(self, k: int) -> float:
+        if k < self.warmup:
+            return (k + 1) / self.warmup
+        progress = (k - self.warmup) / max(1, self.steps - self.warmup)
         return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
-    return factor
+
+def _schedule(steps: int, warmup: int) -> _Schedule:
+    return _Schedule(steps, warmup)
 
 
 def _load_weights(model: Any, ckpt: Path) -> None:
@@ -162,6 +170,7 @@ def sft(
     stop_at: int | None = None,
     bf16: bool | None = None,
     log: Callable[[str], None] | None = None,
+    time_budget: float | None = None,
 ) -> SFTResult:
     """Behaviour cloning: fine-tune ``policy.model`` on the steps of ``traces``.
 
@@ -191,6 +200,12 @@ def sft(
             interruption, for time-sliced jobs and resume tests).
         bf16: bfloat16 autocast; default on CUDA devices that support it.
         log: called with one line per evaluation and checkpoint (default: tqdm.write).
+        time_budget: seconds the training loop may take. After a short probe (the warmup, at
+            least 20 steps) the step count is lowered, once, to what fits the budget at the
+            measured speed, and the cosine schedule is stretched to it; the resulting count is
+            reported in ``SFTResult.step`` and saved with the checkpoints, so a rerun with
+            ``steps=`` that count and no budget repeats the run. ``steps`` stays the upper
+            bound.
 
     Returns:
         An :class:`SFTResult`.
@@ -227,7 +242,8 @@ def sft(
         lr=lr,
         betas=(0.9, 0.95),
     )
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(steps, warmup))
+    schedule = _schedule(steps, warmup)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
     result = SFTResult()
     write = log or tqdm.write
     config = {"seed": seed, "steps": steps, "batch_size": batch_size, "lr": lr}
@@ -253,7 +269,23 @@ def sft(
     end = steps if stop_at is None else min(steps, stop_at)
     bar = tqdm(total=steps, initial=start, disable=not progress, desc="sft", dynamic_ncols=True)
     model.train()
-    for step in range(start, end):
+    probe_end = start + max(20, warmup) if time_budget is not None else None
+    loop_start = time.perf_counter()
+    step = start
+    while step < end:
+        if step == probe_end and time_budget is not None:
+            per_step = (time.perf_counter() - loop_start) / max(1, step - start)
+            fits = step + int((time_budget - (time.perf_counter() - loop_start)) / per_step)
+            if fits < steps:
+                steps = max(step + 1, fits)
+                end = steps if stop_at is None else min(steps, stop_at)
+                schedule.steps = steps
+                config["steps"] = steps
+                bar.total = steps
+                write(
+                    f"[sft] time budget {time_budget:.0f} s: {per_step * 1e3:.1f} ms/step, "
+                    f"training {steps} steps"
+                )
         idx = batch_indices(len(examples), batch_size, seed, step)
         batch = {k: v.to(device) for k, v in _collate([examples[i] for i in idx], pad_id).items()}
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bool(bf16)):
@@ -274,6 +306,7 @@ def sft(
         if out_path is not None and ((save_every and done % save_every == 0) or last):
             result.checkpoint = _save(out_path, done, policy, opt, sched, result, config)
             _prune(out_path, keep_checkpoints)
+        step = done
     bar.close()
     model.eval()
     result.step = end

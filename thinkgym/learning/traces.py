@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -71,6 +72,37 @@ class Trace:
     def text(self) -> str:
         """The full transcript."""
         return "\n".join((self.head, *self.steps))
+
+
+def save_traces(traces: Iterable[Trace], path: str | Path) -> None:
+    """Write traces as JSON lines (gzip-compressed when ``path`` ends in ``.gz``)."""
+    import gzip
+    import json
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wt", encoding="utf-8") as fh:
+        for t in traces:
+            fh.write(json.dumps({"env_id": t.env_id, "head": t.head, "steps": list(t.steps)}))
+            fh.write("\n")
+
+
+def load_traces(path: str | Path) -> list[Trace]:
+    """Read traces written by :func:`save_traces` (plain data only: JSON, never a pickle)."""
+    import gzip
+    import json
+
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    out = []
+    with opener(path, "rt", encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            row = json.loads(line)
+            if not isinstance(row, dict) or not {"env_id", "head", "steps"} <= set(row):
+                raise ValueError(f"{path}:{n} is not a trace (needs env_id, head, steps)")
+            out.append(Trace(str(row["env_id"]), str(row["head"]), tuple(map(str, row["steps"]))))
+    return out
 
 
 def pairs(traces: Iterable[Trace]) -> list[tuple[str, str]]:
