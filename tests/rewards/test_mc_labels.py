@@ -7,7 +7,7 @@ too early (with a number from the current expression) and final answers off by a
 policy below makes both mistakes (and arithmetic slips, which the env rejects and which therefore
 never reach a transcript). Ground truth for the AUC: a non-answer step is correct, an answer step
 is correct when ``check_answer`` says so. The PRM is trained on the MC labels only (soft shares
-of successful rollouts), never on the ground truth.
+of successful rollouts, and their hard form), never on the ground truth.
 """
 
 from __future__ import annotations
@@ -117,13 +117,14 @@ def _gold_labels(lab):
     return out
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="measured held-out AUC is 0.79-0.87 (below the 0.85 target in most runs): the tiny "
-    "PRM does not yet learn to compare a final answer with the evaluated expression in ~30 s",
-)
 def test_learned_prm_on_mc_labels_ranks_correct_steps(capsys):
-    """A tiny PRM trained on Math-Shepherd labels from a noisy policy: held-out ROC AUC >= 0.85."""
+    """A tiny PRM trained on Math-Shepherd labels from a noisy policy: held-out ROC AUC >= 0.85.
+
+    It trains on the hard estimate (HE in Math-Shepherd: 1 when any of the k rollouts from the
+    prefix reaches the right answer). The soft estimate (the share of such rollouts) mixes the
+    noise of later steps into the label of every early step; with the ~30 s of training a CI test
+    allows, the tiny model then reached only 0.79-0.87, against about 0.97 with hard labels.
+    """
     torch = pytest.importorskip("torch")
     from thinkgym.rewards import train_reward_model
 
@@ -141,7 +142,7 @@ def test_learned_prm_on_mc_labels_ranks_correct_steps(capsys):
         t_data = time.perf_counter() - t0
         prm = train_reward_model(
             None,
-            train,
+            [lab.example("hard") for lab in train],
             kind="prm",
             steps=STEPS,
             batch_size=BATCH,
