@@ -200,8 +200,8 @@ def sft(
             interruption, for time-sliced jobs and resume tests).
         bf16: bfloat16 autocast; default on CUDA devices that support it.
         log: called with one line per evaluation and checkpoint (default: tqdm.write).
-        time_budget: seconds the training loop may take. After a short probe (the warmup, at
-            least 20 steps) the step count is lowered, once, to what fits the budget at the
+        time_budget: seconds the training loop may take. After a short probe (30 steps) the
+            step count is lowered, once, to what fits the budget at the
             measured speed, and the cosine schedule is stretched to it; the resulting count is
             reported in ``SFTResult.step`` and saved with the checkpoints, so a rerun with
             ``steps=`` that count and no budget repeats the run. ``steps`` stays the upper
@@ -269,12 +269,15 @@ def sft(
     end = steps if stop_at is None else min(steps, stop_at)
     bar = tqdm(total=steps, initial=start, disable=not progress, desc="sft", dynamic_ncols=True)
     model.train()
-    probe_end = start + max(20, warmup) if time_budget is not None else None
-    loop_start = time.perf_counter()
+    # Speed probe for time_budget: steps start+5 .. start+30 (the first ones warm caches up).
+    probe_from, probe_end = start + 5, start + 30
+    loop_start = probe_t0 = time.perf_counter()
     step = start
     while step < end:
+        if step == probe_from:
+            probe_t0 = time.perf_counter()
         if step == probe_end and time_budget is not None:
-            per_step = (time.perf_counter() - loop_start) / max(1, step - start)
+            per_step = (time.perf_counter() - probe_t0) / (probe_end - probe_from)
             fits = step + int((time_budget - (time.perf_counter() - loop_start)) / per_step)
             if fits < steps:
                 steps = max(step + 1, fits)
