@@ -1,0 +1,62 @@
+"""Smoke test of benchmarks/train_reward_models.py --quick (tiny policies, a few seconds)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "train_reward_models.py"
+
+
+@pytest.fixture(scope="module")
+def script():
+    spec = importlib.util.spec_from_file_location("train_reward_models", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_quick_untrained_llm_policy(script, tmp_path):
+    from thinkgym.agents.llm import LLMPolicy
+    from thinkgym.learning.tiny import build_char_tokenizer, build_tiny_model
+
+    tok = build_char_tokenizer()
+    model = build_tiny_model(tok, hidden_size=32, layers=1, heads=2)
+    LLMPolicy(model, tok, device="cpu").save_pretrained(tmp_path / "policy")
+    out = tmp_path / "rm"
+    assert script.main(["--quick", "--policy", str(tmp_path / "policy"), "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["models"]) == {"prm_game24", "prm_arithmetic", "orm_arithmetic"}
+    assert summary["policy_stats"]["calls"] > 0
+
+
+def test_quick_trains_and_saves_loadable_models(script, tmp_path):
+    from thinkgym.rewards.learned import LearnedRewardModel
+
+    out = tmp_path / "rm"
+    assert script.main(["--quick", "--policy", "random", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    for name, kind in (
+        ("prm_game24", "prm"),
+        ("prm_arithmetic", "prm"),
+        ("orm_arithmetic", "orm"),
+    ):
+        assert summary["models"][name]["dir"] == str(out / name)
+        assert LearnedRewardModel.from_pretrained(out / name).kind == kind
+    # never the Game24 test puzzles, never the figures' Arithmetic seeds
+    from thinkgym.agents.search.bench import EVAL_SEED
+
+    lo, hi = summary["models"]["prm_arithmetic"]["seeds"]
+    assert lo > hi - 1_000 and not (EVAL_SEED - 1_000 < lo < EVAL_SEED + 100_000)
+
+
+def test_game24_problems_avoid_test_puzzles(script):
+    from thinkgym.envs.game24 import test_puzzles
+
+    held = set(test_puzzles())
+    probs = script.game24_problems(200, seed=0)
+    keys = {tuple(sorted(p["options"]["numbers"])) for p in probs}
+    assert len(keys) == 200 and not keys & held
