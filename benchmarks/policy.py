@@ -57,7 +57,7 @@ def throughput(policy, batch: int, seconds: float = 3.0) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--policy", default=None, help="policy directory (default: shipped)")
-    parser.add_argument("--envs", nargs="+", default=list(ENVS))
+    parser.add_argument("--envs", nargs="*", default=list(ENVS), help="none: throughput only")
     parser.add_argument("--limit", type=int, default=200, help="held-out problems per task")
     parser.add_argument("--samples", type=int, default=16)
     parser.add_argument("--device", default="auto")
