@@ -252,7 +252,7 @@ def figures(args: argparse.Namespace) -> int:
 
     from thinkgym.envs import make
 
-    ar, _ = resolve_env(make("Arithmetic", difficulty=4))
+    ar, _ = resolve_env(make("Arithmetic", difficulty=args.arith_difficulty))
     a_policy = policy
     if args.policy in ("random", "oracle"):  # scripted agents are bound to one env
         a_policy, _ = load_policy(args.policy, ar)
@@ -271,7 +271,7 @@ def figures(args: argparse.Namespace) -> int:
     }
     lines += [
         "",
-        f"| Arithmetic (difficulty 4, {n_arith} problems) best-of-N | "
+        f"| Arithmetic (difficulty {args.arith_difficulty}, {n_arith} problems) best-of-N | "
         + " | ".join(f"N={n}" for n in ns)
         + " |",
         "|---|" + "---|" * len(ns),
@@ -284,7 +284,7 @@ def figures(args: argparse.Namespace) -> int:
         lines.append(f"| {names[how]} | " + " | ".join(f"{acc[(how, n)]:.0%}" for n in ns) + " |")
         for n in ns:
             row = {
-                "task": "Arithmetic-d4",
+                "task": f"Arithmetic-d{args.arith_difficulty}",
                 "planner": "pass@n" if how == "pass" else f"best_of_n/{how}",
                 "n": n,
                 "problems": n_arith,
@@ -307,7 +307,7 @@ def figures(args: argparse.Namespace) -> int:
         + (f"; {rm_time}" if rm_time else "")
         + ". Correctness is checked against the reference only after selection.",
     ]
-    rows.append({"task": "Arithmetic-d4", "planner": "sampling", **info})
+    rows.append({"task": f"Arithmetic-d{args.arith_difficulty}", "planner": "sampling", **info})
     (out / "figures.md").write_text("\n".join(lines) + "\n")
     (out / "figures.json").write_text(json.dumps(rows, indent=1))
     print("\n".join(lines))
@@ -333,6 +333,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--arith-problems", type=int, default=50, help="Arithmetic problems in the figures"
+    )
+    parser.add_argument(
+        "--arith-difficulty",
+        type=int,
+        default=4,
+        help="Arithmetic difficulty of the best-of-N table (4: the hardest setting)",
     )
     parser.add_argument(
         "--arith-step-tokens",
