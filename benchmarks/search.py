@@ -264,7 +264,10 @@ def figures(args: argparse.Namespace) -> int:
         "prm": _on_policy_device(_load_rm(args.arith_prm, "prm"), policy),
     }
     a_seeds, _ = held_out_problems("Arithmetic", n_arith)
-    print(f"\nArithmetic d4: sampling {max(ns)} solutions x {n_arith} problems ...", flush=True)
+    print(
+        f"\nArithmetic d{args.arith_difficulty}: sampling {max(ns)} solutions x {n_arith} problems ...",
+        flush=True,
+    )
     acc, info = arithmetic_best_of_n(a_policy, ar, a_seeds, ns, rms, args)
     names = {
         "vote": "majority vote",

@@ -384,7 +384,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="device of the policy (reward models: CPU)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--game24-problems", type=int, default=48, help="Game24 train puzzles")
-    p.add_argument("--arith-problems", type=int, default=24, help="Arithmetic-d4 problems")
+    p.add_argument("--arith-problems", type=int, default=24, help="Arithmetic problems")
+    p.add_argument(
+        "--arith-difficulty", type=int, default=4, help="Arithmetic difficulty (4: the hardest)"
+    )
     p.add_argument("--orm-samples", type=int, default=4, help="ORM trajectories per problem")
     p.add_argument("--k", type=int, default=4, help="MC rollouts per step")
     p.add_argument("--max-steps", type=int, default=0, help="action limit (0: the env's)")
@@ -457,10 +460,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.only in ("all", "arithmetic"):
         _log(
-            f"Arithmetic (difficulty 4): {args.arith_problems} problems, k={args.k}, "
+            f"Arithmetic (difficulty {args.arith_difficulty}): {args.arith_problems} problems, k={args.k}, "
             f"{args.orm_samples} ORM samples each"
         )
-        env = unwrap_env(make("Arithmetic", difficulty=4))
+        env = unwrap_env(make("Arithmetic", difficulty=args.arith_difficulty))
         policy = make_policy(env)
         problems = arithmetic_problems(env, args.arith_problems, args.seed, args.figure_problems)
         groups = sample(
