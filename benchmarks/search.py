@@ -255,7 +255,9 @@ def figures(args: argparse.Namespace) -> int:
 
     from thinkgym.envs import make
 
-    ar, _ = resolve_env(make("Arithmetic", difficulty=args.arith_difficulty))
+    ar, _ = resolve_env(
+        make("Arithmetic", difficulty=args.arith_difficulty, max_steps=args.arith_max_steps)
+    )
     a_policy = policy
     if args.policy in ("random", "oracle"):  # scripted agents are bound to one env
         a_policy, _ = load_policy(args.policy, ar)
@@ -346,6 +348,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only", choices=("game24", "arithmetic"), default=None, help="one of the two figures"
+    )
+    parser.add_argument(
+        "--arith-max-steps",
+        type=int,
+        default=None,
+        help="action limit of the Arithmetic episodes (default: the env's); stuck samples end there",
     )
     parser.add_argument(
         "--arith-difficulty",
