@@ -22,8 +22,8 @@ Run (about 5-8 minutes on 2 CPU cores with a ~4M-parameter policy)::
 
     python benchmarks/train_reward_models.py --out runs/reward_models
 
-then ``python benchmarks/search.py --figures --prm runs/reward_models/prm_game24
---orm runs/reward_models/orm_arithmetic``.
+then ``python benchmarks/search.py --figures --rm-dir runs/reward_models`` (Game24 PRM for the
+Game24 table, Arithmetic PRM/ORM for the best-of-N table).
 """
 
 from __future__ import annotations
@@ -218,6 +218,25 @@ def _fmt(v: float | None, spec: str = ".3f") -> str:
     return "n/a" if v is None else format(v, spec)
 
 
+def _fit(kind: str, examples: list[Any], env: Any, args: argparse.Namespace) -> Any:
+    """A fresh tiny reward model of ``kind`` trained on ``examples`` with the CLI's settings."""
+    from thinkgym.rewards import train_reward_model
+
+    return train_reward_model(
+        None,
+        examples,
+        kind=kind,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        problem_lines=env.problem_line_count,
+        hidden_size=args.hidden,
+        layers=args.layers,
+        max_positions=args.max_positions,
+    )
+
+
 def train_prm(
     name: str,
     env: Any,
@@ -228,7 +247,7 @@ def train_prm(
 ) -> dict[str, Any]:
     """MC-label ``trajectories`` (one per problem; the last ``n_hold`` held out), train a PRM,
     save it to ``OUT/name`` and return its summary."""
-    from thinkgym.rewards import MCRolloutLabeler, train_reward_model
+    from thinkgym.rewards import MCRolloutLabeler
 
     t0 = time.perf_counter()
     kept = [t for t in trajectories if t.steps]
@@ -255,19 +274,7 @@ def train_prm(
             "dir": None,
         }
     t1 = time.perf_counter()
-    model = train_reward_model(
-        None,
-        [t.example(args.labels) for t in train],
-        kind="prm",
-        steps=args.steps,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seed=args.seed,
-        problem_lines=env.problem_line_count,
-        hidden_size=args.hidden,
-        layers=args.layers,
-        max_positions=args.max_positions,
-    )
+    model = _fit("prm", [t.example(args.labels) for t in train], env, args)
     train_s = time.perf_counter() - t1
     auc = None
     if hold:
@@ -305,7 +312,6 @@ def train_orm(
 ) -> dict[str, Any]:
     """Train an ORM on every sampled trajectory (label: correct final answer per
     ``check_answer``); the last ``n_hold`` problems' trajectories are held out."""
-    from thinkgym.rewards import train_reward_model
 
     def rows(gs: list[list[Any]]) -> list[tuple[str, float]]:
         return [(env.transcript(f), float(ok)) for g in gs for f, ok in g if f.steps]
@@ -329,19 +335,7 @@ def train_orm(
             "dir": None,
         }
     t1 = time.perf_counter()
-    model = train_reward_model(
-        None,
-        train,
-        kind="orm",
-        steps=args.steps,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seed=args.seed,
-        problem_lines=env.problem_line_count,
-        hidden_size=args.hidden,
-        layers=args.layers,
-        max_positions=args.max_positions,
-    )
+    model = _fit("orm", train, env, args)
     train_s = time.perf_counter() - t1
     auc = None
     if hold:

@@ -9,7 +9,7 @@ planners copy with :meth:`ReasoningEnv.get_state` / :meth:`ReasoningEnv.set_stat
 from __future__ import annotations
 
 import string
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -80,13 +80,6 @@ class StepCheck:
     error: str = ""
     data: Any = None
     text: str | None = None
-
-
-@dataclass
-class _Counters:
-    steps: int = 0
-    resets: int = 0
-    extras: dict[str, float] = field(default_factory=dict)
 
 
 class ReasoningEnv(gym.Env[str, str]):

@@ -324,9 +324,11 @@ class CountdownEnv(ReasoningEnv):
             return StepCheck(False, f"{sa} is not among the remaining numbers {_show(values)}")
         ib = _index(values, b, ia)
         if ib < 0:
-            why = "is used twice but appears once" if b == a else "is not among"
             if b == a:
-                return StepCheck(False, f"{sb} {why} in the remaining numbers {_show(values)}")
+                return StepCheck(
+                    False,
+                    f"{sb} is used twice but appears once in the remaining numbers {_show(values)}",
+                )
             return StepCheck(False, f"{sb} is not among the remaining numbers {_show(values)}")
         r = _apply(a, op, b)
         if r is None:

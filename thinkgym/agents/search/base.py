@@ -264,6 +264,21 @@ class SearchTree:
         p.children.append(node.id)
         return node
 
+    def add_proposal(
+        self, parent: int, state: EnvState, proposal: Any | None, **attrs: Any
+    ) -> Node:
+        """Append the child reached by ``state``'s last step, with the proposal's statistics."""
+        return self.add(
+            parent,
+            state.steps[-1],
+            state,
+            logprob=proposal.logprob if proposal else 0.0,
+            entropy=proposal.entropy if proposal else 0.0,
+            tokens=proposal.tokens if proposal else 0,
+            count=proposal.count if proposal else 1,
+            **attrs,
+        )
+
     def path(self, node_id: int) -> list[int]:
         """Node ids from the root to ``node_id``."""
         out = []

@@ -105,17 +105,7 @@ class BeamSearch(Planner):
             )
             scored = []
             for (child, parent), sc in zip(children, scores, strict=False):
-                p = child.proposal
-                node = tree.add(
-                    parent,
-                    child.state.steps[-1],
-                    child.state,
-                    logprob=p.logprob if p else 0.0,
-                    entropy=p.entropy if p else 0.0,
-                    tokens=p.tokens if p else 0,
-                    count=p.count if p else 1,
-                    score=float(sc),
-                )
+                node = tree.add_proposal(parent, child.state, child.proposal, score=float(sc))
                 if self.is_done(child, sc):
                     return self._outcome(child, finished, early=True)
                 if child.state.done:

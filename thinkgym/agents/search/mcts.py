@@ -192,16 +192,7 @@ class MCTS(Planner):
                         dead.append(path)
                         continue
                     for ch in accepted:
-                        prop = ch.proposal
-                        node = tree.add(
-                            leaf,
-                            ch.state.steps[-1],
-                            ch.state,
-                            logprob=prop.logprob if prop else 0.0,
-                            entropy=prop.entropy if prop else 0.0,
-                            tokens=prop.tokens if prop else 0,
-                            count=prop.count if prop else 1,
-                        )
+                        node = tree.add_proposal(leaf, ch.state, ch.proposal)
                         if not ch.state.done and ctx.out_of_steps(ch.state):
                             node.terminal = True
                         cands[node.id] = ch
