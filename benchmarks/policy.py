@@ -61,6 +61,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=200, help="held-out problems per task")
     parser.add_argument("--samples", type=int, default=16)
     parser.add_argument("--device", default="auto")
+    parser.add_argument(
+        "--difficulty", type=int, default=None, help="task difficulty (default: each task's own)"
+    )
     parser.add_argument("--quick", action="store_true", help="a tiny run (CI smoke)")
     args = parser.parse_args()
     if args.quick:
@@ -75,8 +78,9 @@ def main() -> None:
     for env_id in args.envs:
         problems = eval_problems(env_id, args.limit)
         t0 = time.perf_counter()
-        greedy = run_episodes(policy, env_id, problems)
-        sampled = run_episodes(policy, env_id, problems, samples=k, temperature=1.0, seed=1)
+        kw = {} if args.difficulty is None else {"env_kwargs": {"difficulty": args.difficulty}}
+        greedy = run_episodes(policy, env_id, problems, **kw)
+        sampled = run_episodes(policy, env_id, problems, samples=k, temperature=1.0, seed=1, **kw)
         secs = time.perf_counter() - t0
         rows.append((env_id, len(problems), pass_at(greedy), pass_at(sampled), secs))
     print(f"| task | problems | greedy pass@1 | pass@{k} (T=1) | seconds |")
