@@ -206,7 +206,7 @@ def figures(args: argparse.Namespace) -> int:
     ns = (1, 4) if args.quick else (1, 4, 16, 64)
 
     env, env_id = resolve_env("Game24")
-    policy, label = load_policy(args.policy, env)
+    policy, label = load_policy(args.policy, env, batch_rows=args.batch_rows)
     prm = _on_policy_device(_load_rm(args.prm, "prm"), policy)
     orm = _on_policy_device(_load_rm(args.orm, "orm"), policy)
     seeds, problems = held_out_problems("Game24", n_game24)
@@ -214,10 +214,13 @@ def figures(args: argparse.Namespace) -> int:
         f"policy: {label}",
         f"reward models: Game24 PRM {args.prm or '-'}; Arithmetic PRM {args.arith_prm or '-'},"
         f" ORM {args.arith_orm or '-'}",
-        "",
-        f"| Game24 ({len(problems)} test puzzles) | solve rate | policy calls | seconds |",
-        "|---|---|---|---|",
     ]
+    if args.only in (None, "game24"):
+        lines += [
+            "",
+            f"| Game24 ({len(problems)} test puzzles) | solve rate | policy calls | seconds |",
+            "|---|---|---|---|",
+        ]
     print("\n".join(lines), flush=True)
     rows: list[dict[str, Any]] = []
 
@@ -256,8 +259,17 @@ def figures(args: argparse.Namespace) -> int:
     from thinkgym.envs import make
 
     ar, _ = resolve_env(
-        make("Arithmetic", difficulty=args.arith_difficulty, max_steps=args.arith_max_steps)
+        make(
+            "Arithmetic",
+            difficulty=args.arith_difficulty,
+            max_steps=args.arith_max_steps,
+            verify_steps=not args.arith_outcome_only,
+        )
     )
+    setting = f"difficulty {args.arith_difficulty}" + (
+        ", outcome only: wrong steps accepted" if args.arith_outcome_only else ""
+    )
+    task = f"Arithmetic-d{args.arith_difficulty}" + ("-outcome" if args.arith_outcome_only else "")
     a_policy = policy
     if args.policy in ("random", "oracle"):  # scripted agents are bound to one env
         a_policy, _ = load_policy(args.policy, ar)
@@ -267,7 +279,7 @@ def figures(args: argparse.Namespace) -> int:
     }
     a_seeds, _ = held_out_problems("Arithmetic", n_arith)
     print(
-        f"\nArithmetic d{args.arith_difficulty}: sampling {max(ns)} solutions x {n_arith} problems ...",
+        f"\nArithmetic ({setting}): sampling {max(ns)} solutions x {n_arith} problems ...",
         flush=True,
     )
     acc, info = arithmetic_best_of_n(a_policy, ar, a_seeds, ns, rms, args)
@@ -279,7 +291,7 @@ def figures(args: argparse.Namespace) -> int:
     }
     lines += [
         "",
-        f"| Arithmetic (difficulty {args.arith_difficulty}, {n_arith} problems) best-of-N | "
+        f"| Arithmetic ({setting}; {n_arith} problems) best-of-N | "
         + " | ".join(f"N={n}" for n in ns)
         + " |",
         "|---|" + "---|" * len(ns),
@@ -292,7 +304,7 @@ def figures(args: argparse.Namespace) -> int:
         lines.append(f"| {names[how]} | " + " | ".join(f"{acc[(how, n)]:.0%}" for n in ns) + " |")
         for n in ns:
             row = {
-                "task": f"Arithmetic-d{args.arith_difficulty}",
+                "task": task,
                 "planner": "pass@n" if how == "pass" else f"best_of_n/{how}",
                 "n": n,
                 "problems": n_arith,
@@ -315,7 +327,7 @@ def figures(args: argparse.Namespace) -> int:
         + (f"; {rm_time}" if rm_time else "")
         + ". Correctness is checked against the reference only after selection.",
     ]
-    rows.append({"task": f"Arithmetic-d{args.arith_difficulty}", "planner": "sampling", **info})
+    rows.append({"task": task, "planner": "sampling", **info})
     return _write_figures(out, lines, rows)
 
 
@@ -360,6 +372,12 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=4,
         help="Arithmetic difficulty of the best-of-N table (4: the hardest setting)",
+    )
+    parser.add_argument(
+        "--arith-outcome-only",
+        action="store_true",
+        help="Arithmetic with verify_steps=False: wrong arithmetic is accepted and only the "
+        "final answer shows it (the setting where ORM/PRM selection has mistakes to find)",
     )
     parser.add_argument(
         "--arith-step-tokens",

@@ -48,7 +48,9 @@ def _log(msg: str) -> None:
 
 
 # ---------------------------------------------------------------------- policy and problems
-def load_policy(spec: str | None, device: str, seed: int = 0) -> tuple[Any, str]:
+def load_policy(
+    spec: str | None, device: str, seed: int = 0, batch_rows: int = 256
+) -> tuple[Any, str]:
     """A factory ``env -> policy`` and a label.
 
     ``spec``: ``None``/``"default"`` (``LLMPolicy.default()``), a folder
@@ -62,9 +64,11 @@ def load_policy(spec: str | None, device: str, seed: int = 0) -> tuple[Any, str]
     from thinkgym.agents.llm import LLMPolicy
 
     if spec in (None, "default"):
-        policy, label = LLMPolicy.default(device=device), "LLMPolicy.default()"
+        policy = LLMPolicy.default(device=device, max_batch_rows=batch_rows)
+        label = "LLMPolicy.default()"
     else:
-        policy, label = LLMPolicy.from_pretrained(spec, device=device), str(spec)
+        policy = LLMPolicy.from_pretrained(spec, device=device, max_batch_rows=batch_rows)
+        label = str(spec)
     n_params = sum(p.numel() for p in policy.model.parameters())
     return (lambda env: policy), f"{label} ({n_params / 1e6:.2f}M parameters, {policy.device})"
 
@@ -377,6 +381,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/reward_models", help="output folder")
     p.add_argument("--device", default="auto", help="device of the policy (reward models: CPU)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--batch-rows",
+        type=int,
+        default=256,
+        help="most rows per generate call of the policy (raise it on a GPU, e.g. 4096)",
+    )
     p.add_argument("--game24-problems", type=int, default=48, help="Game24 train puzzles")
     p.add_argument("--arith-problems", type=int, default=24, help="Arithmetic problems")
     p.add_argument(
@@ -401,6 +411,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--only", choices=("all", "game24", "arithmetic"), default="all", help="which task"
+    )
+    p.add_argument(
+        "--arith-outcome-only",
+        action="store_true",
+        help="Arithmetic with verify_steps=False (wrong arithmetic accepted), as in "
+        "benchmarks/search.py --arith-outcome-only",
     )
     p.add_argument("--quick", action="store_true", help="tiny run (smoke test)")
     return p
@@ -428,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     try:
-        make_policy, label = load_policy(args.policy, args.device, args.seed)
+        make_policy, label = load_policy(args.policy, args.device, args.seed, args.batch_rows)
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -457,7 +473,13 @@ def main(argv: list[str] | None = None) -> int:
             f"Arithmetic (difficulty {args.arith_difficulty}): {args.arith_problems} problems, k={args.k}, "
             f"{args.orm_samples} ORM samples each"
         )
-        env = unwrap_env(make("Arithmetic", difficulty=args.arith_difficulty))
+        env = unwrap_env(
+            make(
+                "Arithmetic",
+                difficulty=args.arith_difficulty,
+                verify_steps=not args.arith_outcome_only,
+            )
+        )
         policy = make_policy(env)
         problems = arithmetic_problems(env, args.arith_problems, args.seed, args.figure_problems)
         groups = sample(

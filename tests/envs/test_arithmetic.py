@@ -263,3 +263,42 @@ def test_registered_id() -> None:
     obs, _ = env.reset(seed=0)
     assert obs.startswith("Evaluate: ")
     assert env.unwrapped.outcome_needs_reference is True
+
+
+def test_verify_steps_false_carries_wrong_arithmetic_to_a_wrong_answer() -> None:
+    env = ArithmeticEnv(verify_steps=False)
+    env.reset(options={"problem": "(3 + 4) * 5 - 3"})
+    for step in ["3 + 4 = 8", "= 40 - 3"]:  # wrong, then a rewrite consistent with it
+        _, _, terminated, _, info = env.step(step)
+        assert info["valid"], info["error"]
+        assert not terminated
+    assert env.get_state().data == "40 - 3"
+    _, reward, terminated, _, info = env.step("40 - 3 = 37")
+    assert info["valid"] and env.get_state().data == "37"
+    _, reward, terminated, _, info = env.step("Answer: 37")
+    assert terminated and reward == 0.0 and info["correct"] is False  # 32 is the reference
+
+
+def test_verify_steps_false_still_checks_the_form_of_steps() -> None:
+    env = ArithmeticEnv(verify_steps=False)
+    env.reset(options={"problem": "(3 + 4) * 5 - 3"})
+    for bad in ["= 7 * 5 - 3 + 1 - 1", "4 * 5 = 20", "= 7 / 0 * 5", "hello", "3 + 4 = 7 + 1"]:
+        _, _, _, _, info = env.step(bad)
+        assert not info["valid"], bad
+    assert env.get_state().data == "(3 + 4) * 5 - 3"
+    # The default env rejects the same wrong step that verify_steps=False accepts.
+    strict = ArithmeticEnv()
+    strict.reset(options={"problem": "(3 + 4) * 5 - 3"})
+    assert not strict.step("= 8 * 5 - 3")[4]["valid"]
+    assert env.step("= 8 * 5 - 3")[4]["valid"]
+    # The reference solver still solves every problem in this mode.
+    for seed in range(20):
+        env.reset(seed=seed)
+        reward, info = run_trace(env, env.solve(env.get_state().problem))
+        assert reward == 1.0 and info["correct"] is True
+
+
+@pytest.mark.parametrize("bad", ["no", 0, None])
+def test_verify_steps_must_be_a_bool(bad: object) -> None:
+    with pytest.raises(ValueError, match="verify_steps"):
+        ArithmeticEnv(verify_steps=bad)

@@ -160,8 +160,10 @@ class LLMPolicy:
         return cls(model, tokenizer, template=template, device=device, dtype=dtype, **kwargs)
 
     @classmethod
-    def default(cls, *, device: Any = None, dtype: Any = None) -> LLMPolicy:
+    def default(cls, *, device: Any = None, dtype: Any = None, **kwargs: Any) -> LLMPolicy:
         """The shipped default policy from ``thinkgym/data/policy/`` (offline).
+
+        ``kwargs`` go to the constructor (``template``, ``max_batch_rows``, ...).
 
         Raises:
             FileNotFoundError: the package has no trained policy; the message says how to build
@@ -173,7 +175,7 @@ class LLMPolicy:
                 f"no shipped policy at {path}; build it with `{DEFAULT_BUILD_COMMAND}` "
                 "(see README.md), or load your own with LLMPolicy.from_pretrained(DIR)"
             )
-        return cls.from_pretrained(path, device=device, dtype=dtype)
+        return cls.from_pretrained(path, device=device, dtype=dtype, **kwargs)
 
     def save_pretrained(self, path: str | Path, *, dtype: Any = None) -> None:
         """Save model (safetensors) and tokenizer; ``dtype`` casts a copy (e.g. ``float16``)."""

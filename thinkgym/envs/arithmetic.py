@@ -231,6 +231,14 @@ class ArithmeticEnv(ReasoningEnv):
     (``outcome_needs_reference = True``), so planners may not use it during search; step checks
     (the arithmetic of one operation, equal value of a rewrite) need no reference.
 
+    With ``verify_steps=False`` the env checks the *form* of a step only: a rewrite must still
+    be an integer expression with fewer operations, an operation must still be one the current
+    expression can evaluate now, but a wrong value is accepted and carried on (``7 * 5 = 36``
+    makes the expression ``36 - 3``). Mistakes then show only in the final answer: the
+    outcome-only setting of the best-of-N / ORM / PRM literature, where a process reward model
+    has wrong steps to find. The reward still compares the final answer with the value of the
+    original problem.
+
     ## Episode End
     Terminated by an ``Answer:`` step; truncated after ``max_steps`` actions (default 40).
 
@@ -252,6 +260,8 @@ class ArithmeticEnv(ReasoningEnv):
     * ``digits``: numbers have 1 to ``digits`` digits (1 to 4).
     * ``operators``: a string of operators to draw from, e.g. ``"+-*"`` or ``"+-*/"``.
     * ``max_value``: every intermediate value stays within ``[-max_value, max_value]``.
+    * ``verify_steps`` (default ``True``): reject steps whose arithmetic is wrong; ``False``
+      accepts them (form checks only, see *Reward*).
     * plus the :class:`ReasoningEnv` arguments (``max_steps``, ``invalid_penalty``, ``reward``,
       ``render_mode``).
 
@@ -272,9 +282,16 @@ class ArithmeticEnv(ReasoningEnv):
         digits: int | None = None,
         operators: str | None = None,
         max_value: int | None = None,
+        verify_steps: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(difficulty=difficulty, **kwargs)
+        if not isinstance(verify_steps, bool):
+            raise ValueError(
+                f"verify_steps={verify_steps!r} must be True (reject wrong arithmetic) or False "
+                "(check the form of a step only)"
+            )
+        self.verify_steps = verify_steps
         d = self.difficulty
         self.depth = _check_int("depth", min(d + 1, 5) if depth is None else depth, 1, 5)
         default_digits = 1 if d == 0 else (2 if d <= 3 else 3)
@@ -420,7 +437,7 @@ class ArithmeticEnv(ReasoningEnv):
             value = evaluate_int(new)
         except ValueError as exc:
             return StepCheck(ok=False, error=f"the rewrite cannot be evaluated: {exc}")
-        if value != evaluate_int(current):
+        if value != evaluate_int(current) and self.verify_steps:
             return StepCheck(
                 ok=False,
                 error=(
@@ -461,6 +478,10 @@ class ArithmeticEnv(ReasoningEnv):
         except ValueError as exc:
             return StepCheck(ok=False, error=str(exc))
         claimed = int(rhs[1])
+        if claimed != value and not self.verify_steps:
+            if abs(claimed).bit_length() > _MAX_VALUE_BITS:
+                return StepCheck(ok=False, error=f"{op_text} = {claimed} is too large a number")
+            value = claimed  # form check only: the claimed value is carried on
         if claimed != value:
             if lhs == current:  # the last operation: its value is the final answer, keep it hidden
                 return StepCheck(ok=False, error=f"{op_text} = {claimed} is wrong")

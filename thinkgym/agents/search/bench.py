@@ -28,6 +28,17 @@ DEFAULT_PLANNERS = "greedy,best_of_n,beam,mcts,revision"
 EVAL_SEED = 10_000
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1, with an error that names the value."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
+    return value
+
+
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the bench options to ``parser`` (used by ``thinkgym bench`` and benchmarks/search.py)."""
     parser.add_argument("--envs", default="Game24,Arithmetic", help="comma-separated env names")
@@ -58,6 +69,13 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument(
+        "--batch-rows",
+        type=_positive_int,
+        default=256,
+        help="most rows (observations x samples) per generate call of the LLM policy; raise it "
+        "on a GPU (e.g. 4096)",
+    )
+    parser.add_argument(
         "--plugin",
         action="append",
         default=[],
@@ -76,8 +94,11 @@ def held_out_problems(env_name: str, count: int) -> tuple[list[int | None], list
     return seeds, [None] * count
 
 
-def load_policy(spec: str, env: Any = None) -> tuple[Any, str]:
-    """The policy named by ``--policy`` and a label; falls back to RandomAgent with a message."""
+def load_policy(spec: str, env: Any = None, batch_rows: int = 256) -> tuple[Any, str]:
+    """The policy named by ``--policy`` and a label; falls back to RandomAgent with a message.
+
+    ``batch_rows`` is the LLM policy's ``max_batch_rows`` (rows per ``generate`` call).
+    """
     from thinkgym.agents.base import OracleAgent, RandomAgent
 
     if spec == "random":
@@ -91,8 +112,8 @@ def load_policy(spec: str, env: Any = None) -> tuple[Any, str]:
         return RandomAgent(env, seed=0), "random (fallback)"
     try:
         if spec == "default":
-            return LLMPolicy.default(), "LLMPolicy.default()"
-        return LLMPolicy.from_pretrained(spec), spec
+            return LLMPolicy.default(max_batch_rows=batch_rows), "LLMPolicy.default()"
+        return LLMPolicy.from_pretrained(spec, max_batch_rows=batch_rows), spec
     except (FileNotFoundError, OSError) as exc:
         print(
             f"[bench] no model to load ({exc}).\n[bench] Falling back to RandomAgent: the "
@@ -196,7 +217,9 @@ def run_bench(args: argparse.Namespace) -> int:
     label = ""
     shared_policy = None
     if args.policy not in ("random", "oracle"):
-        shared_policy, label = load_policy(args.policy, resolve_env(envs[0])[0])
+        shared_policy, label = load_policy(
+            args.policy, resolve_env(envs[0])[0], batch_rows=args.batch_rows
+        )
     guidance = {"prm": _load_rm(args.prm, "prm"), "orm": _load_rm(args.orm, "orm")}
     from tqdm.auto import tqdm
 
