@@ -46,7 +46,7 @@ from thinkgym.agents.search.bench import (
     planner_kwargs,
     run_bench,
 )
-from thinkgym.agents.search.best_of_n import normalize_answer
+from thinkgym.agents.search.best_of_n import normalize_answer, weighted_votes
 from thinkgym.agents.search.guidance import aggregate_scores
 from thinkgym.agents.search.registry import get_planner
 from thinkgym.envs.base import EnvState
@@ -126,6 +126,10 @@ def _select(samples: list[dict[str, Any] | None], how: str) -> dict[str, Any] | 
     if how == "vote":
         votes = Counter(s["value"] for s in usable)
         return max(usable, key=lambda s: (votes[s["value"]], s["logprob"]))
+    if how.endswith("_vote"):  # RM-weighted majority vote (BestOfN(weighted_vote=True))
+        kind = how[: -len("_vote")]
+        mass = weighted_votes([s["value"] for s in usable], [s[kind] for s in usable])
+        return max(usable, key=lambda s: (mass[s["value"]], s[kind]))
     return max(usable, key=lambda s: (s[how], s["logprob"]))
 
 
@@ -184,7 +188,7 @@ def arithmetic_best_of_n(
         return verdict[id(r)]
 
     acc: dict[tuple[str, int], float] = {}
-    methods = ["vote"] + [k for k, rm in rms.items() if rm is not None]
+    methods = ["vote"] + [m for k, rm in rms.items() if rm is not None for m in (k, f"{k}_vote")]
     for n in ns:
         for how in methods:
             picks = [_select(samples[:n], how) for samples in per_problem]
@@ -287,6 +291,8 @@ def figures(args: argparse.Namespace) -> int:
         "vote": "majority vote",
         "orm": "ORM",
         "prm": f"PRM ({PRM_AGGREGATE} over steps)",
+        "orm_vote": "ORM-weighted vote",
+        "prm_vote": "PRM-weighted vote",
         "pass": "pass@N (any sample correct; upper bound)",
     }
     lines += [
@@ -296,7 +302,9 @@ def figures(args: argparse.Namespace) -> int:
         + " |",
         "|---|" + "---|" * len(ns),
     ]
-    for how in ("vote", "orm", "prm", "pass"):
+    for how in ("vote", "orm", "prm", "orm_vote", "prm_vote", "pass"):
+        if how.endswith("_vote") and rms[how.split("_")[0]] is None:
+            continue
         if how in ("orm", "prm") and rms[how] is None:
             flag = f"--arith-{how} DIR (or --rm-dir)"
             lines.append(f"| {names[how]} | " + " | ".join(f"needs {flag}" for _ in ns) + " |")
@@ -310,7 +318,7 @@ def figures(args: argparse.Namespace) -> int:
                 "problems": n_arith,
                 "solve_rate": acc[(how, n)],
             }
-            if how == "prm":
+            if how.startswith("prm"):
                 row["aggregate"] = PRM_AGGREGATE
             rows.append(row)
     rm_time = ", ".join(

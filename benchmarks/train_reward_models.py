@@ -222,19 +222,24 @@ def _fmt(v: float | None, spec: str = ".3f") -> str:
     return "n/a" if v is None else format(v, spec)
 
 
-def _fit(kind: str, examples: list[Any], env: Any, args: argparse.Namespace) -> Any:
-    """A fresh tiny reward model of ``kind`` trained on ``examples`` with the CLI's settings."""
-    from thinkgym.rewards import train_reward_model
+def _fit(
+    kind: str, examples: list[Any], env: Any, args: argparse.Namespace, policy: Any = None
+) -> Any:
+    """A reward model of ``kind`` trained on ``examples`` with the CLI's settings: a fresh tiny
+    model (``--init scratch``) or the policy's transformer with a new head (``--init policy``)."""
+    from thinkgym.rewards import LearnedRewardModel, train_reward_model
 
+    common = {"kind": kind, "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr}
+    common.update(seed=args.seed, problem_lines=env.problem_line_count)
+    if args.init == "policy" and hasattr(policy, "model"):
+        start = LearnedRewardModel.from_policy(
+            policy, kind=kind, seed=args.seed, problem_lines=env.problem_line_count
+        )
+        return train_reward_model(start, examples, **common)
     return train_reward_model(
         None,
         examples,
-        kind=kind,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seed=args.seed,
-        problem_lines=env.problem_line_count,
+        **common,
         hidden_size=args.hidden,
         layers=args.layers,
         max_positions=args.max_positions,
@@ -278,7 +283,7 @@ def train_prm(
             "dir": None,
         }
     t1 = time.perf_counter()
-    model = _fit("prm", [t.example(args.labels) for t in train], env, args)
+    model = _fit("prm", [t.example(args.labels) for t in train], env, args, policy)
     train_s = time.perf_counter() - t1
     auc = None
     if hold:
@@ -312,7 +317,12 @@ def train_prm(
 
 
 def train_orm(
-    name: str, env: Any, groups: list[list[Any]], n_hold: int, args: argparse.Namespace
+    name: str,
+    env: Any,
+    groups: list[list[Any]],
+    n_hold: int,
+    args: argparse.Namespace,
+    policy: Any = None,
 ) -> dict[str, Any]:
     """Train an ORM on every sampled trajectory (label: correct final answer per
     ``check_answer``); the last ``n_hold`` problems' trajectories are held out."""
@@ -339,7 +349,7 @@ def train_orm(
             "dir": None,
         }
     t1 = time.perf_counter()
-    model = _fit("orm", train, env, args)
+    model = _fit("orm", train, env, args, policy)
     train_s = time.perf_counter() - t1
     auc = None
     if hold:
@@ -399,6 +409,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=150, help="training steps per model")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument(
+        "--init",
+        choices=("scratch", "policy"),
+        default="scratch",
+        help="reward model start: a fresh tiny model (--hidden/--layers/--max-positions) or the "
+        "policy's transformer with a new scalar head (LearnedRewardModel.from_policy)",
+    )
     p.add_argument("--hidden", type=int, default=64, help="reward model hidden size")
     p.add_argument("--layers", type=int, default=2, help="reward model layers")
     p.add_argument("--max-positions", type=int, default=1024, help="reward model context")
@@ -490,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
         prm["problems"] = len(problems)
         prm["seeds"] = [problems[0]["seed"], problems[-1]["seed"]]
         summary["models"]["prm_arithmetic"] = prm
-        orm = train_orm("orm_arithmetic", env, groups, n_hold, args)
+        orm = train_orm("orm_arithmetic", env, groups, n_hold, args, policy)
         orm["problems"] = len(problems)
         summary["models"]["orm_arithmetic"] = orm
 

@@ -154,3 +154,38 @@ def test_train_is_seeded_and_validates():
         train_reward_model(None, data, kind="xrm", steps=1, progress=False)
     with pytest.raises(ValueError, match="steps"):
         train_reward_model(None, data, steps=0, progress=False)
+
+
+def test_from_policy_copies_the_backbone_and_adds_a_fresh_head(tmp_path):
+    from thinkgym.agents.llm import LLMPolicy
+    from thinkgym.learning.tiny import build_char_tokenizer, build_tiny_model
+
+    tok = build_char_tokenizer()
+    lm = build_tiny_model(tok, hidden_size=32, layers=2, heads=2, max_positions=128)
+    lm.save_pretrained(str(tmp_path))
+    tok.save_pretrained(str(tmp_path))
+    policy = LLMPolicy(lm, tok, device="cpu")
+    before = {k: v.clone() for k, v in policy.model.state_dict().items()}
+    from_obj = LearnedRewardModel.from_policy(policy, kind="orm", seed=3)
+    from_dir = LearnedRewardModel.from_policy(tmp_path, kind="orm", seed=3)
+    for rm_ in (from_obj, from_dir):
+        assert rm_.kind == "orm" and rm_.model.config.num_labels == 1
+        for name, w in rm_.model.model.state_dict().items():
+            assert torch.equal(w, before[f"model.{name}"]), name  # the policy's weights
+    # Same seed, same head: both routes give the same scores.
+    assert from_obj.score_transcripts(TEXTS) == pytest.approx(from_dir.score_transcripts(TEXTS))
+    # Training the reward model leaves the policy untouched.
+    train_reward_model(from_obj, [(t, 1.0) for t in TEXTS], kind="orm", steps=2, progress=False)
+    assert all(torch.equal(v, before[k]) for k, v in policy.model.state_dict().items())
+    assert not torch.equal(
+        from_obj.model.model.embed_tokens.weight, before["model.embed_tokens.weight"]
+    )
+
+
+def test_from_policy_rejects_bad_sources(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a folder"):
+        LearnedRewardModel.from_policy(tmp_path / "missing")
+    with pytest.raises(TypeError, match="neither an LLMPolicy"):
+        LearnedRewardModel.from_policy(42)
+    with pytest.raises(ValueError, match="kind"):
+        LearnedRewardModel.from_policy(tmp_path, kind="xrm")

@@ -130,6 +130,71 @@ class LearnedRewardModel(ComposableReward):
         model.eval()
         return cls(model, tokenizer, kind=kind, problem_lines=problem_lines)
 
+    @classmethod
+    def from_policy(
+        cls,
+        policy: Any = None,
+        *,
+        kind: str = "prm",
+        seed: int = 0,
+        problem_lines: int | None = None,
+    ) -> LearnedRewardModel:
+        """A reward model that starts from a policy's transformer and a fresh scalar head.
+
+        This is how ORMs and PRMs are usually initialised (from the policy or base LM): the
+        model already reads the task's text, so a few thousand labels go further than with a
+        model trained from scratch.
+
+        Args:
+            policy: an :class:`~thinkgym.agents.llm.LLMPolicy` (its weights are copied, the
+                policy is left as it is), a folder with a causal LM saved by
+                ``save_pretrained``, or ``None`` for the shipped default policy.
+            kind: ``"prm"`` or ``"orm"``.
+            seed: torch seed of the new head's weights.
+            problem_lines: see the class docstring.
+
+        Raises:
+            FileNotFoundError: ``policy`` is a path that is not a folder.
+            TypeError: ``policy`` is neither a policy with ``model``/``tokenizer`` nor a path.
+        """
+        import copy
+
+        import torch
+        from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+        _check_kind(kind)
+        if policy is None:
+            from thinkgym.agents.llm import default_policy_dir
+
+            policy = default_policy_dir()
+        if isinstance(policy, (str, os.PathLike)):
+            if not os.path.isdir(policy):
+                raise FileNotFoundError(
+                    f"{os.fspath(policy)!r} is not a folder with a saved causal LM; pass an "
+                    "LLMPolicy, a save_pretrained folder, or None for the shipped policy"
+                )
+            model = AutoModelForTokenClassification.from_pretrained(
+                os.fspath(policy), num_labels=1, dtype=torch.float32
+            )
+            tokenizer = AutoTokenizer.from_pretrained(os.fspath(policy))
+        elif hasattr(policy, "model") and hasattr(policy, "tokenizer"):
+            config = copy.deepcopy(policy.model.config)
+            config.num_labels = 1
+            model = AutoModelForTokenClassification.from_config(config)
+            backbone = getattr(policy.model, policy.model.base_model_prefix)
+            getattr(model, model.base_model_prefix).load_state_dict(backbone.state_dict())
+            model = model.to(device="cpu", dtype=torch.float32)
+            tokenizer = copy.deepcopy(policy.tokenizer)
+        else:
+            raise TypeError(
+                f"policy={type(policy).__name__} is neither an LLMPolicy nor a folder; pass an "
+                "LLMPolicy, a save_pretrained folder, or None for the shipped policy"
+            )
+        model.config.tie_word_embeddings = False  # no LM head to tie to
+        _init_head(model, seed)
+        model.eval()
+        return cls(model, tokenizer, kind=kind, problem_lines=problem_lines)
+
     def save_pretrained(self, directory: str | os.PathLike[str]) -> None:
         """Save weights (safetensors), config, tokenizer and the reward settings."""
         os.makedirs(directory, exist_ok=True)
@@ -316,6 +381,24 @@ class LearnedRewardModel(ComposableReward):
 
 
 # ---------------------------------------------------------------------- training
+def _init_head(model: Any, seed: int) -> None:
+    """Seeded normal(0, initializer_range) weights and zero biases for every parameter outside the
+    backbone (the scalar head), the same whichever way the model was built."""
+    import torch
+
+    gen = torch.Generator().manual_seed(int(seed))
+    std = float(getattr(model.config, "initializer_range", 0.02))
+    with torch.no_grad():
+        for name, module in model.named_children():
+            if name == model.base_model_prefix:
+                continue
+            for pname, param in module.named_parameters():
+                if pname.endswith("bias"):
+                    param.zero_()
+                else:
+                    param.copy_(torch.randn(param.shape, generator=gen) * std)
+
+
 def _normalise_examples(examples: Sequence[Any], kind: str) -> list[tuple[str, list[float | None]]]:
     out: list[tuple[str, list[float | None]]] = []
     for k, ex in enumerate(examples):

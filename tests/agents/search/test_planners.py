@@ -301,3 +301,28 @@ def test_bad_arguments() -> None:
         BestOfN(RandomAgent(env), select="best")
     with pytest.raises(ValueError, match="guidance"):
         BeamSearch(RandomAgent(env), guidance="logprb")
+
+
+def test_best_of_n_weighted_vote_sums_reward_model_scores() -> None:
+    """Answers 5 (x3, ORM 0.3 each), 7 (x2, ORM 0.6 each) and 9 (x1, ORM 0.95): majority vote
+    picks 5, the ORM's single best picks 9, the ORM-weighted vote picks 7 (1.2 > 0.95 > 0.9)."""
+    env, _ = resolve_env("Arithmetic")
+    answers = ["5", "5", "5", "7", "7", "9"]
+
+    class Scripted:
+        def propose(self, observations: list[str], n: int = 1, **kw: Any) -> list[list[Proposal]]:
+            return [[Proposal(f"Answer: {answers[i]}", tokens=3)] for i in range(len(observations))]
+
+    class AnswerORM:
+        def score_transcripts(self, texts: list[str]) -> list[float]:
+            return [{"5": 0.3, "7": 0.6, "9": 0.95}[t.rsplit(" ", 1)[-1]] for t in texts]
+
+    def pick(**kw: Any) -> str:
+        r = BestOfN(Scripted(), n=len(answers), **kw).plan(env, problem={"expression": "2 + 3"})
+        return r.answer.rsplit(" ", 1)[-1]
+
+    assert pick(select="vote") == "5"
+    assert pick(select="orm", reward_model=AnswerORM()) == "9"
+    assert pick(select="orm", reward_model=AnswerORM(), weighted_vote=True) == "7"
+    with pytest.raises(ValueError, match="weighted_vote"):
+        BestOfN(Scripted(), select="vote", weighted_vote=True)

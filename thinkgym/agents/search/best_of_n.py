@@ -10,9 +10,18 @@ from thinkgym.agents.base import Policy
 from thinkgym.agents.search.base import Candidate, Outcome, Planner, ScoreRequest, _Ctx
 from thinkgym.agents.search.guidance import AGGREGATES, RewardModelGuidance, as_guidance
 
-__all__ = ["BestOfN", "normalize_answer"]
+__all__ = ["BestOfN", "normalize_answer", "weighted_votes"]
 
 SELECTIONS = ("vote", "orm", "prm", "logprob")
+
+
+def weighted_votes(values: list[str], scores: list[float]) -> dict[str, float]:
+    """Each value's summed reward-model score (NaN and negative scores count as 0)."""
+    mass: dict[str, float] = {}
+    for value, score in zip(values, scores, strict=True):
+        w = float(score)
+        mass[value] = mass.get(value, 0.0) + (w if w > 0 else 0.0)  # NaN > 0 is False
+    return mass
 
 
 def normalize_answer(answer: str) -> str:
@@ -36,6 +45,10 @@ class BestOfN(Planner):
         reward_model: the ORM/PRM for ``select="orm"``/``"prm"`` (a ``LearnedRewardModel`` or any
             object with ``score_transcripts`` / ``score_steps``).
         aggregate: PRM aggregation: ``min``, ``prod``, ``last`` or ``mean``.
+        weighted_vote: with ``select="orm"``/``"prm"``, pick the final value with the largest
+            *sum* of reward-model scores over the samples that reach it (RM-weighted majority
+            vote, as in Uesato et al. 2022 and Math-Shepherd), then its best-scored sample;
+            ``False`` (default) picks the single best-scored sample.
         **kwargs: see :class:`~thinkgym.agents.search.base.Planner`.
     """
 
@@ -49,6 +62,7 @@ class BestOfN(Planner):
         select: str = "vote",
         reward_model: Any = None,
         aggregate: str = "min",
+        weighted_vote: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(policy, **kwargs)
@@ -58,8 +72,14 @@ class BestOfN(Planner):
             raise ValueError(f"select={select!r} is not one of {SELECTIONS}")
         if aggregate not in AGGREGATES:
             raise ValueError(f"aggregate={aggregate!r} is not one of {AGGREGATES}")
+        if weighted_vote and select not in ("orm", "prm"):
+            raise ValueError(
+                f"weighted_vote=True weighs votes by reward-model scores; it needs select='orm' "
+                f"or 'prm', not {select!r}"
+            )
         self.n = int(n)
         self.select = select
+        self.weighted_vote = bool(weighted_vote)
         self.aggregate = aggregate
         self.scorer = None
         if select in ("orm", "prm"):
@@ -168,6 +188,8 @@ class BestOfN(Planner):
                 if i == d["sample"]:
                     d["score"] = float(sc)
         info = {"samples": self.n, "finished": len(finals), "select": self.select}
+        if self.weighted_vote:
+            info["weighted_vote"] = True
         if not usable:
             return Outcome(steps=[], state=None, candidates=cands_json, info=info)
         if self.select == "vote":
@@ -178,6 +200,14 @@ class BestOfN(Planner):
                     votes[normalize_answer(c.state.answer or "")],
                     c.path_logprob / max(1, c.path_tokens),
                 )
+        elif self.weighted_vote:
+            mass = weighted_votes(
+                [normalize_answer(c.state.answer or "") for _, c, _ in usable], scores
+            )
+
+            def key(k: int) -> tuple[float, float]:
+                _, c, _ = usable[k]
+                return (mass[normalize_answer(c.state.answer or "")], scores[k])
         else:
 
             def key(k: int) -> tuple[float, float]:

@@ -1,0 +1,62 @@
+"""benchmarks/search.py --figures: the Arithmetic best-of-N table (selection rules, smoke run)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "search.py"
+
+
+@pytest.fixture(scope="module")
+def script():
+    spec = importlib.util.spec_from_file_location("search_figures", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _sample(value: str, orm: float, prm: float, logprob: float = 0.0) -> dict:
+    return {"value": value, "refuted": False, "orm": orm, "prm": prm, "logprob": logprob}
+
+
+def test_selection_rules(script):
+    samples = [
+        _sample("5", 0.3, 0.2),
+        _sample("5", 0.3, 0.2),
+        _sample("5", 0.3, 0.2),
+        _sample("7", 0.6, 0.5),
+        _sample("7", 0.6, 0.5),
+        _sample("9", 0.95, -math.inf),  # a PRM score cut off by truncation
+        None,  # a sample that never answered
+        {**_sample("11", 1.0, 1.0), "refuted": True},  # refuted without the reference
+    ]
+    assert script._select(samples, "vote")["value"] == "5"
+    assert script._select(samples, "orm")["value"] == "9"
+    assert script._select(samples, "prm")["value"] == "7"
+    assert script._select(samples, "orm_vote")["value"] == "7"  # 1.2 > 0.95 > 0.9
+    assert script._select(samples, "prm_vote")["value"] == "7"  # 1.0 > 0.6; -inf counts 0
+    assert script._select([None, None], "vote") is None
+
+
+def test_quick_arithmetic_table_with_reward_models(script, tmp_path):
+    from thinkgym.rewards import LearnedRewardModel
+
+    tiny = {"hidden_size": 32, "layers": 1, "heads": 2, "max_positions": 256}
+    for kind in ("orm", "prm"):
+        LearnedRewardModel.build(kind=kind, **tiny).save_pretrained(tmp_path / f"{kind}_arithmetic")
+    out = tmp_path / "fig"
+    argv = ["--quick", "--only", "arithmetic", "--policy", "oracle", "--arith-difficulty", "1"]
+    argv += ["--arith-outcome-only", "--rm-dir", str(tmp_path), "--out", str(out), "--quiet"]
+    assert script.main(argv) == 0
+    rows = json.loads((out / "figures.json").read_text())
+    table = {(r["planner"], r["n"]): r["solve_rate"] for r in rows if "n" in r}
+    for how in ("vote", "orm", "prm", "orm_vote", "prm_vote"):
+        assert table[(f"best_of_n/{how}", 1)] == 1.0  # the exact solver always answers right
+    assert all(r["task"] == "Arithmetic-d1-outcome" for r in rows)
+    text = (out / "figures.md").read_text()
+    assert "outcome only" in text and "PRM-weighted vote" in text and "| Game24" not in text
