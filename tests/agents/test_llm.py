@@ -112,3 +112,47 @@ def test_default_names_the_build_command(monkeypatch, tmp_path) -> None:
     monkeypatch.setattr(llm, "default_policy_dir", lambda: tmp_path / "missing")
     with pytest.raises(FileNotFoundError, match="thinkgym train sft --recipe default"):
         LLMPolicy.default()
+
+
+def _same(pa, pb) -> None:
+    for x, y in zip(pa, pb, strict=True):
+        assert [p.text for p in x] == [p.text for p in y]
+        assert [p.tokens for p in x] == [p.tokens for p in y]
+        for p, q in zip(x, y, strict=True):
+            assert p.logprob == pytest.approx(q.logprob, abs=1e-3)
+            assert p.entropy == pytest.approx(q.entropy, abs=1e-3)
+
+
+def test_compact_decoding_matches_generate(saved) -> None:
+    """The own decode loop (rows leave the batch when they stop, one prefill per prompt) gives
+    the same greedy steps, log-probs and entropies as transformers' generate."""
+    a = LLMPolicy.from_pretrained(saved[0], device="cpu")
+    b = LLMPolicy.from_pretrained(saved[0], device="cpu", compact=False)
+    assert a.compact and not b.compact
+    _same(
+        a.propose(OBS, 2, temperature=0, max_new_tokens=12),
+        b.propose(OBS, 2, temperature=0, max_new_tokens=12),
+    )
+    # nucleus sampling with a vanishing top_p keeps only the top token: greedy again
+    _same(
+        a.propose(OBS, 1, top_p=1e-9, max_new_tokens=12, seed=1),
+        b.propose(OBS, 1, temperature=0, max_new_tokens=12),
+    )
+
+
+def test_compact_decoding_with_rows_that_stop_at_different_steps() -> None:
+    """The shipped policy writes steps of different lengths: rows leave the batch at different
+    times, and prompts of different lengths share a chunk (left padding)."""
+    try:
+        a = LLMPolicy.default(device="cpu", max_batch_rows=3)
+    except FileNotFoundError:
+        pytest.skip("no shipped policy")
+    b = LLMPolicy.default(device="cpu", compact=False)
+    obs = OBS + [
+        "Evaluate: 12 * 3 - 4 * (5 + 6)",
+        "Numbers: 1 2 3 4 | Target: 24\n4 * 3 = 12 (left: 1 2 12)",
+    ]
+    pa, pb = a.propose(obs, 1, temperature=0), b.propose(obs, 1, temperature=0)
+    _same(pa, pb)
+    assert len({p[0].tokens for p in pa}) > 1  # the rows did stop at different steps
+    assert all(p[0].tokens < 48 for p in pa)  # ... before the token limit

@@ -13,6 +13,7 @@ the same distribution.
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -95,8 +96,15 @@ class LLMPolicy:
         dtype: parameter dtype (default ``float32``); ``"bfloat16"``/``"float16"`` on GPUs.
         max_prompt_tokens: longer prompts keep their *last* tokens (left truncation); default:
             the model's context minus ``max_new_tokens`` of a call.
-        max_batch_rows: rows (observations x samples) per ``generate`` call; larger batches are
-            split into chunks to bound memory.
+        max_batch_rows: rows (observations x samples) per forward batch; larger requests are
+            split into chunks (rows sorted by prompt length, so a chunk pads little). Default:
+            64 on a CPU, where larger batches run slower per token (measured: 256 rows take
+            twice as long as four chunks of 64), and 4096 on a GPU.
+        compact: decode with the policy's own loop, which drops every row from the batch as
+            soon as it has written its newline (steps differ in length, so ``generate`` would
+            keep computing finished rows until the longest one ends); ``False``, or a model
+            whose ``forward`` takes no ``position_ids``/``past_key_values``, uses transformers'
+            ``generate``. Both sample from the same distribution.
     """
 
     def __init__(
@@ -108,11 +116,14 @@ class LLMPolicy:
         device: Any = None,
         dtype: Any = None,
         max_prompt_tokens: int | None = None,
-        max_batch_rows: int = 256,
+        max_batch_rows: int | None = None,
+        compact: bool = True,
     ) -> None:
-        if max_batch_rows < 1:
+        if max_batch_rows is not None and max_batch_rows < 1:
             raise ValueError(f"max_batch_rows={max_batch_rows} must be >= 1")
         self.device = resolve_device(device)
+        if max_batch_rows is None:
+            max_batch_rows = 4096 if self.device.type == "cuda" else 64
         self.model = model.to(device=self.device, dtype=_resolve_dtype(dtype))
         self.model.eval()
         self.tokenizer = tokenizer
@@ -122,6 +133,11 @@ class LLMPolicy:
         self.template = template or PromptTemplate.plain()
         self.max_prompt_tokens = max_prompt_tokens
         self.max_batch_rows = int(max_batch_rows)
+        params = set(inspect.signature(model.forward).parameters)
+        # transformers renamed ``past_key_values`` to ``cache`` (5.2x); take whichever it has
+        self._cache_arg = next((a for a in ("cache", "past_key_values") if a in params), None)
+        self.compact = bool(compact) and "position_ids" in params and self._cache_arg is not None
+        self._last_logits_only = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
         self.stats = PolicyStats()
         self._newline_id = self._single_newline_token()
         self._stop_ids: set[int] | None = None
@@ -241,9 +257,16 @@ class LLMPolicy:
         with torch.random.fork_rng(devices=devices, enabled=seed is not None):
             if seed is not None:
                 torch.manual_seed(seed)
-            for start in range(0, len(rows), self.max_batch_rows):
-                chunk = rows[start : start + self.max_batch_rows]
-                results.extend(self._generate(chunk, greedy, temperature, top_p, max_new_tokens))
+            # Similar lengths share a chunk (less padding); results go back to row order.
+            order = sorted(range(len(rows)), key=lambda r: len(rows[r]))
+            decode = self._decode if self.compact and self._newline_id is not None else None
+            by_row: dict[int, tuple[str, float, float, int]] = {}
+            for start in range(0, len(order), self.max_batch_rows):
+                idx = order[start : start + self.max_batch_rows]
+                chunk = [rows[r] for r in idx]
+                got = (decode or self._generate)(chunk, greedy, temperature, top_p, max_new_tokens)
+                by_row.update(zip(idx, got, strict=True))
+            results = [by_row[r] for r in range(len(rows))]
         out: list[list[Proposal]] = []
         for i in range(len(observations)):
             mine = results[i * samples : (i + 1) * samples]
@@ -297,14 +320,10 @@ class LLMPolicy:
             ids.append(int(self.tokenizer.eos_token_id))
         return ids
 
-    def _generate(
-        self, texts: list[str], greedy: bool, temperature: float, top_p: float, max_new: int
-    ) -> list[tuple[str, float, float, int]]:
-        import torch
-
+    def _encode(self, texts: list[str], max_new: int) -> Any:
         tok = self.tokenizer
         tok.truncation_side = "left"  # long transcripts keep their last tokens
-        enc = tok(
+        return tok(
             texts,
             return_tensors="pt",
             padding=True,
@@ -312,6 +331,85 @@ class LLMPolicy:
             max_length=self._prompt_cap(max_new),
             add_special_tokens=self.template.adds_special_tokens,
         ).to(self.device)
+
+    def _decode(
+        self, texts: list[str], greedy: bool, temperature: float, top_p: float, max_new: int
+    ) -> list[tuple[str, float, float, int]]:
+        """Sample with a KV cache, dropping each row from the batch once it has stopped.
+
+        Rows with the same prompt (the ``n`` samples of one observation) share one prefill: the
+        prompt is encoded once and its cache copied to each of its rows.
+        """
+        import torch
+
+        unique = list(dict.fromkeys(texts))
+        enc = self._encode(unique, max_new)
+        mask = enc["attention_mask"]
+        rows = len(texts)
+        stop_ids = torch.tensor(sorted(self._stop_token_ids()), device=self.device)
+        tokens = torch.zeros((rows, max_new), dtype=torch.long, device=self.device)
+        lengths = torch.zeros(rows, dtype=torch.long, device=self.device)
+        logprob = torch.zeros(rows, dtype=torch.float64, device=self.device)
+        entropy = torch.zeros(rows, dtype=torch.float64, device=self.device)
+        alive = torch.arange(rows, device=self.device)  # batch row -> original row
+        position = (mask.long().cumsum(-1) - 1).clamp(min=0)
+        with torch.inference_mode():
+            out = self.model(
+                input_ids=enc["input_ids"],
+                attention_mask=mask,
+                position_ids=position,
+                use_cache=True,
+                **self._last_logits_only,
+            )
+            cache, logits = _cache_of(out), out.logits[:, -1, :].float()
+            position = position[:, -1:] + 1
+            if len(unique) < rows:  # copy each prompt's cache to its rows
+                slot = {text: i for i, text in enumerate(unique)}
+                expand = torch.tensor([slot[t] for t in texts], device=self.device)
+                cache.batch_select_indices(expand)
+                logits, mask, position = logits[expand], mask[expand], position[expand]
+            for t in range(max_new):
+                logp = torch.log_softmax(logits, dim=-1)  # unprocessed, temperature 1
+                if greedy:
+                    nxt = logits.argmax(-1)
+                else:
+                    nxt = torch.multinomial(_nucleus(logits / temperature, top_p), 1).squeeze(-1)
+                tokens[alive, t] = nxt
+                lengths[alive] += 1
+                logprob[alive] += logp.gather(-1, nxt[:, None]).squeeze(-1).double()
+                entropy[alive] += (-(logp.exp() * logp).sum(-1)).double()
+                running = ~torch.isin(nxt, stop_ids)
+                if t == max_new - 1 or not bool(running.any()):
+                    break
+                if not bool(running.all()):  # drop the rows that stopped
+                    keep = running.nonzero().squeeze(-1)
+                    cache.batch_select_indices(keep)
+                    alive, nxt, mask, position = alive[keep], nxt[keep], mask[keep], position[keep]
+                mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=-1)
+                out = self.model(
+                    input_ids=nxt[:, None],
+                    attention_mask=mask,
+                    position_ids=position,
+                    use_cache=True,
+                    **{self._cache_arg: cache},
+                )
+                cache, logits = _cache_of(out), out.logits[:, -1, :].float()
+                position = position + 1
+        result = []
+        for r in range(rows):
+            k = int(lengths[r])
+            text = self.tokenizer.decode(tokens[r, :k], skip_special_tokens=True)
+            mean_ent = float(entropy[r]) / max(1, k)
+            result.append((text.split("\n", 1)[0].strip(), float(logprob[r]), mean_ent, k))
+        return result
+
+    def _generate(
+        self, texts: list[str], greedy: bool, temperature: float, top_p: float, max_new: int
+    ) -> list[tuple[str, float, float, int]]:
+        import torch
+
+        tok = self.tokenizer
+        enc = self._encode(texts, max_new)
         kwargs: dict[str, Any] = {
             "max_new_tokens": max_new,
             "pad_token_id": tok.pad_token_id,
@@ -352,6 +450,25 @@ class LLMPolicy:
             text = text.split("\n", 1)[0].strip()
             out.append((text, float(lp[r]), float(ent[r]), k))
         return out
+
+
+def _cache_of(out: Any) -> Any:
+    """The KV cache of a model output (``cache`` or, before transformers 5.2x, ``past_key_values``)."""
+    cache = getattr(out, "cache", None)
+    return cache if cache is not None else out.past_key_values
+
+
+def _nucleus(logits: Any, top_p: float) -> Any:
+    """Probabilities of the smallest set of tokens whose mass reaches ``top_p`` (renormalised)."""
+    import torch
+
+    probs = torch.softmax(logits, dim=-1)
+    if top_p >= 1.0:
+        return probs
+    sorted_p, order = probs.sort(dim=-1, descending=True)
+    drop = sorted_p.cumsum(-1) - sorted_p >= top_p  # the top token is always kept
+    sorted_p = sorted_p.masked_fill(drop, 0.0)
+    return torch.zeros_like(probs).scatter(-1, order, sorted_p)
 
 
 def _merge(props: list[Proposal]) -> list[Proposal]:

@@ -326,3 +326,38 @@ def test_best_of_n_weighted_vote_sums_reward_model_scores() -> None:
     assert pick(select="orm", reward_model=AnswerORM(), weighted_vote=True) == "7"
     with pytest.raises(ValueError, match="weighted_vote"):
         BestOfN(Scripted(), select="vote", weighted_vote=True)
+
+
+def test_plan_together_shares_policy_calls_and_matches_plan_many() -> None:
+    from thinkgym.agents.search import plan_together
+
+    env, _ = resolve_env("Arithmetic")
+
+    class Counting(OracleAgent):
+        calls = 0
+
+        def propose(self, observations: list[str], n: int = 1, **kw: Any) -> Any:
+            type(self).calls += 1
+            return super().propose(observations, n, **kw)
+
+    policy = Counting(env, seed=0)
+    planners = [
+        BestOfN(policy, n=2, select="vote", budget=40),
+        BeamSearch(policy, beam_size=2, width=2, budget=40),
+        SequentialRevision(policy, rounds=2, budget=40),
+    ]
+    seeds = [0, 1, 2]
+    alone = []
+    calls_alone = 0
+    for p in planners:
+        Counting.calls = 0
+        alone.append(p.plan_many(env, seeds=seeds))
+        calls_alone += Counting.calls
+    Counting.calls = 0
+    together = plan_together([(p, env, seeds, None) for p in planners])
+    assert Counting.calls < calls_alone  # one call per round for all planners
+    for a, b in zip(alone, together, strict=True):
+        assert [r.steps for r in a] == [r.steps for r in b]
+        assert [r.cost.policy_calls for r in a] == [r.cost.policy_calls for r in b]
+        assert [r.planner for r in b] == [a[0].planner] * len(seeds)
+        assert all(score_result(env, r).correct for r in b)

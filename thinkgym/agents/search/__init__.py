@@ -18,6 +18,7 @@ from thinkgym.agents.search.base import (
     ScoreRequest,
     SearchResult,
     SearchTree,
+    plan_together,
     score_result,
 )
 from thinkgym.agents.search.beam import BeamSearch
@@ -51,6 +52,7 @@ __all__ = [
     "SearchResult",
     "SearchTree",
     "score_result",
+    "plan_together",
     "BestOfN",
     "BeamSearch",
     "MCTS",

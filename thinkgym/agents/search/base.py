@@ -714,6 +714,17 @@ class Planner:
         Returns:
             One :class:`SearchResult` per problem, in order.
         """
+        env, env_id, ctxs, seeds_l = self._contexts(env_or_id, seeds, problems)
+        return self._results(env_id, ctxs, seeds_l, self._drive(ctxs))
+
+    # -- the driver
+    def _contexts(
+        self,
+        env_or_id: gym.Env | ReasoningEnv | str,
+        seeds: Sequence[int | None] | None,
+        problems: Sequence[dict[str, Any] | str | None] | None,
+    ) -> tuple[ReasoningEnv, str, list[_Ctx], list[int | None]]:
+        """The env, its id, one search context per problem and the seeds (checked)."""
         env, env_id = resolve_env(env_or_id)
         if seeds is None and problems is None:
             raise ValueError("plan_many needs seeds=[...] or problems=[...]")
@@ -731,7 +742,11 @@ class Planner:
             root = _root_state(env, s, p)
             rng = np.random.default_rng([self.seed, 0 if s is None else int(s) + 1, i])
             ctxs.append(_Ctx(env, root, Meter(self.budget, bound), rng))
-        outcomes = self._drive(ctxs)
+        return env, env_id, ctxs, seeds_l
+
+    def _results(
+        self, env_id: str, ctxs: list[_Ctx], seeds_l: list[int | None], outcomes: list[Outcome]
+    ) -> list[SearchResult]:
         results = []
         for ctx, s, out in zip(ctxs, seeds_l, outcomes, strict=False):
             final = out.state
@@ -754,80 +769,12 @@ class Planner:
             )
         return results
 
-    # -- the driver
     def _drive(self, ctxs: list[_Ctx]) -> list[Outcome]:
-        gens = [self.search(ctx) for ctx in ctxs]
-        outcomes: list[Outcome | None] = [None] * len(ctxs)
-        pending: dict[int, Any] = {}
-        call_rng = np.random.default_rng([self.seed, len(ctxs), 7])
-        bar = _progress(len(ctxs), self.progress, f"{self.name}")
+        return _drive_jobs([(self, ctxs)], self.progress, self.name)[0]
 
-        def advance(i: int, value: Any) -> None:
-            t0 = time.perf_counter()
-            try:
-                req = gens[i].send(value)
-            except StopIteration as stop:
-                outcomes[i] = stop.value
-                pending.pop(i, None)
-                if bar is not None:
-                    bar.update(1)
-            else:
-                pending[i] = req
-            ctxs[i].meter.cost.seconds += time.perf_counter() - t0
-
-        for i in range(len(gens)):
-            advance(i, None)
-        while pending:
-            replies: dict[int, Any] = {}
-            props = {i: r for i, r in pending.items() if isinstance(r, ProposeRequest)}
-            scores = {i: r for i, r in pending.items() if isinstance(r, ScoreRequest)}
-            bad = set(pending) - set(props) - set(scores)
-            if bad:
-                raise TypeError(
-                    f"{type(self).__name__}.search yielded {pending[min(bad)]!r}; yield "
-                    "ProposeRequest or ScoreRequest"
-                )
-            by_n: dict[int, list[int]] = {}
-            for i, r in props.items():
-                by_n.setdefault(r.n, []).append(i)
-            for n, idx in by_n.items():
-                obs = [o for i in idx for o in props[i].observations]
-                t0 = time.perf_counter()
-                out = self._call_policy(obs, n, call_rng)
-                dt = time.perf_counter() - t0
-                pos = 0
-                for i in idx:
-                    k = len(props[i].observations)
-                    mine = out[pos : pos + k]
-                    pos += k
-                    replies[i] = mine
-                    ctxs[i].meter.charge(p for lst in mine for p in lst)
-                    ctxs[i].meter.cost.seconds += dt * k / max(1, len(obs))
-            by_g: dict[int, list[int]] = {}
-            for i, r in scores.items():
-                by_g.setdefault(id(r.guidance), []).append(i)
-            for idx in by_g.values():
-                guidance = scores[idx[0]].guidance
-                cands = [c for i in idx for c in scores[i].candidates]
-                t0 = time.perf_counter()
-                values, costs = guidance.evaluate(cands) if cands else ([], [])
-                dt = time.perf_counter() - t0
-                pos = 0
-                for i in idx:
-                    k = len(scores[i].candidates)
-                    replies[i] = list(values[pos : pos + k])
-                    for c in costs[pos : pos + k]:
-                        m = ctxs[i].meter.cost
-                        m.reward_model_calls += c.reward_model_calls
-                        m.policy_calls += c.policy_calls
-                        m.tokens += c.tokens
-                    pos += k
-                    ctxs[i].meter.cost.seconds += dt * k / max(1, len(cands))
-            for i, value in replies.items():
-                advance(i, value)
-        if bar is not None:
-            bar.close()
-        return [o if o is not None else Outcome([], None) for o in outcomes]
+    def _call_key(self) -> tuple[Any, ...]:
+        """Requests with equal keys (and equal ``n``) can share one ``propose`` call."""
+        return (id(self.policy), self.temperature, self.top_p, self.max_step_tokens)
 
     def _call_policy(
         self, observations: list[str], n: int, rng: np.random.Generator
@@ -851,6 +798,136 @@ class Planner:
                 f"{len(observations)} observations; it must return one list per observation"
             )
         return [list(x) for x in out]
+
+
+def _drive_jobs(
+    jobs: Sequence[tuple[Planner, list[_Ctx]]], progress: bool, desc: str
+) -> list[list[Outcome]]:
+    """Run the searches of several planners at once, batching their requests.
+
+    Every round, the pending propose requests of all problems of all jobs that share a policy
+    and sampling settings (:meth:`Planner._call_key`) and ``n`` go to the policy as one call;
+    score requests that share a guidance object go to it as one call. Costs are charged to each
+    problem's meter; wall time of a shared call is split by rows.
+    """
+    flat: list[tuple[int, Planner, _Ctx]] = [
+        (j, planner, ctx) for j, (planner, ctxs) in enumerate(jobs) for ctx in ctxs
+    ]
+    gens = [planner.search(ctx) for _, planner, ctx in flat]
+    outcomes: list[Outcome | None] = [None] * len(flat)
+    pending: dict[int, Any] = {}
+    rngs = [np.random.default_rng([planner.seed, len(ctxs), 7]) for planner, ctxs in jobs]
+    bar = _progress(len(flat), progress, desc)
+
+    def advance(i: int, value: Any) -> None:
+        t0 = time.perf_counter()
+        try:
+            req = gens[i].send(value)
+        except StopIteration as stop:
+            outcomes[i] = stop.value
+            pending.pop(i, None)
+            if bar is not None:
+                bar.update(1)
+        else:
+            pending[i] = req
+        flat[i][2].meter.cost.seconds += time.perf_counter() - t0
+
+    for i in range(len(gens)):
+        advance(i, None)
+    while pending:
+        replies: dict[int, Any] = {}
+        props = {i: r for i, r in pending.items() if isinstance(r, ProposeRequest)}
+        scores = {i: r for i, r in pending.items() if isinstance(r, ScoreRequest)}
+        bad = set(pending) - set(props) - set(scores)
+        if bad:
+            planner = flat[min(bad)][1]
+            raise TypeError(
+                f"{type(planner).__name__}.search yielded {pending[min(bad)]!r}; yield "
+                "ProposeRequest or ScoreRequest"
+            )
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for i, r in props.items():
+            groups.setdefault((flat[i][1]._call_key(), r.n), []).append(i)
+        for (_, n), idx in groups.items():
+            obs = [o for i in idx for o in props[i].observations]
+            first_job, planner = flat[idx[0]][0], flat[idx[0]][1]
+            t0 = time.perf_counter()
+            out = planner._call_policy(obs, n, rngs[first_job])
+            dt = time.perf_counter() - t0
+            pos = 0
+            for i in idx:
+                k = len(props[i].observations)
+                mine = out[pos : pos + k]
+                pos += k
+                replies[i] = mine
+                meter = flat[i][2].meter
+                meter.charge(p for lst in mine for p in lst)
+                meter.cost.seconds += dt * k / max(1, len(obs))
+        by_g: dict[int, list[int]] = {}
+        for i, r in scores.items():
+            by_g.setdefault(id(r.guidance), []).append(i)
+        for idx in by_g.values():
+            guidance = scores[idx[0]].guidance
+            cands = [c for i in idx for c in scores[i].candidates]
+            t0 = time.perf_counter()
+            values, costs = guidance.evaluate(cands) if cands else ([], [])
+            dt = time.perf_counter() - t0
+            pos = 0
+            for i in idx:
+                k = len(scores[i].candidates)
+                replies[i] = list(values[pos : pos + k])
+                m = flat[i][2].meter.cost
+                for c in costs[pos : pos + k]:
+                    m.reward_model_calls += c.reward_model_calls
+                    m.policy_calls += c.policy_calls
+                    m.tokens += c.tokens
+                pos += k
+                m.seconds += dt * k / max(1, len(cands))
+        for i, value in replies.items():
+            advance(i, value)
+    if bar is not None:
+        bar.close()
+    done = [o if o is not None else Outcome([], None) for o in outcomes]
+    out_jobs: list[list[Outcome]] = []
+    pos = 0
+    for _, ctxs in jobs:
+        out_jobs.append(done[pos : pos + len(ctxs)])
+        pos += len(ctxs)
+    return out_jobs
+
+
+def plan_together(
+    jobs: Sequence[
+        tuple[
+            Planner,
+            gym.Env | ReasoningEnv | str,
+            Sequence[int | None] | None,
+            Sequence[dict[str, Any] | str | None] | None,
+        ]
+    ],
+    *,
+    progress: bool = False,
+) -> list[list[SearchResult]]:
+    """Run several planners' :meth:`~Planner.plan_many` at once, batching across all of them.
+
+    Each job is ``(planner, env_or_id, seeds, problems)`` as for :meth:`Planner.plan_many`.
+    Requests of every job that share a policy, sampling settings and ``n`` go to the policy in
+    one call per round, so a small model on a CPU sees large batches even when each planner
+    alone sends few rows (``thinkgym bench`` runs all planners and budgets of an env this way).
+    Each job's results are what its ``plan_many`` would return, except that sampled tokens
+    depend on the batch they were drawn in (reproducible for the same set of jobs and seeds).
+
+    Returns:
+        One list of :class:`SearchResult` per job, in order.
+    """
+    prepared = [planner._contexts(env, seeds, problems) for planner, env, seeds, problems in jobs]
+    outcomes = _drive_jobs(
+        [(job[0], prep[2]) for job, prep in zip(jobs, prepared, strict=True)], progress, "search"
+    )
+    return [
+        job[0]._results(prep[1], prep[2], prep[3], outs)
+        for job, prep, outs in zip(jobs, prepared, outcomes, strict=True)
+    ]
 
 
 def _accepted_kwargs(fn: Any) -> tuple[set[str], bool]:

@@ -223,51 +223,55 @@ def run_bench(args: argparse.Namespace) -> int:
     guidance = {"prm": _load_rm(args.prm, "prm"), "orm": _load_rm(args.orm, "orm")}
     from tqdm.auto import tqdm
 
-    jobs = [(e, p, b) for e in envs for p in planners for b in (budgets if p != "greedy" else [0])]
-    bar = tqdm(jobs, desc="bench", disable=args.quiet)
-    depth_cache: dict[str, int] = {}
-    for env_name, pname, budget in bar:
+    from thinkgym.agents.search.base import plan_together
+
+    bar = tqdm(envs, desc="bench", disable=args.quiet)
+    for env_name in bar:
         env, env_id = resolve_env(env_name)
         policy = shared_policy
         if policy is None or label.startswith("random"):
             policy, label = load_policy(args.policy if shared_policy is None else "random", env)
-        if env_name not in depth_cache:
-            depth_cache[env_name] = _depth(env)
-        depth = depth_cache[env_name]
-        bar.set_postfix_str(f"{env_name} {pname} budget={budget or depth}")
-        kw = planner_kwargs(pname, budget, depth, guidance)
-        cls = get_planner("best_of_n" if pname == "greedy" else pname)
-        kw.setdefault("temperature", args.temperature)
-        planner = cls(
-            policy,
-            budget=budget if budget else None,
-            seed=args.seed,
-            progress=not args.quiet,
-            **kw,
-        )
+        depth = _depth(env)
         seeds, problems = held_out_problems(env_name, args.problems)
+        jobs = []
+        for pname in planners:
+            for budget in budgets if pname != "greedy" else [0]:
+                kw = planner_kwargs(pname, budget, depth, guidance)
+                cls = get_planner("best_of_n" if pname == "greedy" else pname)
+                kw.setdefault("temperature", args.temperature)
+                planner = cls(
+                    policy, budget=budget if budget else None, seed=args.seed, progress=False, **kw
+                )
+                jobs.append((pname, budget, planner))
+        bar.set_postfix_str(f"{env_name}: {len(jobs)} planner x budget jobs at once")
+        # Every planner and budget of this env runs at once: their requests share policy calls.
         t0 = time.perf_counter()
-        results = planner.plan_many(env, seeds=seeds, problems=problems)
-        wall = time.perf_counter() - t0
-        for r in results:
-            score_result(env, r)
-        n = max(1, len(results))
-        tok = sum(r.cost.tokens for r in results)
-        tokens_total += tok
-        rows.append(
-            {
-                "env": env_id,
-                "planner": pname,
-                "budget": budget if budget else "",
-                "problems": len(results),
-                "solve_rate": sum(bool(r.correct) for r in results) / n,
-                "policy_calls": sum(r.cost.policy_calls for r in results) / n,
-                "tokens": tok / n,
-                "reward_model_calls": sum(r.cost.reward_model_calls for r in results) / n,
-                "env_steps": sum(r.cost.env_steps for r in results) / n,
-                "seconds": wall,
-            }
+        all_results = plan_together(
+            [(planner, env, seeds, problems) for _, _, planner in jobs], progress=not args.quiet
         )
+        wall = time.perf_counter() - t0
+        for (pname, budget, _), results in zip(jobs, all_results, strict=True):
+            for r in results:
+                score_result(env, r)
+            n = max(1, len(results))
+            tok = sum(r.cost.tokens for r in results)
+            tokens_total += tok
+            rows.append(
+                {
+                    "env": env_id,
+                    "planner": pname,
+                    "budget": budget if budget else "",
+                    "problems": len(results),
+                    "solve_rate": sum(bool(r.correct) for r in results) / n,
+                    "policy_calls": sum(r.cost.policy_calls for r in results) / n,
+                    "tokens": tok / n,
+                    "reward_model_calls": sum(r.cost.reward_model_calls for r in results) / n,
+                    "env_steps": sum(r.cost.env_steps for r in results) / n,
+                    # this job's share of the shared calls (see plan_together)
+                    "seconds": sum(r.cost.seconds for r in results),
+                }
+            )
+        print(f"[bench] {env_id}: {len(jobs)} jobs in {wall:.0f} s", file=sys.stderr)
     bench_wall = time.perf_counter() - t_start
     _write(rows, out_dir, label)
     print(_markdown(rows, label))
