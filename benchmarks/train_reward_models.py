@@ -251,20 +251,22 @@ def train_prm(
     env: Any,
     policy: Any,
     trajectories: list[Any],
-    n_hold: int,
+    held: list[bool],
     args: argparse.Namespace,
 ) -> dict[str, Any]:
-    """MC-label ``trajectories`` (one per problem; the last ``n_hold`` held out), train a PRM,
-    save it to ``OUT/name`` and return its summary."""
+    """MC-label ``trajectories`` (``held[i]``: trajectory ``i`` belongs to a held-out problem),
+    train a PRM on the others, save it to ``OUT/name`` and return its summary."""
     from thinkgym.rewards import MCRolloutLabeler
 
     t0 = time.perf_counter()
-    kept = [t for t in trajectories if t.steps]
+    kept = [(t, h) for t, h in zip(trajectories, held, strict=True) if t.steps]
+    if kept and all(h for _, h in kept):  # nothing left to train on: train on everything
+        kept = [(t, False) for t, _ in kept]
     labeler = MCRolloutLabeler(env, policy, args.k, max_steps=args_limit(env, args))
-    labeled = labeler.label(kept)
+    labeled = labeler.label([t for t, _ in kept])
     label_s = time.perf_counter() - t0
-    n_hold = min(n_hold, max(len(labeled) - 1, 0))
-    train, hold = labeled[: len(labeled) - n_hold], labeled[len(labeled) - n_hold :]
+    train = [lt for lt, (_, h) in zip(labeled, kept, strict=True) if not h]
+    hold = [lt for lt, (_, h) in zip(labeled, kept, strict=True) if h]
     stats = label_stats(labeled)
     _log(
         f"  {name}: {stats['trajectories']} trajectories, {stats['steps']} steps labeled with "
@@ -375,6 +377,14 @@ def train_orm(
     }
 
 
+def _prm_rows(groups: list[list[Any]], n_hold: int, per: int) -> tuple[list[Any], list[bool]]:
+    """The first ``per`` sampled trajectories of each problem and whether each is held out (the
+    last ``n_hold`` problems are)."""
+    first_held = len(groups) - n_hold
+    rows = [(f[0], p >= first_held) for p, g in enumerate(groups) for f in g[: max(1, per)]]
+    return [t for t, _ in rows], [h for _, h in rows]
+
+
 def args_limit(env: Any, args: argparse.Namespace) -> int:
     """Action limit of an episode (rollouts included)."""
     return int(args.max_steps) if args.max_steps else int(env.max_steps)
@@ -403,6 +413,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--arith-difficulty", type=int, default=4, help="Arithmetic difficulty (4: the hardest)"
     )
     p.add_argument("--orm-samples", type=int, default=4, help="ORM trajectories per problem")
+    p.add_argument(
+        "--prm-samples",
+        type=int,
+        default=1,
+        help="Arithmetic: sampled trajectories per problem to MC-label for the PRM (at most "
+        "--orm-samples; Game24 labels one per puzzle)",
+    )
     p.add_argument("--k", type=int, default=4, help="MC rollouts per step")
     p.add_argument("--max-steps", type=int, default=0, help="action limit (0: the env's)")
     p.add_argument("--labels", choices=("hard", "soft"), default="hard", help="PRM labels")
@@ -481,7 +498,7 @@ def main(argv: list[str] | None = None) -> int:
         groups = sample(env, policy, problems, 1, args_limit(env, args), "sample game24")
         n_hold = split_holdout(len(problems), args.holdout)
         summary["models"]["prm_game24"] = train_prm(
-            "prm_game24", env, policy, [g[0][0] for g in groups], n_hold, args
+            "prm_game24", env, policy, *_prm_rows(groups, n_hold, 1), args
         )
         summary["models"]["prm_game24"]["problems"] = len(problems)
 
@@ -503,7 +520,9 @@ def main(argv: list[str] | None = None) -> int:
             env, policy, problems, max(args.orm_samples, 1), args_limit(env, args), "sample arith"
         )
         n_hold = split_holdout(len(problems), args.holdout)
-        prm = train_prm("prm_arithmetic", env, policy, [g[0][0] for g in groups], n_hold, args)
+        prm = train_prm(
+            "prm_arithmetic", env, policy, *_prm_rows(groups, n_hold, args.prm_samples), args
+        )
         prm["problems"] = len(problems)
         prm["seeds"] = [problems[0]["seed"], problems[-1]["seed"]]
         summary["models"]["prm_arithmetic"] = prm

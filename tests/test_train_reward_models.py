@@ -60,3 +60,11 @@ def test_game24_problems_avoid_test_puzzles(script):
     probs = script.game24_problems(200, seed=0)
     keys = {tuple(sorted(p["options"]["numbers"])) for p in probs}
     assert len(keys) == 200 and not keys & held
+
+
+def test_prm_rows_hold_out_whole_problems(script):
+    groups = [[(f"p{p}s{s}", True) for s in range(3)] for p in range(4)]
+    rows, held = script._prm_rows(groups, n_hold=1, per=2)
+    assert rows == ["p0s0", "p0s1", "p1s0", "p1s1", "p2s0", "p2s1", "p3s0", "p3s1"]
+    assert held == [False] * 6 + [True] * 2
+    assert script._prm_rows(groups, n_hold=0, per=0)[0] == ["p0s0", "p1s0", "p2s0", "p3s0"]
