@@ -13,8 +13,12 @@ Figures for README.md (``--figures``; longer):
   default): best-of-N for N = 1, 4, 16, 64. 64 complete solutions are sampled per problem
   *once*; majority vote, ORM selection (``--arith-orm``) and PRM selection (``--arith-prm``,
   step scores aggregated with ``min``) then pick among the first N samples of the same draw,
-  the usual way to report best-of-N curves. Each transcript is scored once by each reward
-  model. Answers are checked against the reference (``score_result``) only after selection.
+  the usual way to report best-of-N curves; ORM- and PRM-weighted votes (the reward model's
+  scores summed per answer) are reported beside them. Each transcript is scored once by each
+  reward model. Answers are checked against the reference (``score_result``) only after
+  selection. ``--arith-outcome-only`` runs the table with ``verify_steps=False`` (wrong
+  arithmetic accepted, so mistakes reach the answer; with the default step checks every answered
+  sample is right and all selection rules coincide with pass@N).
 
 The reward models come from ``benchmarks/train_reward_models.py --out runs/reward_models``;
 ``--rm-dir runs/reward_models`` picks up ``prm_game24`` (as ``--prm``), ``prm_arithmetic`` and
