@@ -52,7 +52,7 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--budgets", default="4,16,64", help="policy calls (generated steps) per problem"
     )
-    parser.add_argument("--problems", type=int, default=8, help="problems per env")
+    parser.add_argument("--problems", type=int, default=20, help="problems per env")
     parser.add_argument(
         "--policy",
         default="default",
@@ -344,6 +344,7 @@ def _plot(rows: list[dict[str, Any]], path: Path, x: str) -> None:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib import ticker
     except ImportError:
         print("matplotlib is missing: skipping the plot (pip install thinkgym[plot])")
         return
@@ -361,6 +362,9 @@ def _plot(rows: list[dict[str, Any]], path: Path, x: str) -> None:
             style = "o" if len(pts) == 1 else "o-"
             ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=planner)
         ax.set_xscale("log")
+        # plain numbers at powers of ten only: minor-tick labels overlap on a short axis
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
         ax.set_xlabel(f"{x.replace('_', ' ')} per problem (log)")
         ax.set_ylabel("solve rate")
         ax.set_ylim(-0.02, 1.02)
