@@ -49,7 +49,7 @@ def _log(msg: str) -> None:
 
 # ---------------------------------------------------------------------- policy and problems
 def load_policy(
-    spec: str | None, device: str, seed: int = 0, batch_rows: int = 256
+    spec: str | None, device: str, seed: int = 0, batch_rows: int | None = None
 ) -> tuple[Any, str]:
     """A factory ``env -> policy`` and a label.
 
@@ -404,8 +404,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--batch-rows",
         type=int,
-        default=256,
-        help="most rows per generate call of the policy (raise it on a GPU, e.g. 4096)",
+        default=None,
+        help="most rows per forward batch of the policy (default: 64 on a CPU, 4096 on a GPU)",
     )
     p.add_argument("--game24-problems", type=int, default=48, help="Game24 train puzzles")
     p.add_argument("--arith-problems", type=int, default=24, help="Arithmetic problems")

@@ -72,9 +72,9 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--batch-rows",
         type=_positive_int,
-        default=256,
-        help="most rows (observations x samples) per generate call of the LLM policy; raise it "
-        "on a GPU (e.g. 4096)",
+        default=None,
+        help="most rows (observations x samples) per forward batch of the LLM policy (default: "
+        "64 on a CPU, 4096 on a GPU)",
     )
     parser.add_argument(
         "--plugin",
@@ -95,10 +95,11 @@ def held_out_problems(env_name: str, count: int) -> tuple[list[int | None], list
     return seeds, [None] * count
 
 
-def load_policy(spec: str, env: Any = None, batch_rows: int = 256) -> tuple[Any, str]:
+def load_policy(spec: str, env: Any = None, batch_rows: int | None = None) -> tuple[Any, str]:
     """The policy named by ``--policy`` and a label; falls back to RandomAgent with a message.
 
-    ``batch_rows`` is the LLM policy's ``max_batch_rows`` (rows per ``generate`` call).
+    ``batch_rows`` is the LLM policy's ``max_batch_rows`` (rows per forward batch; ``None``: the
+    policy's default, 64 on a CPU and 4096 on a GPU).
     """
     from thinkgym.agents.base import OracleAgent, RandomAgent
 
