@@ -156,3 +156,16 @@ def test_compact_decoding_with_rows_that_stop_at_different_steps() -> None:
     _same(pa, pb)
     assert len({p[0].tokens for p in pa}) > 1  # the rows did stop at different steps
     assert all(p[0].tokens < 48 for p in pa)  # ... before the token limit
+
+
+def test_compact_decoding_falls_back_to_generate_without_a_shrinkable_cache(saved, monkeypatch):
+    import thinkgym.agents.llm as llm
+
+    a = LLMPolicy.from_pretrained(saved[0], device="cpu")
+    b = LLMPolicy.from_pretrained(saved[0], device="cpu", compact=False)
+    monkeypatch.setattr(llm, "_cache_of", lambda out: object())  # a cache with no batch_select
+    _same(
+        a.propose(OBS, 1, temperature=0, max_new_tokens=8),
+        b.propose(OBS, 1, temperature=0, max_new_tokens=8),
+    )
+    assert a.compact is False

@@ -362,6 +362,9 @@ class LLMPolicy:
                 **self._last_logits_only,
             )
             cache, logits = _cache_of(out), out.logits[:, -1, :].float()
+            if not callable(getattr(cache, "batch_select_indices", None)):
+                self.compact = False  # a cache this loop cannot shrink: use generate from now on
+                return self._generate(texts, greedy, temperature, top_p, max_new)
             position = position[:, -1:] + 1
             if len(unique) < rows:  # copy each prompt's cache to its rows
                 slot = {text: i for i, text in enumerate(unique)}
