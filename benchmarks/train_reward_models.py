@@ -391,6 +391,14 @@ def args_limit(env: Any, args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------- main
+def _positive(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument(
@@ -403,7 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--batch-rows",
-        type=int,
+        type=_positive,
         default=None,
         help="most rows per forward batch of the policy (default: 64 on a CPU, 4096 on a GPU)",
     )

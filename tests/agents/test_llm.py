@@ -169,3 +169,15 @@ def test_compact_decoding_falls_back_to_generate_without_a_shrinkable_cache(save
         b.propose(OBS, 1, temperature=0, max_new_tokens=8),
     )
     assert a.compact is False
+
+
+def test_saved_generation_settings_do_not_change_what_is_sampled(saved) -> None:
+    """A checkpoint's generation_config (repetition_penalty, ...) is ignored by both paths."""
+    a = LLMPolicy.from_pretrained(saved[0], device="cpu")
+    b = LLMPolicy.from_pretrained(saved[0], device="cpu", compact=False)
+    for p in (a, b):
+        p.model.generation_config.repetition_penalty = 3.0
+    _same(
+        a.propose(OBS, 1, temperature=0, max_new_tokens=12),
+        b.propose(OBS, 1, temperature=0, max_new_tokens=12),
+    )

@@ -302,3 +302,16 @@ def test_verify_steps_false_still_checks_the_form_of_steps() -> None:
 def test_verify_steps_must_be_a_bool(bad: object) -> None:
     with pytest.raises(ValueError, match="verify_steps"):
         ArithmeticEnv(verify_steps=bad)
+
+
+def test_verify_steps_false_never_leaves_an_expression_without_a_value() -> None:
+    env = ArithmeticEnv(verify_steps=False)
+    env.reset(options={"problem": "8 / (5 - 3) + 1"})
+    _, _, _, _, info = env.step("5 - 3 = 3")  # would leave 8 / 3 + 1
+    assert not info["valid"] and "does not divide evenly" in info["error"]
+    _, _, _, _, info = env.step("5 - 3 = 0")  # would leave 8 / 0 + 1
+    assert not info["valid"] and "zero" in info["error"]
+    assert env.get_state().data == "8 / (5 - 3) + 1"
+    assert env.step("5 - 3 = 4")[4]["valid"]  # wrong but evaluable: 8 / 4 + 1
+    assert env.step("= 9")[4]["valid"]  # a rewrite with the wrong value is accepted too
+    assert env.get_state().data == "9"

@@ -259,12 +259,13 @@ class LLMPolicy:
                 torch.manual_seed(seed)
             # Similar lengths share a chunk (less padding); results go back to row order.
             order = sorted(range(len(rows)), key=lambda r: len(rows[r]))
-            decode = self._decode if self.compact and self._newline_id is not None else None
             by_row: dict[int, tuple[str, float, float, int]] = {}
             for start in range(0, len(order), self.max_batch_rows):
                 idx = order[start : start + self.max_batch_rows]
                 chunk = [rows[r] for r in idx]
-                got = (decode or self._generate)(chunk, greedy, temperature, top_p, max_new_tokens)
+                compact = self.compact and self._newline_id is not None  # may turn off mid-call
+                decode = self._decode if compact else self._generate
+                got = decode(chunk, greedy, temperature, top_p, max_new_tokens)
                 by_row.update(zip(idx, got, strict=True))
             results = [by_row[r] for r in range(len(rows))]
         out: list[list[Proposal]] = []
@@ -410,6 +411,7 @@ class LLMPolicy:
         self, texts: list[str], greedy: bool, temperature: float, top_p: float, max_new: int
     ) -> list[tuple[str, float, float, int]]:
         import torch
+        from transformers import GenerationConfig
 
         tok = self.tokenizer
         enc = self._encode(texts, max_new)
@@ -428,8 +430,19 @@ class LLMPolicy:
             kwargs["top_k"] = 0  # no top-k cut (transformers' default is 50)
         if self._newline_id is None:
             kwargs.update(stop_strings=["\n"], tokenizer=tok)
-        with torch.inference_mode():
-            gen = self.model.generate(**enc, **kwargs)
+        tokenizer_kw = {k: kwargs.pop(k) for k in ("tokenizer",) if k in kwargs}
+        config = GenerationConfig(**kwargs)
+        # A clean config: a checkpoint's saved settings (repetition_penalty, min_p, ...) must not
+        # change what is sampled, only temperature and top_p (as in _decode). generate() fills
+        # what a passed config leaves at its default from the model's own config, so that one is
+        # swapped for a blank one during the call.
+        saved = self.model.generation_config
+        self.model.generation_config = GenerationConfig()
+        try:
+            with torch.inference_mode():
+                gen = self.model.generate(**enc, generation_config=config, **tokenizer_kw)
+        finally:
+            self.model.generation_config = saved
         new = gen.sequences[:, enc["input_ids"].shape[1] :]  # (rows, T)
         if new.shape[1] == 0:
             return [("", 0.0, 0.0, 0) for _ in texts]

@@ -437,7 +437,7 @@ class ArithmeticEnv(ReasoningEnv):
             value = evaluate_int(new)
         except ValueError as exc:
             return StepCheck(ok=False, error=f"the rewrite cannot be evaluated: {exc}")
-        if value != evaluate_int(current) and self.verify_steps:
+        if self.verify_steps and value != evaluate_int(current):
             return StepCheck(
                 ok=False,
                 error=(
@@ -487,7 +487,16 @@ class ArithmeticEnv(ReasoningEnv):
                 return StepCheck(ok=False, error=f"{op_text} = {claimed} is wrong")
             return StepCheck(ok=False, error=f"{op_text} = {claimed} is wrong: {op_text} = {value}")
         new, _ = _substitute(current, lhs, value)
-        return StepCheck(ok=True, data=format_expr(_fold(new)), text=f"{op_text} = {value}")
+        new = _fold(new)
+        if not self.verify_steps:  # a wrong value must still leave an expression with a value
+            try:
+                evaluate_int(new)
+            except ValueError as exc:
+                return StepCheck(
+                    ok=False,
+                    error=f"{op_text} = {claimed} would leave {format_expr(new)}, where {exc}",
+                )
+        return StepCheck(ok=True, data=format_expr(new), text=f"{op_text} = {value}")
 
     def check_answer(self, state: EnvState, answer: str) -> tuple[bool, str]:
         """Compare a final integer with the reference value (``Answer: 32``)."""
