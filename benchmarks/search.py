@@ -36,7 +36,6 @@ import json
 import math
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +49,7 @@ from thinkgym.agents.search.bench import (
     planner_kwargs,
     run_bench,
 )
-from thinkgym.agents.search.best_of_n import normalize_answer, weighted_votes
+from thinkgym.agents.search.best_of_n import normalize_answer, pick
 from thinkgym.agents.search.guidance import aggregate_scores
 from thinkgym.agents.search.registry import get_planner
 from thinkgym.envs.base import EnvState
@@ -123,18 +122,20 @@ def _score_once(rm: Any, kind: str, samples: list[dict[str, Any]]) -> float:
 
 
 def _select(samples: list[dict[str, Any] | None], how: str) -> dict[str, Any] | None:
-    """BestOfN's selection among ``samples``: vote (ties by log-prob) or the RM score."""
+    """BestOfN's selection (:func:`~thinkgym.agents.search.best_of_n.pick`) among ``samples``:
+    ``vote``, ``orm``/``prm`` (best score) or ``orm_vote``/``prm_vote`` (RM-weighted vote)."""
     usable = [s for s in samples if s is not None and not s["refuted"]]
     if not usable:
         return None
-    if how == "vote":
-        votes = Counter(s["value"] for s in usable)
-        return max(usable, key=lambda s: (votes[s["value"]], s["logprob"]))
-    if how.endswith("_vote"):  # RM-weighted majority vote (BestOfN(weighted_vote=True))
-        kind = how[: -len("_vote")]
-        mass = weighted_votes([s["value"] for s in usable], [s[kind] for s in usable])
-        return max(usable, key=lambda s: (mass[s["value"]], s[kind]))
-    return max(usable, key=lambda s: (s[how], s["logprob"]))
+    kind = how.removesuffix("_vote")
+    scores = None if how == "vote" else [s[kind] for s in usable]
+    best = pick(
+        [s["value"] for s in usable],
+        [s["logprob"] for s in usable],
+        scores,
+        weighted=how.endswith("_vote"),
+    )
+    return usable[best]
 
 
 def arithmetic_best_of_n(

@@ -98,8 +98,8 @@ class LLMPolicy:
             the model's context minus ``max_new_tokens`` of a call.
         max_batch_rows: rows (observations x samples) per forward batch; larger requests are
             split into chunks (rows sorted by prompt length, so a chunk pads little). Default:
-            64 on a CPU, where larger batches run slower per token (measured: 256 rows take
-            twice as long as four chunks of 64), and 4096 on a GPU.
+            64 on a CPU, where larger batches run slower per token (``benchmarks/decode.py``:
+            one 256-row batch takes about twice as long as four chunks of 64), and 4096 on a GPU.
         compact: decode with the policy's own loop, which drops every row from the batch as
             soon as it has written its newline (steps differ in length, so ``generate`` would
             keep computing finished rows until the longest one ends); ``False``, or a model

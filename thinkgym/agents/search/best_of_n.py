@@ -10,7 +10,7 @@ from thinkgym.agents.base import Policy
 from thinkgym.agents.search.base import Candidate, Outcome, Planner, ScoreRequest, _Ctx
 from thinkgym.agents.search.guidance import AGGREGATES, RewardModelGuidance, as_guidance
 
-__all__ = ["BestOfN", "normalize_answer", "weighted_votes"]
+__all__ = ["BestOfN", "normalize_answer", "pick", "weighted_votes"]
 
 SELECTIONS = ("vote", "orm", "prm", "logprob")
 
@@ -22,6 +22,28 @@ def weighted_votes(values: list[str], scores: list[float]) -> dict[str, float]:
         w = float(score)
         mass[value] = mass.get(value, 0.0) + (w if w > 0 else 0.0)  # NaN > 0 is False
     return mass
+
+
+def pick(
+    values: list[str],
+    logprobs: list[float],
+    scores: list[float] | None = None,
+    *,
+    weighted: bool = False,
+) -> int:
+    """Index of the selected sample among finished ones (``values``: their normalised answers).
+
+    ``scores=None``: majority vote over ``values``, ties broken by (per-token) log-prob;
+    otherwise the best score, ties by log-prob; ``weighted=True``: the value with the largest
+    summed score (:func:`weighted_votes`), then its best-scored sample. The first of equals wins.
+    """
+    if scores is None:
+        votes = Counter(values)
+        return max(range(len(values)), key=lambda k: (votes[values[k]], logprobs[k]))
+    if weighted:
+        mass = weighted_votes(values, scores)
+        return max(range(len(values)), key=lambda k: (mass[values[k]], scores[k]))
+    return max(range(len(values)), key=lambda k: (scores[k], logprobs[k]))
 
 
 def normalize_answer(answer: str) -> str:
@@ -115,14 +137,7 @@ class BestOfN(Planner):
                 cand = ctx.extend(prev, state, plist[0])
                 if cand.accepted:
                     tree.nodes[node].visits += 1
-                    child = tree.add(
-                        node,
-                        cand.state.steps[-1],
-                        cand.state,
-                        logprob=plist[0].logprob,
-                        entropy=plist[0].entropy,
-                        tokens=plist[0].tokens,
-                    )
+                    child = tree.add_proposal(node, cand.state, plist[0])
                     samples[i] = (cand, child.id)
                     if self.is_done(cand):
                         found = i
@@ -183,37 +198,20 @@ class BestOfN(Planner):
                     "logprob": c.path_logprob,
                 }
             )
+        score_of = {i: float(sc) for (i, _, _), sc in zip(usable, scores, strict=False)}
         for d in cands_json:
-            for (i, _, _), sc in zip(usable, scores, strict=False):
-                if i == d["sample"]:
-                    d["score"] = float(sc)
+            if d["sample"] in score_of:
+                d["score"] = score_of[d["sample"]]
         info = {"samples": self.n, "finished": len(finals), "select": self.select}
         if self.weighted_vote:
             info["weighted_vote"] = True
         if not usable:
             return Outcome(steps=[], state=None, candidates=cands_json, info=info)
-        if self.select == "vote":
-
-            def key(k: int) -> tuple[float, float]:
-                _, c, _ = usable[k]
-                return (
-                    votes[normalize_answer(c.state.answer or "")],
-                    c.path_logprob / max(1, c.path_tokens),
-                )
-        elif self.weighted_vote:
-            mass = weighted_votes(
-                [normalize_answer(c.state.answer or "") for _, c, _ in usable], scores
-            )
-
-            def key(k: int) -> tuple[float, float]:
-                _, c, _ = usable[k]
-                return (mass[normalize_answer(c.state.answer or "")], scores[k])
-        else:
-
-            def key(k: int) -> tuple[float, float]:
-                _, c, _ = usable[k]
-                return (scores[k], c.path_logprob / max(1, c.path_tokens))
-
-        best = max(range(len(usable)), key=key)
+        best = pick(
+            [normalize_answer(c.state.answer or "") for _, c, _ in usable],
+            [c.path_logprob / max(1, c.path_tokens) for _, c, _ in usable],
+            None if self.select == "vote" else scores,
+            weighted=self.weighted_vote,
+        )
         _, c, _ = usable[best]
         return Outcome(steps=list(c.state.steps), state=c.state, candidates=cands_json, info=info)
