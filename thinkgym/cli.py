@@ -1,108 +1,97 @@
-"""The ``thinkgym`` command: ``list``, ``play``, ``bench`` and ``train``."""
+"""The ``thinkgym`` command (also ``python -m thinkgym``): the top-level parser.
+
+Each subcommand lives in ``thinkgym/commands/<name>.py`` and exposes ``add_arguments(parser)``
+and ``run(args) -> int`` (see :mod:`thinkgym.commands`). :data:`COMMANDS` lists them.
+
+A bad argument ends with a one-line message and a non-zero exit status, never a traceback; set
+``THINKGYM_DEBUG=1`` to see the traceback of an error raised while a command runs.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import os
 import sys
 from collections.abc import Sequence
 
-__all__ = ["main", "build_parser"]
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+#: top-level command name -> module implementing it
+COMMANDS: dict[str, str] = {
+    "list": "thinkgym.commands.list",
+    "play": "thinkgym.commands.play",
+    "bench": "thinkgym.commands.bench",
+    "train": "thinkgym.commands.train",
+}
+
+_EPILOG = """\
+examples:
+  thinkgym list
+  thinkgym play Game24 --agent human
+  thinkgym bench --envs Game24 --planners best_of_n,beam --budgets 4,16
+  thinkgym train sft --env Arithmetic --out runs/arith --steps 2000
+
+`thinkgym COMMAND --help` shows each command's options and an example.
+"""
 
 
-def _cmd_list(args: argparse.Namespace) -> int:
-    import gymnasium as gym
+def _version() -> str:
+    try:
+        from importlib.metadata import PackageNotFoundError, version
 
-    import thinkgym
+        return version("thinkgym")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        from thinkgym import __version__
 
-    for env_id in thinkgym.list_envs():
-        spec = gym.spec(env_id)
-        entry = spec.entry_point if isinstance(spec.entry_point, str) else spec.entry_point.__name__
-        print(f"{env_id:32s} {entry}")
-    return 0
-
-
-def _cmd_play(args: argparse.Namespace) -> int:
-    import thinkgym
-    from thinkgym.agents import OracleAgent, RandomAgent
-
-    env_ids = thinkgym.list_envs() if args.env == ["all"] else args.env
-    solved = 0
-    for env_id in env_ids:
-        env = thinkgym.make(env_id, render_mode="ansi")
-        for ep in range(args.episodes):
-            seed = args.seed + ep
-            agent = OracleAgent(env) if args.agent == "oracle" else RandomAgent(env, seed=seed)
-            obs, info = env.reset(seed=seed)
-            done = False
-            total = 0.0
-            while not done:
-                step = agent.act(obs, info)
-                obs, reward, terminated, truncated, info = env.step(step)
-                total += float(reward)
-                done = terminated or truncated
-                if info["error"] and not args.quiet:
-                    print(f"  rejected {step!r}: {info['error']}")
-            solved += bool(info.get("correct"))
-            print(f"== {env_id} seed={seed} agent={args.agent} return={total:+.2f}")
-            if not args.quiet:
-                print(env.render())
-        env.close()
-    print(f"solved {solved} of {len(env_ids) * args.episodes} episodes")
-    return 0
+        return __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``thinkgym`` command."""
+    from thinkgym.commands._common import HelpFormatter, add_command
+
     parser = argparse.ArgumentParser(
         prog="thinkgym",
         description="Reasoning tasks as Gymnasium environments: play, train, search, benchmark.",
+        epilog=_EPILOG,
+        formatter_class=HelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("list", help="list the registered environments")
-    p.set_defaults(func=_cmd_list)
-
-    p = sub.add_parser("play", help="run scripted episodes (oracle or random agent) and show them")
-    p.add_argument("--env", nargs="+", default=["all"], help="env ids or short names; 'all'")
-    p.add_argument("--agent", choices=["oracle", "random"], default="oracle")
-    p.add_argument("--episodes", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--quiet", action="store_true", help="print only one line per episode")
-    p.set_defaults(func=_cmd_play)
-
-    try:
-        from thinkgym.agents.search.bench import add_bench_arguments, run_bench
-    except ImportError:  # pragma: no cover - the search package is part of the distribution
-        add_bench_arguments = run_bench = None  # type: ignore[assignment]
-    if add_bench_arguments is not None:
-        p = sub.add_parser(
-            "bench", help="benchmark search planners: solve rate against compute (scaling curve)"
-        )
-        add_bench_arguments(p)
-        p.set_defaults(func=run_bench)
-
-    try:
-        from thinkgym.learning.cli import add_train_arguments, run_train
-    except ImportError:  # pragma: no cover
-        add_train_arguments = run_train = None  # type: ignore[assignment]
-    if add_train_arguments is not None:
-        p = sub.add_parser("train", help="train policies (sft)")
-        add_train_arguments(p)
-        p.set_defaults(func=run_train)
+    parser.add_argument("--version", action="version", version=f"thinkgym {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, path in COMMANDS.items():
+        try:
+            module = importlib.import_module(path)
+        except ModuleNotFoundError as exc:
+            if exc.name != path:  # a dependency of the command is missing: say so
+                raise
+            continue  # the command's module is not part of this installation
+        add_command(sub, name, module, plugin_option=name != "train")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``thinkgym`` console script."""
+    """Entry point of the ``thinkgym`` console script; returns the exit status."""
+    import gymnasium as gym
+
+    from thinkgym.commands._common import CommandError, error_line, load_plugins, plugin_specs
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    name = " ".join(
+        n for n in (args.command, getattr(args, "train_command", None)) if isinstance(n, str)
+    )
+    debug = os.environ.get("THINKGYM_DEBUG", "") not in ("", "0")
     try:
+        load_plugins(plugin_specs(args))
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(f"thinkgym {name}: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"thinkgym {args.command}: error: {exc}", file=sys.stderr)
+    except (CommandError, ValueError, OSError, ImportError, gym.error.Error) as exc:
+        if debug:
+            raise
+        print(f"thinkgym {name}: error: {error_line(exc)}", file=sys.stderr)
         return 2
 
 

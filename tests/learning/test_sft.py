@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 from thinkgym.agents.llm import LLMPolicy  # noqa: E402
 from thinkgym.learning.evaluation import step_accuracy  # noqa: E402
 from thinkgym.learning.sft import batch_indices, latest_checkpoint, sft  # noqa: E402
-from thinkgym.learning.tiny import build_char_tokenizer, build_tiny_model  # noqa: E402
+from thinkgym.models import build_char_tokenizer, build_tiny_model  # noqa: E402
 from thinkgym.learning.traces import Trace, make_traces, pairs  # noqa: E402
 
 
@@ -93,17 +93,17 @@ def test_train_sft_command_with_the_default_recipe(tmp_path) -> None:
     import json
 
     from thinkgym.agents.llm import LLMPolicy
-    from thinkgym.learning.cli import add_train_arguments, run_train
+    from thinkgym.commands.train_sft import add_arguments, run
 
     torch.set_num_threads(1)
     parser = argparse.ArgumentParser()
-    add_train_arguments(parser)
+    add_arguments(parser)
     out, export = tmp_path / "run", tmp_path / "export"
-    argv = ["sft", "--recipe", "default", "--out", str(out), "--export", str(export)]
+    argv = ["--recipe", "default", "--out", str(out), "--export", str(export)]
     argv += ["--steps", "3", "--batch-size", "4", "--data-scale", "0.002", "--eval-limit", "1"]
     argv += ["--hidden", "32", "--layers", "1", "--heads", "2", "--intermediate", "64"]
     argv += ["--max-positions", "256", "--device", "cpu", "--no-progress"]
-    assert run_train(parser.parse_args(argv)) == 0
+    assert run(parser.parse_args(argv)) == 0
     record = json.loads((out / "result.json").read_text())
     assert record["step"] == 3 and len(record["losses"]) == 3
     assert set(record["evals"][-1]) >= {"step", "thinkgym/Game24-v0", "thinkgym/Arithmetic-v0"}

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_train_arguments", "run_train"]
+__all__ = ["add_arguments", "run"]
 
 # fields a recipe fills in when the command line leaves them out
 _RECIPE_FIELDS = (
@@ -48,14 +48,9 @@ _FALLBACK = {
 }
 
 
-def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the ``train`` sub-commands (``sft``) to ``parser`` (the ``train`` parser)."""
-    sub = parser.add_subparsers(dest="train_command", required=True)
-    p = sub.add_parser(
-        "sft",
-        help="supervised fine-tuning (behaviour cloning) on reference-solver traces",
-        description="Train a policy on (transcript, next step) pairs from the tasks' solvers.",
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``train sft`` options to ``parser``."""
+    p = parser
     p.add_argument("--env", action="append", default=None, help="task id; repeat for several")
     p.add_argument("--recipe", default=None, help="named defaults, e.g. 'default'")
     p.add_argument("--out", required=True, help="run directory (checkpoints, final model)")
@@ -91,7 +86,6 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=run_train)
 
 
 def _settings(args: argparse.Namespace) -> tuple[dict[str, Any], list[str], dict | None]:
@@ -114,17 +108,15 @@ def _settings(args: argparse.Namespace) -> tuple[dict[str, Any], list[str], dict
     return values, envs, data
 
 
-def run_train(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run ``thinkgym train sft`` from parsed arguments; returns the exit status."""
-    if getattr(args, "train_command", "sft") != "sft":
-        raise ValueError(f"unknown train command {args.train_command!r}; known: sft")
     import torch
 
     from thinkgym.agents.llm import LLMPolicy, resolve_device
     from thinkgym.envs import resolve_id
     from thinkgym.learning.recipes import build_traces
     from thinkgym.learning.sft import sft
-    from thinkgym.learning.tiny import build_char_tokenizer, build_tiny_model
+    from thinkgym.models import build_char_tokenizer, build_tiny_model
     from thinkgym.learning.traces import load_traces, make_traces, save_traces
 
     values, envs, data = _settings(args)

@@ -1,0 +1,46 @@
+"""The ``thinkgym`` command: structure (every command module follows the contract), version, help."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+from thinkgym.cli import COMMANDS, build_parser, main
+from thinkgym.commands.train import TRAIN_COMMANDS
+
+
+@pytest.mark.parametrize("path", sorted({*COMMANDS.values(), *TRAIN_COMMANDS.values()}))
+def test_every_command_module_follows_the_contract(path: str) -> None:
+    module = importlib.import_module(path)
+    assert callable(module.add_arguments) and callable(module.run)
+    doc = (module.__doc__ or "").strip()
+    assert doc.splitlines()[0], f"{path} needs a docstring whose first line is the help text"
+    assert "Example" in doc, f"{path}'s docstring needs an Example section (shown by --help)"
+
+
+def test_every_command_is_wired() -> None:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(sub.choices) == set(COMMANDS)
+    train = sub.choices["train"]
+    tsub = next(a for a in train._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(tsub.choices) == set(TRAIN_COMMANDS)
+
+
+def test_version_and_python_dash_m() -> None:
+    from thinkgym import __version__
+
+    out = subprocess.run(
+        [sys.executable, "-m", "thinkgym", "--version"], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == f"thinkgym {__version__}"
+
+
+def test_list_prints_the_envs(capsys) -> None:
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "thinkgym/Game24-v0" in out and "thinkgym/Arithmetic-v0" in out

@@ -1,0 +1,287 @@
+"""Shared pieces of the command modules: argument types, plugin loading, subcommand wiring.
+
+The argument types raise :class:`argparse.ArgumentTypeError`, so a bad value ends in argparse's
+one-line ``usage ... error: argument --lr: ...`` and exit status 2, never in a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import importlib
+import math
+import os
+import runpy
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+__all__ = [
+    "CommandError",
+    "HelpFormatter",
+    "add_command",
+    "choice",
+    "device_arg",
+    "env_name",
+    "existing_dir",
+    "existing_file",
+    "finite_float",
+    "load_plugins",
+    "nonneg_int",
+    "positive_float",
+    "positive_int",
+    "probability",
+    "resolve_device_arg",
+    "writable_dir",
+]
+
+
+class CommandError(Exception):
+    """A user-facing error: :func:`thinkgym.cli.main` prints its message on one line, exit 2."""
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Keeps the description's layout (its examples) and shows each option's default."""
+
+
+# ---------------------------------------------------------------------------- argument types
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
+    return value
+
+
+def nonneg_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 0")
+    return value
+
+
+def finite_float(text: str) -> float:
+    """argparse type: a finite number (``nan`` and ``inf`` are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0 (learning rates, temperatures, seconds)."""
+    value = finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value:g} must be > 0")
+    return value
+
+
+def probability(text: str) -> float:
+    """argparse type: a number in (0, 1] (``top_p``, data fractions)."""
+    value = finite_float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{value:g} must be in (0, 1]")
+    return value
+
+
+def choice(*choices: str) -> Callable[[str], str]:
+    """argparse type: one of ``choices`` (case-insensitive), with a "did you mean" hint."""
+
+    def parse(text: str) -> str:
+        for c in choices:
+            if c.lower() == text.lower():
+                return c
+        raise argparse.ArgumentTypeError(_unknown(text, choices))
+
+    parse.__name__ = "choice"
+    return parse
+
+
+def _unknown(text: str, choices: Sequence[str], what: str = "") -> str:
+    hint = difflib.get_close_matches(text, list(choices), n=1, cutoff=0.5)
+    did = f" (did you mean {hint[0]!r}?)" if hint else ""
+    return f"unknown {what}{text!r}{did}; choose from {', '.join(choices)}"
+
+
+def env_name(text: str) -> str:
+    """argparse type: an env id or short name (case-insensitive), resolved to the full id."""
+    import gymnasium as gym
+
+    import thinkgym
+    from thinkgym.envs import resolve_id
+
+    try:
+        return resolve_id(text)
+    except gym.error.Error:
+        pass
+    known = thinkgym.list_envs()
+    short = {k.split("/", 1)[-1].rsplit("-v", 1)[0]: k for k in known}
+    lowered = text.split("/")[-1].rsplit("-v", 1)[0].lower()
+    for name, env_id in short.items():
+        if name.lower() == lowered:
+            return env_id
+    raise argparse.ArgumentTypeError(_unknown(text, sorted(short), "env "))
+
+
+def existing_dir(text: str) -> Path:
+    """argparse type: a directory that exists."""
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{text!r}: no such directory")
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a directory")
+    return path
+
+
+def existing_file(text: str) -> Path:
+    """argparse type: a file that exists."""
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{text!r}: no such file")
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a directory, not a file")
+    return path
+
+
+def writable_dir(text: str) -> Path:
+    """argparse type: a directory that exists and is writable, or can be created.
+
+    Nothing is created here; the check walks up to the nearest existing parent.
+    """
+    path = Path(text).expanduser()
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        what = "is a file" if probe == path else f"cannot be created: {str(probe)!r} is a file"
+        raise argparse.ArgumentTypeError(f"{text!r} {what}")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{text!r} is not writable ({str(probe)!r} is read-only)")
+    return path
+
+
+def device_arg(text: str) -> str:
+    """argparse type: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (checked in ``run``)."""
+    base, _, index = text.partition(":")
+    if base not in ("auto", "cpu", "cuda", "mps") or (index and not index.isdigit()):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a device; use auto, cpu, cuda, cuda:N or mps"
+        )
+    return text
+
+
+def resolve_device_arg(text: str) -> Any:
+    """The ``torch.device`` of a ``--device`` value; :class:`CommandError` if it is not present."""
+    import torch
+
+    if text == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(text)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise CommandError(f"--device {text}: CUDA is not available here; use --device cpu")
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            raise CommandError(f"--device {text}: only {count} CUDA device(s) (cuda:0..)")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise CommandError(f"--device {text}: MPS is not available here; use --device cpu")
+    return device
+
+
+# ---------------------------------------------------------------------------- plugins
+_LOADED_PLUGINS: set[str] = set()
+
+
+def load_plugins(specs: Sequence[str]) -> None:
+    """Load each ``--plugin``: a ``.py`` file (run as a script) or an importable module.
+
+    A plugin registers envs, planners, rewards or policies when it runs; loading the same plugin
+    twice does nothing the second time.
+
+    Raises:
+        CommandError: the file does not exist or the module cannot be imported.
+    """
+    for spec in specs:
+        if spec in _LOADED_PLUGINS:
+            continue
+        if spec.endswith(".py") or os.sep in spec or "/" in spec:
+            path = Path(spec).expanduser()
+            if not path.is_file():
+                raise CommandError(f"--plugin {spec}: no such file")
+            runpy.run_path(str(path), run_name="thinkgym_plugin")
+        else:
+            try:
+                importlib.import_module(spec)
+            except ModuleNotFoundError as exc:
+                if exc.name and spec.startswith(exc.name):
+                    raise CommandError(
+                        f"--plugin {spec}: no module {exc.name!r} (give a .py file or a module "
+                        "on sys.path)"
+                    ) from None
+                raise
+        _LOADED_PLUGINS.add(spec)
+
+
+# ---------------------------------------------------------------------------- wiring
+def add_command(
+    subparsers: Any, name: str, module: ModuleType, *, plugin_option: bool = True
+) -> argparse.ArgumentParser:
+    """Add the command ``name`` implemented by ``module`` to ``subparsers``.
+
+    The help line is the first line of the module docstring, the description the whole
+    docstring; ``--plugin`` is added unless the module adds its own.
+    """
+    doc = (module.__doc__ or name).strip()
+    first = doc.splitlines()[0].strip()
+    # "``thinkgym train sft``: behaviour cloning ..." -> "behaviour cloning ..."
+    help_line = first.split(": ", 1)[1] if first.startswith("``") and ": " in first else first
+    help_line = help_line.rstrip(".")
+    parser = subparsers.add_parser(
+        name, help=help_line, description=doc, formatter_class=HelpFormatter
+    )
+    module.add_arguments(parser)
+    if plugin_option and "--plugin" not in parser._option_string_actions:
+        parser.add_argument(
+            "--plugin",
+            action="append",
+            default=[],
+            metavar="FILE_OR_MODULE",
+            help="a Python file or module to load first (it may register envs, planners, "
+            "rewards); repeat for several",
+        )
+        parser.set_defaults(_load_plugins=True)
+    parser.set_defaults(func=module.run, _command_name=name)
+    return parser
+
+
+def plugin_specs(args: argparse.Namespace) -> list[str]:
+    """The ``--plugin`` values :func:`thinkgym.cli.main` loads before running (if it owns them)."""
+    if not getattr(args, "_load_plugins", False):
+        return []
+    return list(getattr(args, "plugin", None) or [])
+
+
+def error_line(exc: BaseException) -> str:
+    """``exc`` as one line (newlines and runs of spaces collapsed)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text
+
+
+def warn(message: str) -> None:
+    """Print a one-line warning to stderr."""
+    print(f"thinkgym: warning: {message}", file=sys.stderr)
