@@ -12,8 +12,8 @@ torch = pytest.importorskip("torch")
 from thinkgym.agents.llm import LLMPolicy  # noqa: E402
 from thinkgym.learning.evaluation import step_accuracy  # noqa: E402
 from thinkgym.learning.sft import batch_indices, latest_checkpoint, sft  # noqa: E402
-from thinkgym.models import build_char_tokenizer, build_tiny_model  # noqa: E402
 from thinkgym.learning.traces import Trace, make_traces, pairs  # noqa: E402
+from thinkgym.models import build_char_tokenizer, build_tiny_model  # noqa: E402
 
 
 def _policy(seed: int = 0) -> LLMPolicy:

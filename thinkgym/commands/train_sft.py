@@ -116,8 +116,8 @@ def run(args: argparse.Namespace) -> int:
     from thinkgym.envs import resolve_id
     from thinkgym.learning.recipes import build_traces
     from thinkgym.learning.sft import sft
-    from thinkgym.models import build_char_tokenizer, build_tiny_model
     from thinkgym.learning.traces import load_traces, make_traces, save_traces
+    from thinkgym.models import build_char_tokenizer, build_tiny_model
 
     values, envs, data = _settings(args)
     envs = [resolve_id(e) for e in envs]
