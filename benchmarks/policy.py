@@ -30,7 +30,7 @@ def _load(args: argparse.Namespace):
         return LLMPolicy.from_pretrained(args.policy, device=args.device), args.policy
     if (default_policy_dir() / "config.json").is_file() or not args.quick:
         return LLMPolicy.default(device=args.device), "shipped"
-    from thinkgym.learning.tiny import build_char_tokenizer, build_tiny_model
+    from thinkgym.models import build_char_tokenizer, build_tiny_model
 
     tok = build_char_tokenizer()
     model = build_tiny_model(tok, hidden_size=64, layers=2, heads=2)

@@ -146,7 +146,7 @@ def sample(env: Any, policy: Any, problems: list[dict], samples: int, limit: int
     from tqdm.auto import tqdm
 
     from thinkgym.envs.base import answer_text, is_answer
-    from thinkgym.rewards.mc_labels import _EXPECTED, _track
+    from thinkgym.learning.mc_labels import _EXPECTED, _track
 
     starts = []
     for kw in problems:
@@ -209,7 +209,7 @@ def auc_or_none(scores: list[float], labels: list[bool]) -> float | None:
     """ROC AUC, or ``None`` when one class is missing (NaN scores are dropped)."""
     import math
 
-    from thinkgym.rewards import roc_auc
+    from thinkgym.learning.mc_labels import roc_auc
 
     pairs = [(s, y) for s, y in zip(scores, labels, strict=True) if not math.isnan(s)]
     try:
@@ -227,7 +227,8 @@ def _fit(
 ) -> Any:
     """A reward model of ``kind`` trained on ``examples`` with the CLI's settings: a fresh tiny
     model (``--init scratch``) or the policy's transformer with a new head (``--init policy``)."""
-    from thinkgym.rewards import LearnedRewardModel, train_reward_model
+    from thinkgym.learning.reward_models import train_reward_model
+    from thinkgym.rewards import LearnedRewardModel
 
     common = {"kind": kind, "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr}
     common.update(seed=args.seed, problem_lines=env.problem_line_count)
@@ -256,7 +257,7 @@ def train_prm(
 ) -> dict[str, Any]:
     """MC-label ``trajectories`` (``held[i]``: trajectory ``i`` belongs to a held-out problem),
     train a PRM on the others, save it to ``OUT/name`` and return its summary."""
-    from thinkgym.rewards import MCRolloutLabeler
+    from thinkgym.learning.mc_labels import MCRolloutLabeler
 
     t0 = time.perf_counter()
     kept = [(t, h) for t, h in zip(trajectories, held, strict=True) if t.steps]

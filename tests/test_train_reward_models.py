@@ -15,7 +15,7 @@ def script():
 
 def test_quick_untrained_llm_policy(script, tmp_path):
     from thinkgym.agents.llm import LLMPolicy
-    from thinkgym.learning.tiny import build_char_tokenizer, build_tiny_model
+    from thinkgym.models import build_char_tokenizer, build_tiny_model
 
     tok = build_char_tokenizer()
     model = build_tiny_model(tok, hidden_size=32, layers=1, heads=2)

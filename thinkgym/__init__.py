@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from thinkgym import envs
 from thinkgym.agents.base import Agent, Policy, Proposal
-from thinkgym.envs import ReasoningEnv, list_envs, make, register
-from thinkgym.rewards.base import Reward
+from thinkgym.envs import ReasoningEnv, Reward, list_envs, make, register
 
 __version__ = "0.1.0"
 

@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 
 from thinkgym.agents.base import Agent, Policy  # noqa: E402
 from thinkgym.agents.llm import LLMPolicy  # noqa: E402
-from thinkgym.learning.tiny import build_char_tokenizer, build_tiny_model  # noqa: E402
+from thinkgym.models import build_char_tokenizer, build_tiny_model  # noqa: E402
 
 OBS = ["Numbers: 4 9 10 13 | Target: 24", "Evaluate: (3 + 4) * 5\n= 7 * 5", "Solve for x: 3x = 9"]
 

@@ -15,7 +15,7 @@ CHAT_TEMPLATE = (
 @pytest.fixture
 def chat_tokenizer():
     pytest.importorskip("transformers")
-    from thinkgym.learning.tiny import build_char_tokenizer
+    from thinkgym.models import build_char_tokenizer
 
     tok = build_char_tokenizer()
     tok.chat_template = CHAT_TEMPLATE
@@ -47,7 +47,7 @@ def test_chat_uses_the_tokenizer_template(chat_tokenizer) -> None:
 
 def test_chat_needs_a_chat_template() -> None:
     pytest.importorskip("transformers")
-    from thinkgym.learning.tiny import build_char_tokenizer
+    from thinkgym.models import build_char_tokenizer
 
     with pytest.raises(ValueError, match="chat_template"):
         PromptTemplate.chat().render("x", build_char_tokenizer())

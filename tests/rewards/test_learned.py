@@ -10,11 +10,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import thinkgym  # noqa: E402,F401
-from thinkgym.rewards import (  # noqa: E402
-    LearnedRewardModel,
-    PotentialShaping,
-    train_reward_model,
-)
+from thinkgym.learning.reward_models import train_reward_model  # noqa: E402
+from thinkgym.rewards import LearnedRewardModel, PotentialShaping  # noqa: E402
 
 TINY = {"hidden_size": 32, "layers": 1, "heads": 2, "max_positions": 128}
 
@@ -158,7 +155,7 @@ def test_train_is_seeded_and_validates():
 
 def test_from_policy_copies_the_backbone_and_adds_a_fresh_head(tmp_path):
     from thinkgym.agents.llm import LLMPolicy
-    from thinkgym.learning.tiny import build_char_tokenizer, build_tiny_model
+    from thinkgym.models import build_char_tokenizer, build_tiny_model
 
     tok = build_char_tokenizer()
     lm = build_tiny_model(tok, hidden_size=32, layers=2, heads=2, max_positions=128)

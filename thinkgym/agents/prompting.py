@@ -98,14 +98,13 @@ class PromptTemplate:
             raise ValueError(f"k={k} must be >= 0")
         from thinkgym.agents.base import unwrap_env
         from thinkgym.envs import make
-        from thinkgym.learning.traces import solve_with_rng
 
         inner = unwrap_env(make(env) if isinstance(env, str) else env)
         examples = []
         for i in range(k):
             inner.reset(seed=seed * 1000 + i)
             state = inner.get_state()
-            steps = solve_with_rng(inner, state.problem, np.random.default_rng(seed * 1000 + i))
+            steps = inner.solve_with_rng(state.problem, np.random.default_rng(seed * 1000 + i))
             examples.append("\n".join([inner.format_problem(state.problem), *steps]))
         return cls.chat(examples=examples, analysis=analysis, decomposition=decomposition)
 

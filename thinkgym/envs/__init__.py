@@ -11,9 +11,19 @@ from typing import Any
 
 import gymnasium as gym
 
-from thinkgym.envs.base import EnvState, ReasoningEnv, StepCheck
+from thinkgym.envs.base import DefaultReward, EnvState, ReasoningEnv, Reward, StepCheck
 
-__all__ = ["ReasoningEnv", "EnvState", "StepCheck", "register", "make", "list_envs", "BUILTIN"]
+__all__ = [
+    "ReasoningEnv",
+    "EnvState",
+    "StepCheck",
+    "Reward",
+    "DefaultReward",
+    "register",
+    "make",
+    "list_envs",
+    "BUILTIN",
+]
 
 NAMESPACE = "thinkgym"
 _ID_RE = re.compile(r"^(?:[\w:.-]+/)?[\w:.-]+?-v\d+$")

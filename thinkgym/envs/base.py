@@ -4,17 +4,23 @@ A task subclasses :class:`ReasoningEnv` and fills in a handful of hooks (problem
 checker, answer checker, reference solver). The base class owns the episode logic, the
 observation/action spaces, rewards, truncation, rendering and the small immutable state that search
 planners copy with :meth:`ReasoningEnv.get_state` / :meth:`ReasoningEnv.set_state`.
+
+The reward protocol lives here too (:class:`Reward`, :class:`DefaultReward`): an env needs a
+reward, and the envs are the layer below every reward implementation (:mod:`thinkgym.rewards`).
 """
 
 from __future__ import annotations
 
+import copy
 import string
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+
+from thinkgym.envs.spaces import TranscriptSpace
 
 __all__ = [
     "CHARSET",
@@ -24,6 +30,9 @@ __all__ = [
     "ANSWER_PREFIX",
     "is_answer",
     "answer_text",
+    "Reward",
+    "RewardProtocol",
+    "DefaultReward",
 ]
 
 ANSWER_PREFIX = "Answer:"
@@ -80,6 +89,57 @@ class StepCheck:
     error: str = ""
     data: Any = None
     text: str | None = None
+
+
+@runtime_checkable
+class RewardProtocol(Protocol):
+    """What an env needs from a reward object."""
+
+    def process(self, state: EnvState, step: str) -> float:
+        """Reward for an accepted step ``step`` taken from ``state``."""
+        ...
+
+    def outcome(self, state: EnvState) -> float:
+        """Reward for a finished episode (``state.done`` is true)."""
+        ...
+
+
+class Reward:
+    """Base class of rewards. Subclasses override :meth:`process` and/or :meth:`outcome`.
+
+    An env calls :meth:`bind` once with itself, so rule-based rewards can use the task's step and
+    answer checkers. ``bind`` returns a bound copy and leaves ``self`` untouched, so one reward
+    object can be handed to many envs.
+    """
+
+    env: ReasoningEnv | None = None
+
+    def bind(self, env: ReasoningEnv) -> Reward:
+        """Return a copy of this reward attached to ``env``."""
+        bound = copy.copy(self)
+        bound.env = env
+        return bound
+
+    def process(self, state: EnvState, step: str) -> float:
+        """Reward for an accepted step (default 0)."""
+        return 0.0
+
+    def outcome(self, state: EnvState) -> float:
+        """Reward for a finished episode (default 0)."""
+        return 0.0
+
+    def __repr__(self) -> str:
+        fields: dict[str, Any] = {k: v for k, v in vars(self).items() if k != "env"}
+        args = ", ".join(f"{k}={v!r}" for k, v in fields.items())
+        return f"{type(self).__name__}({args})"
+
+
+class DefaultReward(Reward):
+    """1.0 for a correct final answer, 0.0 otherwise; accepted steps earn 0."""
+
+    def outcome(self, state: EnvState) -> float:
+        """1.0 when the env judged the answer correct."""
+        return 1.0 if state.correct else 0.0
 
 
 class ReasoningEnv(gym.Env[str, str]):
@@ -146,8 +206,6 @@ class ReasoningEnv(gym.Env[str, str]):
         self.invalid_penalty = float(invalid_penalty)
         self.render_mode = render_mode
         if reward is None:
-            from thinkgym.rewards.base import DefaultReward
-
             reward = DefaultReward()
         for method in ("process", "outcome"):
             if not callable(getattr(reward, method, None)):
@@ -157,7 +215,8 @@ class ReasoningEnv(gym.Env[str, str]):
                 )
         bind = getattr(reward, "bind", None)
         self.reward = bind(self) if callable(bind) else reward
-        self.observation_space = spaces.Text(
+        # TranscriptSpace: a spaces.Text that AsyncVectorEnv's shared memory reads correctly
+        self.observation_space = TranscriptSpace(
             max_length=self.max_observation_chars(), min_length=0, charset=CHARSET
         )
         self.action_space = spaces.Text(
@@ -215,6 +274,16 @@ class ReasoningEnv(gym.Env[str, str]):
     def solve(self, problem: dict[str, Any]) -> list[str]:
         """Reference solver: a correct step-by-step trace ending with an ``Answer:`` line."""
         raise NotImplementedError
+
+    def solve_with_rng(self, problem: dict[str, Any], rng: np.random.Generator) -> list[str]:
+        """A reference trace, random among solutions for tasks whose solver samples (Countdown).
+
+        Solves from the problem's initial state with :meth:`solve_state` (which draws from
+        ``rng`` where the task has several solutions) and falls back to :meth:`solve`.
+        """
+        start = EnvState(problem=problem, data=self.initial_data(problem))
+        plan = self.solve_state(start, rng)
+        return list(plan) if plan is not None else list(self.solve(problem))
 
     def parse_problem(self, text: str) -> dict[str, Any]:
         """Inverse of :meth:`format_problem`: the problem from a transcript's first line(s).

@@ -14,7 +14,6 @@ The split is clean by construction:
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -33,7 +32,6 @@ __all__ = [
     "eval_texts",
     "game24_extra_traces",
     "subpuzzle_traces",
-    "solve_with_rng",
     "pairs",
 ]
 
@@ -110,13 +108,6 @@ def pairs(traces: Iterable[Trace]) -> list[tuple[str, str]]:
     return [p for t in traces for p in t.pairs()]
 
 
-def solve_with_rng(env: Any, problem: dict[str, Any], rng: np.random.Generator) -> list[str]:
-    """The reference trace, random among solutions for solvers that take an ``rng``."""
-    if "rng" in inspect.signature(env.solve).parameters:
-        return list(env.solve(problem, rng=rng))
-    return list(env.solve(problem))
-
-
 def _make_env(env_id: str, difficulty: int | None = None, **kwargs: Any) -> Any:
     from thinkgym.envs import make, resolve_id
 
@@ -169,7 +160,7 @@ def _solutions(env: Any, problem: dict[str, Any], k: int, seed: Sequence[int]) -
     """Up to ``k`` distinct reference traces (several tries each, for randomised solvers)."""
     sols: list[tuple[str, ...]] = []
     for j in range(max(1, 3 * k)):
-        steps = tuple(solve_with_rng(env, problem, np.random.default_rng([*seed, j])))
+        steps = tuple(env.solve_with_rng(problem, np.random.default_rng([*seed, j])))
         if steps not in sols:
             sols.append(steps)
         if len(sols) >= k:
@@ -327,6 +318,6 @@ def subpuzzle_traces(traces: Iterable[Trace], *, seed: int = 0) -> list[Trace]:
             if head in seen:
                 continue
             seen.add(head)
-            steps = solve_with_rng(env, problem, np.random.default_rng([seed, t_i, k]))
+            steps = env.solve_with_rng(problem, np.random.default_rng([seed, t_i, k]))
             out.append(Trace(f"{trace.env_id}:sub", head, tuple(steps)))
     return out

@@ -1,4 +1,9 @@
-"""Rewards: the answer verifier, rule-based and learned outcome/process rewards."""
+"""Rewards: the answer verifier, rule-based and learned outcome/process rewards.
+
+The reward protocol (:class:`Reward`, :class:`DefaultReward`) lives with the envs
+(:mod:`thinkgym.envs.base`) and is re-exported here. Monte-Carlo step labels and reward-model
+training are learning: :mod:`thinkgym.learning.mc_labels`, :mod:`thinkgym.learning.reward_models`.
+"""
 
 from __future__ import annotations
 
@@ -14,19 +19,12 @@ from thinkgym.rewards.combinators import (
     WeightedSum,
     aggregate,
 )
-from thinkgym.rewards.mc_labels import (
-    LabeledTrajectory,
-    MCRolloutLabeler,
-    NoisyOraclePolicy,
-    collect_prm_dataset,
-    roc_auc,
-)
 from thinkgym.rewards.outcome import OutcomeVerifier
 from thinkgym.rewards.process import StepVerifier
 from thinkgym.rewards.registry import list_rewards, make_reward, register_reward
 from thinkgym.rewards.verify import VerifyResult, verify
 
-_LAZY = {"LearnedRewardModel", "train_reward_model"}
+_LAZY = {"LearnedRewardModel"}
 
 
 def __getattr__(name: str) -> object:
@@ -42,20 +40,14 @@ __all__ += [
     "AGGREGATIONS",
     "ComposableReward",
     "FormatPenalty",
-    "LabeledTrajectory",
     "LearnedRewardModel",
     "LengthPenalty",
-    "MCRolloutLabeler",
-    "NoisyOraclePolicy",
     "OutcomeVerifier",
     "PotentialShaping",
     "StepVerifier",
     "WeightedSum",
     "aggregate",
-    "collect_prm_dataset",
     "list_rewards",
     "make_reward",
     "register_reward",
-    "roc_auc",
-    "train_reward_model",
 ]

@@ -20,7 +20,7 @@ import pytest
 import thinkgym  # noqa: F401
 from thinkgym.agents import OracleAgent, RandomAgent
 from thinkgym.envs.base import is_answer
-from thinkgym.rewards import (
+from thinkgym.learning.mc_labels import (
     MCRolloutLabeler,
     NoisyOraclePolicy,
     collect_prm_dataset,
@@ -126,7 +126,7 @@ def test_learned_prm_on_mc_labels_ranks_correct_steps(capsys):
     allows, the tiny model then reached only 0.79-0.87, against about 0.97 with hard labels.
     """
     torch = pytest.importorskip("torch")
-    from thinkgym.rewards import train_reward_model
+    from thinkgym.learning.reward_models import train_reward_model
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small matrices: one thread is fastest, and kind to shared CPUs

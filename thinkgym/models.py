@@ -1,19 +1,34 @@
-"""Tiny models made here: a character-level tokenizer and small decoders built from a config.
+"""Model builders: a character-level tokenizer, small decoders built from a config, model paths.
 
-No weights can be downloaded, so thinkgym trains its own small models. The tokenizer is built with
+No weights can be downloaded, so thinkgym trains its own small models. This module is the
+model-builder layer: it imports only :mod:`thinkgym.envs` (for the charset), so rewards, agents
+and learning may all build models from it. The tokenizer is built with
 the ``tokenizers`` library and wrapped as a :class:`transformers.PreTrainedTokenizerFast`, so it
 saves and loads with ``save_pretrained`` / ``from_pretrained`` like any other.
 """
 
 from __future__ import annotations
 
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from thinkgym.envs.base import CHARSET
 
-__all__ = ["SPECIAL_TOKENS", "build_char_tokenizer", "tiny_llama_config", "build_tiny_model"]
+__all__ = [
+    "SPECIAL_TOKENS",
+    "build_char_tokenizer",
+    "build_tiny_model",
+    "default_policy_dir",
+    "tiny_llama_config",
+]
 
 SPECIAL_TOKENS = {"pad": "<pad>", "bos": "<s>", "eos": "</s>", "unk": "<unk>"}
+
+
+def default_policy_dir() -> Path:
+    """Where the shipped default policy lives: ``thinkgym/data/policy/``."""
+    return Path(str(resources.files("thinkgym.data").joinpath("policy")))
 
 
 def build_char_tokenizer(extra_chars: str = "") -> Any:

@@ -1,0 +1,172 @@
+"""The package's import order holds: a lower layer never imports a higher one.
+
+Order (DESIGN.md, "Layers"): ``expr``/math < ``envs`` (with the reward protocol and the default
+reward) < model builders (``thinkgym.models``) < ``rewards`` < ``agents`` (search included) <
+``learning`` < CLI (``thinkgym.cli``, ``thinkgym.commands``, ``thinkgym.__main__``).
+
+Every module of the package is read with :mod:`ast`; every ``import`` counts, also the ones inside
+functions and ``TYPE_CHECKING`` blocks. A lower layer takes a higher one's objects as arguments
+instead.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "thinkgym"
+
+LAYERS = ("expr", "envs", "models", "rewards", "agents", "learning", "cli")
+"""Layer names, lowest first."""
+
+_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("thinkgym.expr", "expr"),
+    ("thinkgym.data", "expr"),  # shipped data files only
+    ("thinkgym.envs", "envs"),
+    ("thinkgym.models", "models"),
+    ("thinkgym.rewards", "rewards"),
+    ("thinkgym.agents", "agents"),
+    ("thinkgym.learning", "learning"),
+    ("thinkgym.commands", "cli"),
+    ("thinkgym.cli", "cli"),
+    ("thinkgym.__main__", "cli"),
+    # The root package re-exports envs, rewards and agents names; importing it is an arrow to
+    # the agents layer (and it must itself stay below learning so `import thinkgym` stays light).
+    ("thinkgym", "agents"),
+)
+
+
+def layer_of(module: str) -> str | None:
+    """The layer of a ``thinkgym`` module name (``None`` for modules outside the package)."""
+    if module != "thinkgym" and not module.startswith("thinkgym."):
+        return None
+    for prefix, layer in _PREFIXES:
+        if module == prefix or module.startswith(prefix + "."):
+            return layer
+    raise AssertionError(f"module {module} has no layer; add it to _PREFIXES in {__file__}")
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    """``(line, imported module)`` for every import statement of a file, nested ones included."""
+    name = _module_name(path)
+    is_pkg = path.name == "__init__.py"
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    out: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = name.split(".")
+                if not is_pkg:
+                    base = base[:-1]
+                base = base[: len(base) - (node.level - 1)]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            # `from thinkgym.x import y`: y may be a submodule (from thinkgym import envs)
+            for alias in node.names:
+                sub = f"{mod}.{alias.name}"
+                target = (
+                    sub
+                    if (PACKAGE.parent / sub.replace(".", "/")).exists()
+                    or (PACKAGE.parent / (sub.replace(".", "/") + ".py")).exists()
+                    else mod
+                )
+                out.append((node.lineno, target))
+    return out
+
+
+def _modules() -> list[Path]:
+    return sorted(p for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def violations() -> list[str]:
+    """Every import that points up the layer order, as ``file:line: a -> b`` messages."""
+    found = []
+    for path in _modules():
+        name = _module_name(path)
+        if name == "thinkgym":
+            own = "agents"  # the root facade: may import envs, rewards and agents
+        else:
+            own = layer_of(name)
+        assert own is not None
+        for line, target in _imports(path):
+            other = layer_of(target)
+            if other is None or LAYERS.index(other) <= LAYERS.index(own):
+                continue
+            rel = path.relative_to(PACKAGE.parent)
+            found.append(
+                f"{rel}:{line}: {name} (layer {own!r}) imports {target} (layer {other!r}); "
+                f"a lower layer may not import a higher one (order: {' < '.join(LAYERS)})"
+            )
+    return found
+
+
+def test_every_module_has_a_layer() -> None:
+    for path in _modules():
+        name = _module_name(path)
+        assert name == "thinkgym" or layer_of(name) is not None, name
+
+
+def test_no_import_points_up_the_layer_order() -> None:
+    bad = violations()
+    assert not bad, "imports against the layer order:\n" + "\n".join(bad)
+
+
+def test_the_checker_sees_nested_and_relative_imports(tmp_path: Path, monkeypatch) -> None:
+    """The checker itself: an upward import inside a function and a relative one are caught."""
+    pkg = tmp_path / "thinkgym"
+    (pkg / "envs").mkdir(parents=True)
+    (pkg / "learning").mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "envs" / "__init__.py").write_text("")
+    (pkg / "learning" / "__init__.py").write_text("")
+    (pkg / "learning" / "traces.py").write_text("X = 1\n")
+    (pkg / "envs" / "bad.py").write_text(
+        "def f():\n    from thinkgym.learning.traces import X\n    return X\n"
+    )
+    (pkg / "envs" / "rel.py").write_text("from ..learning import traces\n")
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", pkg)
+    bad = violations()
+    assert len(bad) == 2, bad
+    assert any("envs/bad.py:2:" in b and "'envs'" in b and "'learning'" in b for b in bad)
+    assert any("envs/rel.py:1:" in b and "thinkgym.learning.traces" in b for b in bad)
+
+
+HEAVY = (
+    "torch",
+    "transformers",
+    "stable_baselines3",
+    "sb3_contrib",
+    "ray",
+    "datasets",
+    "trl",
+    "matplotlib",
+    "tensorboard",
+)
+
+
+@pytest.mark.parametrize("stmt", ["import thinkgym", "import thinkgym.envs, thinkgym.rewards"])
+def test_import_thinkgym_stays_light(stmt: str) -> None:
+    code = (
+        f"import sys; {stmt}; import gymnasium as gym; gym.make('thinkgym/Game24-v0'); "
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    loaded = out.stdout.strip()
+    assert loaded == "", f"{stmt!r} imported heavy modules: {loaded}"
