@@ -32,6 +32,11 @@ class Proposal:
         entropy: mean per-token entropy (the policy's uncertainty; 0 for scripted agents).
         tokens: number of generated tokens.
         count: how many samples produced this text (when duplicates are merged).
+        token_ids: the sampled token ids (the stop token included; empty for scripted agents).
+            RL recomputes log-probs of exactly these tokens, not of the re-tokenised text.
+        behavior_logprobs: per-token log-probabilities of ``token_ids`` under the distribution
+            actually sampled (temperature and top-p applied; ``0`` per token for a greedy
+            decode, a point mass). Importance ratios of RL are taken against these.
     """
 
     text: str
@@ -39,6 +44,13 @@ class Proposal:
     entropy: float = 0.0
     tokens: int = 0
     count: int = 1
+    token_ids: tuple[int, ...] = ()
+    behavior_logprobs: tuple[float, ...] = ()
+
+    @property
+    def behavior_logprob(self) -> float:
+        """Summed behaviour log-probability of the sampled tokens (see ``behavior_logprobs``)."""
+        return float(sum(self.behavior_logprobs))
 
 
 @runtime_checkable

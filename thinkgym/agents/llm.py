@@ -9,6 +9,12 @@ used, so that scores of proposals drawn with different settings are comparable. 
 ``logprob`` sums the log-probabilities of its generated tokens up to and including the newline
 that ends the step (or the eos token); ``entropy`` is the mean over those tokens of the entropy of
 the same distribution.
+
+For RL each proposal also carries the sampled ``token_ids`` and their *behaviour* log-probs
+(``behavior_logprobs``): log-probabilities under the distribution actually sampled, temperature
+and top-p applied (``0`` per token for greedy decoding). :meth:`LLMPolicy.logprobs` recomputes
+per-token log-probs of given continuations, teacher-forced through the same template and
+encoding that SFT uses, under any temperature/top-p, with or without gradients.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -252,14 +258,14 @@ class LLMPolicy:
         samples = 1 if greedy else n
         prompts = [self.template.render(obs, self.tokenizer) for obs in observations]
         rows = [p for p in prompts for _ in range(samples)]
-        results: list[tuple[str, float, float, int]] = []
+        results: list[_Row] = []
         devices = [self.device.index or 0] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices, enabled=seed is not None):
             if seed is not None:
                 torch.manual_seed(seed)
             # Similar lengths share a chunk (less padding); results go back to row order.
             order = sorted(range(len(rows)), key=lambda r: len(rows[r]))
-            by_row: dict[int, tuple[str, float, float, int]] = {}
+            by_row: dict[int, _Row] = {}
             for start in range(0, len(order), self.max_batch_rows):
                 idx = order[start : start + self.max_batch_rows]
                 chunk = [rows[r] for r in idx]
@@ -271,7 +277,7 @@ class LLMPolicy:
         out: list[list[Proposal]] = []
         for i in range(len(observations)):
             mine = results[i * samples : (i + 1) * samples]
-            props = [Proposal(t, lp, ent, k) for t, lp, ent, k in mine]
+            props = [Proposal(t, lp, ent, k, 1, ids, blp) for t, lp, ent, k, ids, blp in mine]
             if greedy:
                 props = props * n
             if merge_duplicates:
@@ -281,6 +287,94 @@ class LLMPolicy:
         self.stats.sequences += len(rows)
         self.stats.tokens += sum(r[3] for r in results)
         self.stats.seconds += time.perf_counter() - t0
+        return out
+
+    def logprobs(
+        self,
+        prompts: Sequence[str],
+        continuations: Sequence[str | Sequence[int]],
+        *,
+        grad: bool = False,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        template: bool = True,
+        max_prompt_tokens: int | None = None,
+        batch_size: int | None = None,
+    ) -> list[Any]:
+        """Teacher-forced per-token log-probabilities of ``continuations`` after ``prompts``.
+
+        The encoding is the one SFT trains on (:func:`thinkgym.learning.sft.encode_pairs`): the
+        prompt is rendered by the policy's template and tokenised on its own (left-truncated),
+        the continuation is appended as token ids. A continuation given as a string is tokenised
+        without special tokens (SFT's targets are ``step + "\\n"``); given as token ids (a
+        :class:`~thinkgym.agents.base.Proposal`'s ``token_ids``) it is used as is, so the
+        log-probs are those of exactly the sampled tokens.
+
+        Args:
+            prompts: observations (transcripts), or raw text with ``template=False``.
+            continuations: one per prompt: text or token ids.
+            grad: keep the autograd graph (for a policy-gradient loss); otherwise no graph is
+                built.
+            temperature: score under ``softmax(logits / temperature)`` (``1``: the model's own
+                distribution; the value a proposal was sampled at gives its behaviour log-probs).
+            top_p: score under the nucleus distribution the sampler used (tokens outside it get
+                ``-inf``).
+            template: render prompts with the policy's template (``False``: prompts are final
+                text, tokenised with no special tokens).
+            max_prompt_tokens: longer prompts keep their last tokens (default: as ``propose``).
+            batch_size: rows per forward pass (default: the policy's ``max_batch_rows``).
+
+        Returns:
+            One 1-D float tensor per continuation (its length: the continuation's tokens).
+        """
+        import torch
+
+        if len(prompts) != len(continuations):
+            raise ValueError(
+                f"{len(prompts)} prompts but {len(continuations)} continuations; give one each"
+            )
+        if isinstance(prompts, str):
+            raise TypeError("prompts must be a sequence of strings; wrap one in a list")
+        if not 0 < top_p <= 1 or temperature < 0:
+            raise ValueError(f"temperature={temperature} must be >= 0 and top_p={top_p} in (0, 1]")
+        tok = self.tokenizer
+        if template:
+            texts = [self.template.render(p, tok) for p in prompts]
+            special = self.template.adds_special_tokens
+        else:
+            texts, special = list(prompts), False
+        p_ids = tok(texts, add_special_tokens=special)["input_ids"] if texts else []
+        c_ids = [
+            tok(c, add_special_tokens=False)["input_ids"] if isinstance(c, str) else list(c)
+            for c in continuations
+        ]
+        longest = max((len(c) for c in c_ids), default=0)
+        cap = max_prompt_tokens or self._prompt_cap(max(1, longest))
+        p_ids = [p[-cap:] for p in p_ids]
+        pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+        rows = batch_size or self.max_batch_rows
+        out: list[Any] = [None] * len(texts)
+        order = sorted(range(len(texts)), key=lambda r: len(p_ids[r]) + len(c_ids[r]))
+        ctx = torch.enable_grad() if grad else torch.inference_mode()
+        with ctx:
+            for start in range(0, len(order), rows):
+                idx = order[start : start + rows]
+                width = max(len(p_ids[r]) + len(c_ids[r]) for r in idx)
+                ids = torch.full((len(idx), width), pad, dtype=torch.long)
+                mask = torch.zeros((len(idx), width), dtype=torch.long)
+                for j, r in enumerate(idx):  # right padding: positions start at 0 everywhere
+                    seq = p_ids[r] + c_ids[r]
+                    ids[j, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+                    mask[j, : len(seq)] = 1
+                ids, mask = ids.to(self.device), mask.to(self.device)
+                logits = self.model(input_ids=ids, attention_mask=mask).logits.float()
+                for j, r in enumerate(idx):
+                    a, k = len(p_ids[r]), len(c_ids[r])
+                    if k == 0:
+                        out[r] = logits.new_zeros(0)
+                        continue
+                    lp = _sampling_logprobs(logits[j, a - 1 : a - 1 + k], temperature, top_p)
+                    out[r] = lp.gather(-1, ids[j, a : a + k, None]).squeeze(-1)
         return out
 
     # ------------------------------------------------------------------ internals
@@ -335,7 +429,7 @@ class LLMPolicy:
 
     def _decode(
         self, texts: list[str], greedy: bool, temperature: float, top_p: float, max_new: int
-    ) -> list[tuple[str, float, float, int]]:
+    ) -> list[_Row]:
         """Sample with a KV cache, dropping each row from the batch once it has stopped.
 
         Rows with the same prompt (the ``n`` samples of one observation) share one prefill: the
@@ -352,6 +446,7 @@ class LLMPolicy:
         lengths = torch.zeros(rows, dtype=torch.long, device=self.device)
         logprob = torch.zeros(rows, dtype=torch.float64, device=self.device)
         entropy = torch.zeros(rows, dtype=torch.float64, device=self.device)
+        behavior = torch.zeros((rows, max_new), dtype=torch.float64, device=self.device)
         alive = torch.arange(rows, device=self.device)  # batch row -> original row
         position = (mask.long().cumsum(-1) - 1).clamp(min=0)
         with torch.inference_mode():
@@ -377,7 +472,9 @@ class LLMPolicy:
                 if greedy:
                     nxt = logits.argmax(-1)
                 else:
-                    nxt = torch.multinomial(_nucleus(logits / temperature, top_p), 1).squeeze(-1)
+                    probs = _nucleus(logits / temperature, top_p)
+                    nxt = torch.multinomial(probs, 1).squeeze(-1)
+                    behavior[alive, t] = probs.gather(-1, nxt[:, None]).squeeze(-1).double().log()
                 tokens[alive, t] = nxt
                 lengths[alive] += 1
                 logprob[alive] += logp.gather(-1, nxt[:, None]).squeeze(-1).double()
@@ -404,12 +501,16 @@ class LLMPolicy:
             k = int(lengths[r])
             text = self.tokenizer.decode(tokens[r, :k], skip_special_tokens=True)
             mean_ent = float(entropy[r]) / max(1, k)
-            result.append((text.split("\n", 1)[0].strip(), float(logprob[r]), mean_ent, k))
+            ids = tuple(int(i) for i in tokens[r, :k].tolist())
+            blp = tuple(float(x) for x in behavior[r, :k].tolist())
+            result.append(
+                (text.split("\n", 1)[0].strip(), float(logprob[r]), mean_ent, k, ids, blp)
+            )
         return result
 
     def _generate(
         self, texts: list[str], greedy: bool, temperature: float, top_p: float, max_new: int
-    ) -> list[tuple[str, float, float, int]]:
+    ) -> list[_Row]:
         import torch
         from transformers import GenerationConfig
 
@@ -445,7 +546,7 @@ class LLMPolicy:
             self.model.generation_config = saved
         new = gen.sequences[:, enc["input_ids"].shape[1] :]  # (rows, T)
         if new.shape[1] == 0:
-            return [("", 0.0, 0.0, 0) for _ in texts]
+            return [("", 0.0, 0.0, 0, (), ()) for _ in texts]
         logits = torch.stack(gen.logits, dim=1).float()  # (rows, T, V), unprocessed
         logp = torch.log_softmax(logits, dim=-1)
         chosen = logp.gather(-1, new.unsqueeze(-1)).squeeze(-1)  # (rows, T)
@@ -459,13 +560,37 @@ class LLMPolicy:
         lengths = keep.sum(1)
         lp = (chosen * keep).sum(1)
         ent = (entropy * keep).sum(1) / lengths.clamp(min=1)
+        if greedy:
+            behavior = torch.zeros_like(chosen)
+        else:  # the distribution generate sampled from, recomputed from the raw logits
+            behavior = _sampling_logprobs(logits, temperature, top_p)
+            behavior = behavior.gather(-1, new.unsqueeze(-1)).squeeze(-1)
         out = []
         for r in range(new.shape[0]):
             k = int(lengths[r])
             text = tok.decode(new[r, :k], skip_special_tokens=True)
             text = text.split("\n", 1)[0].strip()
-            out.append((text, float(lp[r]), float(ent[r]), k))
+            ids = tuple(int(i) for i in new[r, :k].tolist())
+            blp = tuple(float(x) for x in behavior[r, :k].tolist())
+            out.append((text, float(lp[r]), float(ent[r]), k, ids, blp))
         return out
+
+
+_Row = tuple[str, float, float, int, tuple[int, ...], tuple[float, ...]]
+"""One decoded row: text, log-prob, mean entropy, token count, token ids, behaviour log-probs."""
+
+
+def _sampling_logprobs(logits: Any, temperature: float, top_p: float) -> Any:
+    """Log-probabilities of the distribution sampled at ``temperature``/``top_p`` (``-inf`` off
+    the nucleus); ``temperature == 0`` is taken as 1 (use it for scoring, not greedy)."""
+    import torch
+
+    if temperature == 1.0 and top_p >= 1.0:
+        return torch.log_softmax(logits, dim=-1)
+    scaled = logits / (temperature or 1.0)
+    if top_p >= 1.0:
+        return torch.log_softmax(scaled, dim=-1)
+    return _nucleus(scaled, top_p).log()
 
 
 def _cache_of(out: Any) -> Any:
@@ -492,7 +617,7 @@ def _merge(props: list[Proposal]) -> list[Proposal]:
     for p in props:
         if p.text in merged:
             q = merged[p.text]
-            merged[p.text] = Proposal(q.text, q.logprob, q.entropy, q.tokens, q.count + p.count)
+            merged[p.text] = replace(q, count=q.count + p.count)
         else:
             merged[p.text] = p
     return list(merged.values())
