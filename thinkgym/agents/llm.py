@@ -170,15 +170,24 @@ class LLMPolicy:
                 a stranger's checkpoint then runs none of its code).
             template: prompt template; default plain.
             **kwargs: passed to :class:`LLMPolicy`.
-        """
-        from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(
-            str(path_or_dir), trust_remote_code=trust_remote_code
+        Raises:
+            FileNotFoundError: no such directory (no model hub is contacted).
+            thinkgym.checkpoints.CheckpointError: not a model directory, a corrupt or truncated
+                file, or a config that does not fit the weights.
+        """
+        from transformers import AutoModelForCausalLM
+
+        from thinkgym.checkpoints import load_pretrained, load_tokenizer
+
+        model = load_pretrained(
+            AutoModelForCausalLM,
+            path_or_dir,
+            what="policy",
+            trust_remote_code=trust_remote_code,
+            dtype=_resolve_dtype(dtype),
         )
-        model = AutoModelForCausalLM.from_pretrained(
-            str(path_or_dir), trust_remote_code=trust_remote_code, dtype=_resolve_dtype(dtype)
-        )
+        tokenizer = load_tokenizer(path_or_dir, what="policy", trust_remote_code=trust_remote_code)
         return cls(model, tokenizer, template=template, device=device, dtype=dtype, **kwargs)
 
     @classmethod

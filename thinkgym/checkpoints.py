@@ -1,0 +1,344 @@
+"""Checked loading of model directories and training checkpoints (model-builder layer).
+
+Everything that reads weights goes through here, so that a bad file is refused with one line that
+names it, instead of a transformers traceback, a hub lookup or randomly initialised weights:
+
+* :func:`check_model_dir`: a path that is not a local directory with a ``config.json`` is refused
+  before transformers sees it (no hub is ever contacted: a typo is not a repo id).
+* :func:`check_safetensors`: the header of every ``*.safetensors`` file parses and the file is as
+  long as the header says (a truncated copy is caught without reading the tensors).
+* :func:`load_pretrained`: ``from_pretrained`` with ``local_files_only``; missing or unexpected
+  weights and shape mismatches (a config that does not fit the weights) are errors.
+* :func:`load_weights`: weights of a checkpoint into an existing model, checked key by key and
+  shape by shape *before* anything is copied.
+* :func:`load_trainer_state`: a ``trainer_state.pt`` read with ``weights_only=True``; a truncated,
+  corrupt or foreign file is a :class:`CheckpointError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pickle
+import struct
+from collections.abc import Iterable, Iterator, Sequence
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "CheckpointError",
+    "check_model_dir",
+    "check_safetensors",
+    "check_state_dict",
+    "load_pretrained",
+    "load_tokenizer",
+    "load_trainer_state",
+    "load_weights",
+    "read_json",
+]
+
+_MAX_HEADER = 100 * 1024 * 1024  # the safetensors format's own limit
+
+
+class CheckpointError(ValueError):
+    """A model directory or checkpoint that cannot be used; the message names the file."""
+
+
+def check_model_dir(path: str | os.PathLike[str], what: str = "model") -> Path:
+    """``path`` as a :class:`~pathlib.Path` if it is a local model directory, else an error.
+
+    Args:
+        path: a directory written by ``save_pretrained``.
+        what: what the directory should hold, for the message ("policy", "reward model").
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist (nothing is looked up on a model hub).
+        CheckpointError: ``path`` is a file, or a directory without ``config.json``.
+    """
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise FileNotFoundError(
+            f"{os.fspath(path)!r}: no such directory; give a local {what} directory written by "
+            "save_pretrained (nothing is downloaded)"
+        )
+    if not p.is_dir():
+        raise CheckpointError(f"{os.fspath(path)!r} is a file, not a {what} directory")
+    if not (p / "config.json").is_file():
+        raise CheckpointError(
+            f"{os.fspath(path)!r} is not a {what} directory: it has no config.json (write one "
+            "with save_pretrained)"
+        )
+    read_json(p / "config.json")
+    for f in sorted(p.glob("*.safetensors")):
+        check_safetensors(f)
+    return p
+
+
+def read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The JSON object in ``path``; a :class:`CheckpointError` naming the file if it is not one."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{os.fspath(path)}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(
+            f"{os.fspath(path)}: expected a JSON object, found {type(data).__name__}"
+        )
+    return data
+
+
+def check_safetensors(path: str | os.PathLike[str]) -> None:
+    """Check that a ``.safetensors`` file is complete, reading only its header.
+
+    Raises:
+        CheckpointError: the header does not parse, or the file is shorter or longer than the
+            header says (truncated copy, interrupted save, not a safetensors file).
+    """
+    name = os.fspath(path)
+    size = os.path.getsize(path)
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+        if len(head) < 8:
+            raise CheckpointError(f"{name}: truncated safetensors file ({size} bytes)")
+        (n,) = struct.unpack("<Q", head)
+        if n > min(_MAX_HEADER, size - 8):
+            raise CheckpointError(f"{name}: not a safetensors file or truncated (bad header)")
+        try:
+            header = json.loads(fh.read(n))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise CheckpointError(f"{name}: corrupt safetensors header") from None
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{name}: corrupt safetensors header")
+    end = 0
+    for key, entry in header.items():
+        if key == "__metadata__":
+            continue
+        try:
+            begin, stop = entry["data_offsets"]
+        except (TypeError, KeyError, ValueError):
+            raise CheckpointError(f"{name}: corrupt safetensors header (tensor {key!r})") from None
+        end = max(end, int(stop))
+    if 8 + n + end != size:
+        raise CheckpointError(
+            f"{name}: truncated or padded safetensors file ({size} bytes, header says "
+            f"{8 + n + end})"
+        )
+
+
+def _tied_keys(model: Any) -> set[str]:
+    config = getattr(model, "config", None)
+    tied = getattr(config, "tie_word_embeddings", False)
+    return {k for k in model.state_dict() if k.endswith("lm_head.weight")} if tied else set()
+
+
+def _matches(key: str, patterns: Iterable[str]) -> bool:
+    return any(fnmatch(key, p) for p in patterns)
+
+
+def _short(keys: Sequence[str], n: int = 4) -> str:
+    keys = sorted(keys)
+    more = f" and {len(keys) - n} more" if len(keys) > n else ""
+    return ", ".join(keys[:n]) + more
+
+
+def check_state_dict(
+    model: Any,
+    state: dict[str, Any],
+    source: str,
+    *,
+    allow_missing: Sequence[str] = (),
+    allow_unexpected: Sequence[str] = (),
+) -> None:
+    """Refuse ``state`` unless it has exactly ``model``'s weights with the same shapes.
+
+    Args:
+        model: a ``torch.nn.Module``.
+        state: name -> tensor.
+        source: the file or directory, for the message.
+        allow_missing: glob patterns of weights the state may lack (tied heads are allowed).
+        allow_unexpected: glob patterns of extra weights to ignore.
+
+    Raises:
+        CheckpointError: missing or unexpected weights, or shape mismatches.
+    """
+    own = model.state_dict()
+    tied = _tied_keys(model)
+    missing = [
+        k for k in own if k not in state and k not in tied and not _matches(k, allow_missing)
+    ]
+    unexpected = [k for k in state if k not in own and not _matches(k, allow_unexpected)]
+    shapes = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
+        for k, v in own.items()
+        if k in state and tuple(state[k].shape) != tuple(v.shape)
+    ]
+    problems = []
+    if shapes:
+        problems.append(f"shape mismatch (checkpoint vs model): {_short(shapes, 2)}")
+    if missing:
+        problems.append(f"missing weights: {_short(missing)}")
+    if unexpected:
+        problems.append(f"unexpected weights: {_short(unexpected)}")
+    if problems:
+        raise CheckpointError(
+            f"{source} does not fit the model ({'; '.join(problems)}); load it with the config "
+            "it was saved with"
+        )
+
+
+def load_weights(model: Any, directory: str | os.PathLike[str]) -> None:
+    """Load the ``*.safetensors`` weights of ``directory`` into ``model``, all checked first.
+
+    Raises:
+        CheckpointError: no weights, a corrupt file, or weights that do not fit the model (the
+            model is left unchanged).
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    d = Path(directory)
+    files = sorted(d.glob("*.safetensors"))
+    if not files:
+        raise CheckpointError(f"{d}: no .safetensors weights")
+    state: dict[str, Any] = {}
+    for f in files:
+        check_safetensors(f)
+        try:
+            state.update(load_file(str(f)))
+        except (SafetensorError, OSError, RuntimeError) as exc:
+            raise CheckpointError(
+                f"{f}: unreadable weights ({' '.join(str(exc).split())})"
+            ) from None
+    check_state_dict(model, state, str(d))
+    model.load_state_dict(state, strict=False)
+    if _tied_keys(model):
+        model.tie_weights()
+
+
+def load_trainer_state(path: str | os.PathLike[str], required: Sequence[str] = ("step",)) -> dict:
+    """Read a ``trainer_state.pt`` (``weights_only=True``: it runs no code from the file).
+
+    Args:
+        path: the file.
+        required: keys the state must have (a state without them is foreign).
+
+    Raises:
+        CheckpointError: missing, empty, truncated, corrupt, or not a thinkgym trainer state.
+    """
+    import torch
+
+    name = os.fspath(path)
+    if not os.path.isfile(path):
+        raise CheckpointError(f"{name}: missing")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError, OSError) as exc:
+        reason = " ".join(str(exc).split())[:160] or type(exc).__name__
+        raise CheckpointError(f"{name}: truncated or corrupt trainer state ({reason})") from None
+    if not isinstance(state, dict) or any(k not in state for k in required):
+        raise CheckpointError(
+            f"{name}: not a thinkgym trainer state (needs the keys {', '.join(required)})"
+        )
+    return state
+
+
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """No load report or progress bar from transformers: problems are raised here instead."""
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def load_pretrained(
+    auto_class: Any,
+    directory: str | os.PathLike[str],
+    *,
+    what: str = "model",
+    allow_missing: Sequence[str] = (),
+    allow_unexpected: Sequence[str] = (),
+    **kwargs: Any,
+) -> Any:
+    """``auto_class.from_pretrained(directory)`` with every check of this module.
+
+    Args:
+        auto_class: e.g. ``transformers.AutoModelForCausalLM``.
+        directory: a local directory (checked with :func:`check_model_dir` first).
+        what: what it should hold, for messages.
+        allow_missing: glob patterns of weights the checkpoint may lack (a new head).
+        allow_unexpected: glob patterns of checkpoint weights the model may ignore.
+        **kwargs: passed to ``from_pretrained`` (``dtype``, ``num_labels``, ...).
+
+    Raises:
+        FileNotFoundError: no such directory.
+        CheckpointError: not a model directory, corrupt files, or a config that does not fit the
+            weights (missing or unexpected weights, shape mismatches).
+    """
+    d = check_model_dir(directory, what)
+    try:
+        with _quiet_transformers():
+            model, info = auto_class.from_pretrained(
+                str(d), local_files_only=True, output_loading_info=True, **kwargs
+            )
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
+        text = " ".join(str(exc).split())
+        if "mismatched_sizes" in text or "size mismatch" in text:
+            text = "its config.json does not fit the weights (shape mismatch)"
+        raise CheckpointError(f"{d}: cannot load the {what}: {text[:300]}") from None
+    tied = _tied_keys(model)
+    missing = [
+        k for k in info.get("missing_keys", ()) if k not in tied and not _matches(k, allow_missing)
+    ]
+    unexpected = [k for k in info.get("unexpected_keys", ()) if not _matches(k, allow_unexpected)]
+    mismatched = [
+        str(m[0]) if isinstance(m, tuple) else str(m) for m in info.get("mismatched_keys", ())
+    ]
+    problems = []
+    if mismatched:
+        problems.append(f"shape mismatch: {_short(mismatched)}")
+    if missing:
+        problems.append(f"missing weights: {_short(missing)}")
+    if unexpected:
+        problems.append(f"unexpected weights: {_short(unexpected)}")
+    if problems:
+        raise CheckpointError(
+            f"{d}: its config.json does not fit the weights ({'; '.join(problems)}); the "
+            f"{what} would be partly random"
+        )
+    return model
+
+
+def load_tokenizer(directory: str | os.PathLike[str], *, what: str = "model", **kwargs: Any) -> Any:
+    """``AutoTokenizer.from_pretrained(directory)``, local files only, errors naming the directory.
+
+    Raises:
+        FileNotFoundError: no such directory.
+        CheckpointError: the directory holds no usable tokenizer.
+    """
+    from transformers import AutoTokenizer
+
+    d = Path(directory).expanduser()
+    if not d.is_dir():
+        raise FileNotFoundError(f"{os.fspath(directory)!r}: no such directory")
+    if not any((d / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json")):
+        raise CheckpointError(
+            f"{d} has no tokenizer (tokenizer.json or tokenizer_config.json); save the {what} "
+            "with its tokenizer"
+        )
+    try:
+        return AutoTokenizer.from_pretrained(str(d), local_files_only=True, **kwargs)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        text = " ".join(str(exc).split())[:300]
+        raise CheckpointError(f"{d}: cannot load the tokenizer: {text}") from None
