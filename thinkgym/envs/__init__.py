@@ -33,6 +33,7 @@ BUILTIN: dict[str, str] = {
     "Countdown-v0": "thinkgym.envs.countdown:CountdownEnv",
     "Arithmetic-v0": "thinkgym.envs.arithmetic:ArithmeticEnv",
     "LinearEquation-v0": "thinkgym.envs.linear_equation:LinearEquationEnv",
+    "MathWord-v0": "thinkgym.envs.mathword:MathWordEnv",
 }
 
 
