@@ -24,7 +24,8 @@ def run_episodes(
 
     At each round the observations of the running episodes are grouped by text, and each group
     of ``c`` identical observations asks ``policy.propose`` for ``c`` proposals (so the first
-    step of the ``samples`` episodes of one problem is one call with ``n=samples``). Episodes are
+    step of the ``samples`` episodes of one problem is one call with ``n=samples``): this is
+    :func:`thinkgym.learning.rollout.collect`, keeping only the verdicts. Episodes are
     scored by the env itself (with the hidden reference where the task needs it: this is
     evaluation, not search).
 
@@ -43,46 +44,20 @@ def run_episodes(
     Returns:
         For each problem, whether each of its episodes ended with a correct answer.
     """
-    from thinkgym.envs import make
+    from thinkgym.learning.rollout import collect
 
-    env = make(env_id, **(env_kwargs or {})).unwrapped
-    states = []
-    for kw in problems:
-        env.reset(**kw)
-        states.extend([env.get_state()] * samples)
-    correct = [False] * len(states)
-    active = list(range(len(states)))
-    rnd = 0
-    while active:
-        groups: dict[str, list[int]] = {}
-        for i in active:
-            groups.setdefault(env.transcript(states[i]), []).append(i)
-        by_count: dict[int, list[str]] = {}
-        for text, members in groups.items():
-            by_count.setdefault(len(members), []).append(text)
-        actions: dict[int, str] = {}
-        for count, texts in by_count.items():
-            kwargs: dict[str, Any] = {"temperature": temperature, "top_p": top_p}
-            if hasattr(policy, "stats"):  # LLMPolicy-style keywords
-                kwargs.update(
-                    max_new_tokens=max_new_tokens,
-                    seed=None if seed is None else seed + rnd * 7919 + count,
-                )
-            props = policy.propose(texts, count, **kwargs)
-            for text, plist in zip(texts, props, strict=True):
-                for i, p in zip(groups[text], plist, strict=False):
-                    actions[i] = p.text
-        still = []
-        for i in active:
-            env.set_state(states[i])
-            _, _, terminated, truncated, info = env.step(actions.get(i, ""))
-            states[i] = env.get_state()
-            if terminated or truncated:
-                correct[i] = bool(info.get("correct", False))
-            else:
-                still.append(i)
-        active = still
-        rnd += 1
+    episodes = collect(
+        policy,
+        env_id,
+        problems,
+        samples=samples,
+        temperature=temperature,
+        top_p=top_p,
+        seed=seed,
+        max_new_tokens=max_new_tokens,
+        env_kwargs=env_kwargs,
+    )
+    correct = [ep.correct for ep in episodes]
     return [correct[k * samples : (k + 1) * samples] for k in range(len(problems))]
 
 

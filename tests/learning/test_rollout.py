@@ -1,0 +1,100 @@
+"""The rollout collector: episodes equal a replay through env.step; per-step scores; token ids."""
+
+from __future__ import annotations
+
+import pytest
+
+from thinkgym.agents.base import OracleAgent, RandomAgent
+from thinkgym.envs import make
+from thinkgym.learning.rollout import collect
+from thinkgym.rewards.process import StepVerifier
+
+ENV = "thinkgym/Arithmetic-v0"
+PROBLEMS = [{"seed": s} for s in range(5)]
+
+
+def _replay(env_id, env_kwargs, ep):
+    env = make(env_id, **env_kwargs)
+    obs, _ = env.reset(**ep.problem)
+    for step in ep.steps:
+        assert step.observation == obs
+        obs, reward, terminated, truncated, info = env.step(step.action)
+        assert reward == step.reward
+        assert bool(info["valid"]) == step.valid
+    assert terminated == ep.terminated
+    assert (truncated and not terminated) == ep.truncated
+    assert bool(info.get("correct", False)) == ep.correct
+    assert env.unwrapped.get_state() == ep.final_state
+
+
+@pytest.mark.parametrize("which", ["random", "oracle"])
+def test_scripted_episodes_equal_replay(which) -> None:
+    env = make(ENV, difficulty=1).unwrapped
+    policy = RandomAgent(env, seed=1) if which == "random" else OracleAgent(env)
+    eps = collect(policy, ENV, PROBLEMS, samples=3, env_kwargs={"difficulty": 1})
+    assert [(e.index, e.sample) for e in eps] == [(i, j) for i in range(5) for j in range(3)]
+    for ep in eps:
+        _replay(ENV, {"difficulty": 1}, ep)
+    if which == "oracle":
+        assert all(e.correct and e.outcome == 1.0 for e in eps)
+    else:
+        assert any(not s.valid for e in eps for s in e.steps)  # rejected steps are recorded
+
+
+def test_llm_episodes_equal_replay_and_carry_tokens() -> None:
+    torch = pytest.importorskip("torch")
+    from thinkgym.agents.llm import LLMPolicy
+
+    torch.set_num_threads(1)
+    policy = LLMPolicy.default(device="cpu")
+    kw = {"difficulty": 1, "reward": StepVerifier()}
+    eps = collect(
+        policy,
+        ENV,
+        PROBLEMS[:3],
+        samples=4,
+        temperature=1.0,
+        seed=5,
+        env_kwargs=kw,
+        step_reward=StepVerifier(),
+    )
+    for ep in eps:
+        _replay(ENV, kw, ep)
+        for s in ep.steps:
+            assert len(s.token_ids) == len(s.behavior_logprobs) >= 1
+            assert s.process == (
+                1.0 if s.valid and not s.action.startswith("Answer:") else s.process
+            )
+            assert (s.process is None) == (not s.valid)
+    # the same seed gives the same episodes; greedy evaluation is the collector's verdicts
+    again = collect(policy, ENV, PROBLEMS[:3], samples=4, temperature=1.0, seed=5, env_kwargs=kw)
+    assert [e.actions for e in again] == [e.actions for e in eps]
+    from thinkgym.learning.evaluation import run_episodes
+
+    greedy = collect(policy, ENV, PROBLEMS[:3], temperature=0.0, env_kwargs={"difficulty": 1})
+    verdicts = run_episodes(policy, ENV, PROBLEMS[:3], env_kwargs={"difficulty": 1})
+    assert verdicts == [[e.correct] for e in greedy]
+
+
+def test_batched_step_scorer_and_bad_input() -> None:
+    env = make(ENV, difficulty=1).unwrapped
+    seen = []
+
+    def values(before, steps, after):
+        seen.append(len(steps))
+        return [float(len(s)) for s in steps]
+
+    eps = collect(
+        OracleAgent(env),
+        ENV,
+        PROBLEMS[:2],
+        samples=2,
+        env_kwargs={"difficulty": 1},
+        step_reward=values,
+    )
+    assert all(s.process == float(len(s.action)) for e in eps for s in e.steps)
+    assert seen and max(seen) <= 4  # one batched call per round
+    with pytest.raises(ValueError, match="samples"):
+        collect(OracleAgent(env), ENV, PROBLEMS, samples=0)
+    with pytest.raises(TypeError, match="step_reward"):
+        collect(OracleAgent(env), ENV, PROBLEMS, step_reward=3)

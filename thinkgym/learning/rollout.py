@@ -1,0 +1,253 @@
+"""One rollout collector: many episodes of any policy in lockstep, with everything RL needs.
+
+:func:`collect` plays ``samples`` episodes per problem. At each round the observations of the
+running episodes are grouped by text, and each group of ``c`` identical observations asks
+``policy.propose`` for ``c`` proposals (the first step of the ``samples`` episodes of one problem is
+one call with ``n=samples``). Every step goes through ``env.step``, so rewards, rejections and
+truncation are exactly the env's.
+
+Each :class:`Episode` keeps, per step: the observation the step was proposed from (the prompt),
+the action, the sampled token ids and their behaviour log-probs (for importance ratios), the
+env's reward, whether the step was accepted, and an optional per-step score from a process
+reward (a rule PRM, a learned PRM, MC values: anything with ``process(state, step)`` or a batched
+callable). The evaluation loop (:func:`thinkgym.learning.evaluation.run_episodes`) is this
+collector with greedy decoding.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Step", "Episode", "collect", "StepScorer"]
+
+StepScorer = Callable[[Sequence[Any], Sequence[str], Sequence[Any]], Sequence[float]]
+"""A batched per-step scorer: ``fn(states_before, steps, states_after) -> scores``."""
+
+
+@dataclass
+class Step:
+    """One action of an episode.
+
+    Attributes:
+        observation: the transcript the step was proposed from (the policy's prompt).
+        action: the step text sent to ``env.step``.
+        token_ids: the sampled token ids (empty for scripted policies).
+        behavior_logprobs: their log-probs under the sampling distribution.
+        logprob: summed log-prob under the policy at temperature 1 (the proposal's ``logprob``).
+        reward: the env's reward for the step (process reward, outcome, or invalid penalty).
+        valid: whether the env accepted the step.
+        error: why it was rejected (empty when accepted).
+        process: the per-step score of ``step_reward`` (``None`` when none was given or the
+            step was rejected).
+    """
+
+    observation: str
+    action: str
+    token_ids: tuple[int, ...] = ()
+    behavior_logprobs: tuple[float, ...] = ()
+    logprob: float = 0.0
+    reward: float = 0.0
+    valid: bool = True
+    error: str = ""
+    process: float | None = None
+
+
+@dataclass
+class Episode:
+    """A finished (or truncated) episode.
+
+    Attributes:
+        index: which problem it played (position in ``problems``).
+        sample: which of that problem's samples it is.
+        problem: the ``env.reset`` keyword arguments of the problem.
+        steps: the actions taken, rejected ones included.
+        terminated: the episode ended with an answer.
+        truncated: it ran out of steps.
+        correct: the answer was right (the env's verdict, with the hidden reference).
+        outcome: the env's reward for the final answer (``0`` when truncated).
+        final_state: the env state at the end (``EnvState``).
+    """
+
+    index: int
+    sample: int
+    problem: dict[str, Any]
+    steps: list[Step] = field(default_factory=list)
+    terminated: bool = False
+    truncated: bool = False
+    correct: bool = False
+    outcome: float = 0.0
+    final_state: Any = None
+
+    @property
+    def total_reward(self) -> float:
+        """Sum of the env's rewards over the episode."""
+        return float(sum(s.reward for s in self.steps))
+
+    @property
+    def actions(self) -> list[str]:
+        """The actions in order (replaying them through ``env.step`` reproduces the episode)."""
+        return [s.action for s in self.steps]
+
+
+def _scorer(step_reward: Any, env: Any) -> StepScorer | None:
+    """A batched scorer from a reward object (``process``) or a callable."""
+    if step_reward is None:
+        return None
+    process = getattr(step_reward, "process", None)
+    if callable(process):
+        bind = getattr(step_reward, "bind", None)
+        obj = (
+            bind(env)
+            if callable(bind) and getattr(step_reward, "env", None) is None
+            else step_reward
+        )
+        process = obj.process
+        try:
+            takes_next = "next_state" in inspect.signature(process).parameters
+        except (TypeError, ValueError):
+            takes_next = False
+
+        def score(before: Sequence[Any], steps: Sequence[str], after: Sequence[Any]) -> list[float]:
+            if takes_next:
+                return [
+                    float(process(b, s, next_state=a))
+                    for b, s, a in zip(before, steps, after, strict=True)
+                ]
+            return [float(process(b, s)) for b, s in zip(before, steps, strict=True)]
+
+        return score
+    if callable(step_reward):
+        return step_reward
+    raise TypeError(
+        f"step_reward={step_reward!r} is neither a reward (with process(state, step)) nor a "
+        "callable fn(states_before, steps, states_after) -> scores"
+    )
+
+
+def collect(
+    policy: Any,
+    env: Any,
+    problems: Sequence[dict[str, Any]],
+    *,
+    samples: int = 1,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    seed: int | None = 0,
+    max_new_tokens: int = 48,
+    env_kwargs: dict[str, Any] | None = None,
+    step_reward: Any = None,
+    progress: bool = False,
+) -> list[Episode]:
+    """Play ``samples`` episodes per problem with ``policy``; all episodes advance in lockstep.
+
+    Args:
+        policy: anything with ``propose(observations, n, ...) -> list[list[Proposal]]``.
+        env: an env id (made with ``env_kwargs``) or a :class:`~thinkgym.envs.base.ReasoningEnv`
+            (wrapped or not; its reward object gives the step rewards).
+        problems: ``env.reset`` keyword arguments, one per problem (``{"seed": 3}``,
+            ``{"options": {"numbers": [...]}}``).
+        samples: episodes per problem.
+        temperature: sampling temperature (0: greedy).
+        top_p: nucleus mass.
+        seed: base seed of the sampling (round ``r`` with ``c`` copies uses
+            ``seed + 7919 r + c``); ``None`` leaves it free.
+        max_new_tokens: longest step.
+        env_kwargs: keyword arguments of the env when ``env`` is an id.
+        step_reward: an extra per-step score stored in :attr:`Step.process` for accepted steps:
+            a reward object (``process(state, step)``; rule PRM, learned PRM) or a batched
+            callable ``fn(states_before, steps, states_after) -> scores`` (e.g. MC values).
+        progress: show a tqdm bar over finished episodes.
+
+    Returns:
+        The episodes, problem by problem and sample by sample
+        (``episodes[i * samples + j]`` is sample ``j`` of problem ``i``).
+    """
+    from thinkgym.envs import make
+
+    if samples < 1:
+        raise ValueError(f"samples={samples} must be >= 1")
+    if isinstance(env, str):
+        base = make(env, **(env_kwargs or {})).unwrapped
+    else:
+        base = getattr(env, "unwrapped", env)
+    score = _scorer(step_reward, base)
+    takes_llm_kwargs = hasattr(policy, "stats")  # LLMPolicy-style keywords
+    episodes: list[Episode] = []
+    states = []
+    for i, kw in enumerate(problems):
+        base.reset(**kw)
+        for j in range(samples):
+            episodes.append(Episode(index=i, sample=j, problem=dict(kw)))
+            states.append(base.get_state())
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(states), desc="rollouts", dynamic_ncols=True)
+    active = list(range(len(states)))
+    rnd = 0
+    while active:
+        groups: dict[str, list[int]] = {}
+        for i in active:
+            groups.setdefault(base.transcript(states[i]), []).append(i)
+        by_count: dict[int, list[str]] = {}
+        for text, members in groups.items():
+            by_count.setdefault(len(members), []).append(text)
+        chosen: dict[int, Any] = {}
+        for count, texts in by_count.items():
+            kwargs: dict[str, Any] = {"temperature": temperature, "top_p": top_p}
+            if takes_llm_kwargs:
+                kwargs.update(
+                    max_new_tokens=max_new_tokens,
+                    seed=None if seed is None else seed + rnd * 7919 + count,
+                )
+            props = policy.propose(texts, count, **kwargs)
+            for text, plist in zip(texts, props, strict=True):
+                for i, p in zip(groups[text], plist, strict=False):
+                    chosen[i] = p
+        still = []
+        scored: list[tuple[int, Any, str, Any]] = []
+        for i in active:
+            prop = chosen.get(i)
+            action = prop.text if prop is not None else ""
+            before = states[i]
+            obs = base.transcript(before)
+            base.set_state(before)
+            _, reward, terminated, truncated, info = base.step(action)
+            states[i] = after = base.get_state()
+            valid = bool(info.get("valid", not info.get("error")))
+            step = Step(
+                observation=obs,
+                action=action,
+                token_ids=tuple(getattr(prop, "token_ids", ())),
+                behavior_logprobs=tuple(getattr(prop, "behavior_logprobs", ())),
+                logprob=float(getattr(prop, "logprob", 0.0)),
+                reward=float(reward),
+                valid=valid,
+                error=str(info.get("error", "") or ""),
+            )
+            ep = episodes[i]
+            ep.steps.append(step)
+            if valid and score is not None:
+                scored.append((i, before, after.steps[-1] if after.steps else action, after))
+            if terminated or truncated:
+                ep.terminated, ep.truncated = bool(terminated), bool(truncated and not terminated)
+                ep.correct = bool(info.get("correct", False))
+                ep.outcome = float(reward) if terminated else 0.0
+                ep.final_state = after
+                if bar is not None:
+                    bar.update(1)
+            else:
+                still.append(i)
+        if scored and score is not None:
+            values = score([s[1] for s in scored], [s[2] for s in scored], [s[3] for s in scored])
+            for (i, *_), v in zip(scored, values, strict=True):
+                episodes[i].steps[-1].process = float(v)
+        active = still
+        rnd += 1
+    if bar is not None:
+        bar.close()
+    return episodes
