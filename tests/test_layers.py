@@ -21,11 +21,14 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "thinkgym"
 
 LAYERS = ("expr", "envs", "models", "rewards", "agents", "learning", "cli")
-"""Layer names, lowest first."""
+"""Layer names, lowest first. ``expr`` is the bottom: the math package and leaf utilities that
+import nothing else from thinkgym."""
 
 _PREFIXES: tuple[tuple[str, str], ...] = (
     ("thinkgym.expr", "expr"),
     ("thinkgym.data", "expr"),  # shipped data files only
+    ("thinkgym.checkpoints", "expr"),  # leaf utility: safe checkpoint and file loading
+    ("thinkgym.distributed", "expr"),  # leaf utility: local/ray execution backends
     ("thinkgym.envs", "envs"),
     ("thinkgym.models", "models"),
     ("thinkgym.rewards", "rewards"),
@@ -34,16 +37,18 @@ _PREFIXES: tuple[tuple[str, str], ...] = (
     ("thinkgym.commands", "cli"),
     ("thinkgym.cli", "cli"),
     ("thinkgym.__main__", "cli"),
-    # The root package re-exports envs, rewards and agents names; importing it is an arrow to
-    # the agents layer (and it must itself stay below learning so `import thinkgym` stays light).
-    ("thinkgym", "agents"),
 )
+ROOT_LAYER = "agents"
+"""The root package re-exports envs, rewards and agents names: importing it is an arrow to the
+agents layer, and it may itself import nothing above agents (so `import thinkgym` stays light)."""
 
 
 def layer_of(module: str) -> str | None:
     """The layer of a ``thinkgym`` module name (``None`` for modules outside the package)."""
     if module != "thinkgym" and not module.startswith("thinkgym."):
         return None
+    if module == "thinkgym":
+        return ROOT_LAYER
     for prefix, layer in _PREFIXES:
         if module == prefix or module.startswith(prefix + "."):
             return layer
@@ -98,10 +103,7 @@ def violations() -> list[str]:
     found = []
     for path in _modules():
         name = _module_name(path)
-        if name == "thinkgym":
-            own = "agents"  # the root facade: may import envs, rewards and agents
-        else:
-            own = layer_of(name)
+        own = layer_of(name)
         assert own is not None
         for line, target in _imports(path):
             other = layer_of(target)
@@ -117,8 +119,9 @@ def violations() -> list[str]:
 
 def test_every_module_has_a_layer() -> None:
     for path in _modules():
-        name = _module_name(path)
-        assert name == "thinkgym" or layer_of(name) is not None, name
+        assert layer_of(_module_name(path)) in LAYERS, path
+    with pytest.raises(AssertionError, match="thinkgym.newthing has no layer"):
+        layer_of("thinkgym.newthing")
 
 
 def test_no_import_points_up_the_layer_order() -> None:

@@ -219,7 +219,8 @@ def test_bad_constructor_arguments() -> None:
 
 def test_custom_reward_object_is_used() -> None:
     class Half:
-        def process(self, state, step):
+        def process(self, state, step, next_state):
+            assert next_state.steps == (*state.steps, step)  # the env hands the next state over
             return 0.25
 
         def outcome(self, state):

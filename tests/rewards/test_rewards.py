@@ -192,8 +192,8 @@ def test_format_and_length_penalty():
     expect = [-0.01 - 0.001 * len(s) for s in env.get_state().steps]
     assert rewards == pytest.approx(expect)
     fp = FormatPenalty(step_pattern=r"\d+", penalty=-2.0)
-    assert fp.process(None, "12") == 0.0 and fp.process(None, "x") == -2.0
-    assert fp.process(None, None) == -2.0  # malformed input does not raise
+    assert fp.process(None, "12", None) == 0.0 and fp.process(None, "x", None) == -2.0
+    assert fp.process(None, None, None) == -2.0  # malformed input does not raise
     assert fp.outcome(EnvState(problem={}, steps=("Answer:",), done=True)) == -2.0
     with pytest.raises(ValueError, match="regular expression"):
         FormatPenalty(step_pattern="(")
@@ -255,7 +255,7 @@ def test_potential_shaping_discounted_and_errors():
     total, disc, s = 0.0, 1.0, state
     for step in trace:
         nxt, ok, _ = env.apply(s, step)
-        total += disc * (shaped.outcome(nxt) if nxt.done else shaped.process(s, step))
+        total += disc * (shaped.outcome(nxt) if nxt.done else shaped.process(s, step, nxt))
         disc *= 0.9
         s = nxt
     assert total == pytest.approx(-_hash_potential(state))  # gamma^T * 0 - Phi(s0)
@@ -263,8 +263,12 @@ def test_potential_shaping_discounted_and_errors():
         PotentialShaping(OutcomeVerifier())
     with pytest.raises(ValueError, match="gamma"):
         PotentialShaping(None, _hash_potential, gamma=0.0)
-    with pytest.raises(RuntimeError, match="bind"):
-        PotentialShaping(None, _hash_potential).process(state, trace[0])
+    # the env hands the next state over, so an unbound shaping reward needs no env for steps
+    nxt, ok, _ = env.apply(state, trace[0])
+    unbound = PotentialShaping(None, _hash_potential, gamma=0.9)
+    assert ok and unbound.process(state, trace[0], nxt) == pytest.approx(
+        0.9 * _hash_potential(nxt) - _hash_potential(state)
+    )
 
 
 # ---------------------------------------------------------------------- aggregation

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import copy
 import string
-from dataclasses import dataclass, replace
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar, NamedTuple, Protocol, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
@@ -26,6 +26,7 @@ __all__ = [
     "CHARSET",
     "EnvState",
     "StepCheck",
+    "Transition",
     "ReasoningEnv",
     "ANSWER_PREFIX",
     "is_answer",
@@ -63,6 +64,8 @@ class EnvState:
         done: whether the episode has ended with an answer.
         answer: the final answer text, once given.
         correct: whether that answer was right (``None`` until answered).
+        task: the name of the task class that made the state (``""`` when built by hand);
+            :meth:`ReasoningEnv.set_state` refuses a state of another task. Not compared.
     """
 
     problem: dict[str, Any]
@@ -72,6 +75,7 @@ class EnvState:
     done: bool = False
     answer: str | None = None
     correct: bool | None = None
+    task: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +99,8 @@ class StepCheck:
 class RewardProtocol(Protocol):
     """What an env needs from a reward object."""
 
-    def process(self, state: EnvState, step: str) -> float:
-        """Reward for an accepted step ``step`` taken from ``state``."""
+    def process(self, state: EnvState, step: str, next_state: EnvState) -> float:
+        """Reward for an accepted step ``step`` taken from ``state``, leading to ``next_state``."""
         ...
 
     def outcome(self, state: EnvState) -> float:
@@ -120,8 +124,12 @@ class Reward:
         bound.env = env
         return bound
 
-    def process(self, state: EnvState, step: str) -> float:
-        """Reward for an accepted step (default 0)."""
+    def process(self, state: EnvState, step: str, next_state: EnvState) -> float:
+        """Reward for an accepted step ``step`` from ``state`` to ``next_state`` (default 0).
+
+        ``step`` is the step as written into the transcript (``next_state.steps[-1]``); the env
+        hands the next state over so that a reward never recomputes the transition.
+        """
         return 0.0
 
     def outcome(self, state: EnvState) -> float:
@@ -142,6 +150,33 @@ class DefaultReward(Reward):
         return 1.0 if state.correct else 0.0
 
 
+class Transition(NamedTuple):
+    """What one action does to a state (:meth:`ReasoningEnv.transition`).
+
+    Attributes:
+        state: the next state (on rejection: the same state with one more action counted).
+        accepted: whether the action was accepted.
+        error: why it was rejected ("" when accepted).
+        verdict: for an accepted answer judged wrong, why ("" otherwise).
+    """
+
+    state: EnvState
+    accepted: bool
+    error: str
+    verdict: str = ""
+
+
+_CHECK_ERRORS = (ValueError, ArithmeticError, TypeError, RecursionError)
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+"""What a task's checkers may raise on strange input; turned into a rejection, never raised."""
+
+
 class ReasoningEnv(gym.Env[str, str]):
     """Base class of thinkgym environments: one action is one reasoning step, written as text.
 
@@ -152,8 +187,8 @@ class ReasoningEnv(gym.Env[str, str]):
     ``spaces.Text``: one reasoning step. A step that starts with ``Answer:`` ends the episode.
 
     ## Reward
-    Pluggable (``reward=``): an object with ``process(state, step) -> float`` for each accepted
-    step and ``outcome(state) -> float`` for a finished episode. The default gives 1.0 for a
+    Pluggable (``reward=``): an object with ``process(state, step, next_state) -> float`` for
+    each accepted step and ``outcome(state) -> float`` for a finished episode. The default gives 1.0 for a
     correct final answer and 0.0 otherwise. A rejected step costs ``invalid_penalty``.
 
     ## Episode End
@@ -211,7 +246,7 @@ class ReasoningEnv(gym.Env[str, str]):
             if not callable(getattr(reward, method, None)):
                 raise TypeError(
                     f"reward={reward!r} has no {method}() method; a reward needs "
-                    "process(state, step) -> float and outcome(state) -> float"
+                    "process(state, step, next_state) -> float and outcome(state) -> float"
                 )
         bind = getattr(reward, "bind", None)
         self.reward = bind(self) if callable(bind) else reward
@@ -281,8 +316,7 @@ class ReasoningEnv(gym.Env[str, str]):
         Solves from the problem's initial state with :meth:`solve_state` (which draws from
         ``rng`` where the task has several solutions) and falls back to :meth:`solve`.
         """
-        start = EnvState(problem=problem, data=self.initial_data(problem))
-        plan = self.solve_state(start, rng)
+        plan = self.solve_state(self.initial_state(problem), rng)
         return list(plan) if plan is not None else list(self.solve(problem))
 
     def parse_problem(self, text: str) -> dict[str, Any]:
@@ -317,7 +351,7 @@ class ReasoningEnv(gym.Env[str, str]):
         lines = text.split("\n")
         head_lines = self.problem_line_count
         problem = self.parse_problem("\n".join(lines[:head_lines]))
-        state = EnvState(problem=problem, data=self.initial_data(problem))
+        state = self.initial_state(problem)
         for line in lines[head_lines:]:
             state, ok, error = self.apply(state, line)
             if not ok:
@@ -362,64 +396,32 @@ class ReasoningEnv(gym.Env[str, str]):
             problem = self.problem_from_options(options)
         if problem is None:
             problem = self.generate_problem(self.np_random)
-        self._state = EnvState(problem=problem, data=self.initial_data(problem))
+        self._state = self.initial_state(problem)
         return self.transcript(), self._info(valid=True, error="")
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         """Take one reasoning step. A bad step is rejected (penalty, unchanged state), never raised."""
         state = self._require_state()
-        if state.done:
-            return (
-                self.transcript(),
-                0.0,
-                True,
-                False,
-                self._info(valid=False, error="the episode is over; call reset()"),
-            )
-        step, error = self._clean_action(action)
-        t = state.t + 1
-        truncated = t >= self.max_steps
-        if error:
-            self._state = replace(state, t=t)
-            return (
-                self.transcript(),
-                self.invalid_penalty,
-                False,
-                truncated,
-                self._info(False, error),
-            )
-        if is_answer(step):
-            ans = answer_text(step)
-            try:
-                correct, reason = self.check_answer(state, ans)
-            except (ValueError, ArithmeticError, TypeError, RecursionError) as exc:
-                correct, reason = False, f"could not check the answer: {exc}"
-            new = replace(
-                state, steps=state.steps + (step,), t=t, done=True, answer=ans, correct=correct
-            )
-            self._state = new
-            reward = float(self.reward.outcome(new))
-            info = self._info(True, "" if correct else reason)
-            return self.transcript(), reward, True, False, info
-        try:
-            verdict = self.check_step(state, step)
-        except (ValueError, ArithmeticError, TypeError, RecursionError) as exc:
-            verdict = StepCheck(ok=False, error=f"could not read the step: {exc}")
-        if not verdict.ok:
-            self._state = replace(state, t=t)
-            return (
-                self.transcript(),
-                self.invalid_penalty,
-                False,
-                truncated,
-                self._info(False, verdict.error or "the step was rejected"),
-            )
-        text = verdict.text if verdict.text is not None else step
-        reward = float(self.reward.process(state, text))
-        new = EnvState(state.problem, state.steps + (text,), verdict.data, t)
+        move = self.transition(state, action, use_reference=True)
+        new = move.state
         self._state = new
-        obs = self._extend_transcript(state, new, text)
-        return obs, reward, False, truncated, self._info(True, "")
+        if not move.accepted:
+            if state.done:  # nothing happened: no penalty, the episode stays over
+                return self.transcript(), 0.0, True, False, self._info(False, move.error)
+            truncated = new.t >= self.max_steps
+            return (
+                self.transcript(),
+                self.invalid_penalty,
+                False,
+                truncated,
+                self._info(False, move.error),
+            )
+        if new.done:
+            reward = float(self.reward.outcome(new))
+            return self.transcript(), reward, True, False, self._info(True, move.verdict)
+        reward = float(self.reward.process(state, new.steps[-1], new))
+        obs = self._extend_transcript(state, new, new.steps[-1])
+        return obs, reward, False, new.t >= self.max_steps, self._info(True, "")
 
     def render(self) -> str | None:
         """Return the transcript as text in ``ansi`` mode."""
@@ -437,10 +439,42 @@ class ReasoningEnv(gym.Env[str, str]):
         return self._require_state()
 
     def set_state(self, state: EnvState) -> None:
-        """Restore a state from :meth:`get_state` (of this or another env of the same task)."""
+        """Restore a state from :meth:`get_state` (of this or another env of the same task).
+
+        Raises:
+            ValueError: ``state`` is not an :class:`EnvState`, was made by another task, or
+                (for a state built by hand) holds a problem this task cannot write.
+        """
+        name = self.task_name
         if not isinstance(state, EnvState):
-            raise TypeError(f"set_state expects an EnvState, got {type(state).__name__}")
+            raise ValueError(
+                f"{name}.set_state expects an EnvState from a {name}'s get_state(), got "
+                f"{type(state).__name__} {_short(state)}"
+            )
+        if state.task and state.task != name:
+            raise ValueError(
+                f"{name}.set_state got a state of another task ({state.task}); states do not "
+                f"move between tasks: use a {state.task} env for it, or reset() this one"
+            )
+        if not state.task:
+            try:
+                self.format_problem(state.problem)
+            except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+                raise ValueError(
+                    f"{name}.set_state got a state whose problem {_short(state.problem)} is not "
+                    f"a {name} problem ({type(exc).__name__}: {exc}); use a state from a "
+                    f"{name}'s get_state()"
+                ) from None
         self._state = state
+
+    @property
+    def task_name(self) -> str:
+        """The task's name as states record it (:attr:`EnvState.task`): the class name."""
+        return type(self).__name__
+
+    def initial_state(self, problem: dict[str, Any]) -> EnvState:
+        """The state before any step of ``problem`` (tagged with this task)."""
+        return EnvState(problem=problem, data=self.initial_data(problem), task=self.task_name)
 
     def transcript(self, state: EnvState | None = None) -> str:
         """The observation text of a state (default: the current one)."""
@@ -471,48 +505,68 @@ class ReasoningEnv(gym.Env[str, str]):
             return True
         try:
             return self.check_step(state, step).ok
-        except (ValueError, ArithmeticError, TypeError, RecursionError):
+        except _CHECK_ERRORS:
             return False
 
     def apply(self, state: EnvState, step: str) -> tuple[EnvState, bool, str]:
         """Pure transition used by planners: ``(next_state, accepted, error)``.
 
-        Answers are scored only with checks that need no reference (``correct`` is set from
+        The same transition as :meth:`step` (:meth:`transition`), with one difference: answers are
+        scored only with checks that need no reference (``correct`` is set from
         :meth:`check_answer_without_reference`, which is ``None`` for reference-only tasks).
+        ``error`` says why a step was rejected ("" when accepted).
         """
-        step, error = self._clean_action(step)
+        move = self.transition(state, step, use_reference=False)
+        return move.state, move.accepted, move.error
+
+    def transition(self, state: EnvState, action: Any, *, use_reference: bool) -> Transition:
+        """The one transition of the task: what ``action`` does to ``state`` (pure; never raises).
+
+        :meth:`step` calls it with ``use_reference=True`` (answers are graded with the hidden
+        reference), :meth:`apply` with ``use_reference=False`` (what a planner may know). A
+        rejected action counts one action (``t + 1``) and changes nothing else; an action on a
+        finished episode is rejected and changes nothing.
+
+        Args:
+            state: the state to act from.
+            action: one step (text; bytes and numpy strings are accepted, anything else is
+                rejected).
+            use_reference: grade answers with :meth:`check_answer` (``True``) or with
+                :meth:`check_answer_without_reference` (``False``).
+
+        Returns:
+            The :class:`Transition`: next state, whether the action was accepted, why not, and
+            for an accepted answer judged wrong, why.
+        """
+        if state.done:
+            return Transition(state, False, "the episode is over; call reset()")
+        step, error = self._clean_action(action)
+        t = state.t + 1
         if error:
-            return replace(state, t=state.t + 1), False, error
+            return Transition(replace(state, t=t), False, error)
         if is_answer(step):
             ans = answer_text(step)
+            reason = ""
             try:
-                ok = self.check_answer_without_reference(state, ans)
-            except (ValueError, ArithmeticError, TypeError, RecursionError):
-                ok = False
-            return (
-                replace(
-                    state,
-                    steps=state.steps + (step,),
-                    t=state.t + 1,
-                    done=True,
-                    answer=ans,
-                    correct=ok,
-                ),
-                True,
-                "",
+                if use_reference:
+                    correct, reason = self.check_answer(state, ans)
+                else:
+                    correct = self.check_answer_without_reference(state, ans)
+            except _CHECK_ERRORS as exc:
+                correct, reason = False, f"could not check the answer: {exc}"
+            new = replace(
+                state, steps=state.steps + (step,), t=t, done=True, answer=ans, correct=correct
             )
+            return Transition(new, True, "", "" if correct is not False else reason)
         try:
             verdict = self.check_step(state, step)
-        except (ValueError, ArithmeticError, TypeError, RecursionError) as exc:
-            verdict = StepCheck(ok=False, error=str(exc))
+        except _CHECK_ERRORS as exc:
+            verdict = StepCheck(ok=False, error=f"could not read the step: {exc}")
         if not verdict.ok:
-            return replace(state, t=state.t + 1), False, verdict.error
+            return Transition(replace(state, t=t), False, verdict.error or "the step was rejected")
         text = verdict.text if verdict.text is not None else step
-        return (
-            replace(state, steps=state.steps + (text,), data=verdict.data, t=state.t + 1),
-            True,
-            "",
-        )
+        new = replace(state, steps=state.steps + (text,), data=verdict.data, t=t)
+        return Transition(new, True, "")
 
     # ------------------------------------------------------------------ helpers
     def _clean_action(self, action: Any) -> tuple[str, str]:

@@ -44,7 +44,7 @@ def _check_reward(reward: Any, where: str) -> None:
         if not callable(getattr(reward, method, None)):
             raise TypeError(
                 f"{where}: {reward!r} has no {method}() method; a reward needs "
-                "process(state, step) -> float and outcome(state) -> float"
+                "process(state, step, next_state) -> float and outcome(state) -> float"
             )
 
 
@@ -117,9 +117,9 @@ class WeightedSum(ComposableReward):
         bound.terms = [(bind_reward(r, env), w) for r, w in self.terms]
         return bound
 
-    def process(self, state: EnvState, step: str) -> float:
+    def process(self, state: EnvState, step: str, next_state: EnvState) -> float:
         """Weighted sum of the terms' process rewards."""
-        return sum(w * float(r.process(state, step)) for r, w in self.terms if w)
+        return sum(w * float(r.process(state, step, next_state)) for r, w in self.terms if w)
 
     def outcome(self, state: EnvState) -> float:
         """Weighted sum of the terms' outcome rewards."""
@@ -227,18 +227,10 @@ class PotentialShaping(ComposableReward):
         """``F(s, s') = scale * (gamma * Phi(s') - Phi(s))``."""
         return self.scale * (self.gamma * self.phi(next_state) - self.phi(state))
 
-    def process(self, state: EnvState, step: str) -> float:
-        """Base process reward plus ``F(state, state after step)``."""
-        if self.env is None:
-            raise RuntimeError(
-                "PotentialShaping needs the env to compute the next state; pass it to "
-                "gym.make(..., reward=...) or call reward.bind(env) first"
-            )
-        nxt, ok, _ = self.env.apply(state, step)
-        base = 0.0 if self.base is None else float(self.base.process(state, step))
-        if not ok:  # not reached from the env (it only rewards accepted steps); no shaping
-            return base
-        return base + self.shaping(state, nxt)
+    def process(self, state: EnvState, step: str, next_state: EnvState) -> float:
+        """Base process reward plus ``F(state, next_state)``."""
+        base = 0.0 if self.base is None else float(self.base.process(state, step, next_state))
+        return base + self.shaping(state, next_state)
 
     def outcome(self, state: EnvState) -> float:
         """Base outcome reward plus ``F(state before the answer, finished state)``."""
@@ -281,7 +273,7 @@ class FormatPenalty(ComposableReward):
             f"answer_pattern={self.answer_pattern!r}, penalty={self.penalty!r})"
         )
 
-    def process(self, state: EnvState, step: str) -> float:
+    def process(self, state: EnvState, step: str, next_state: EnvState) -> float:
         """``penalty`` when ``step`` does not fully match ``step_pattern``, else 0."""
         if self._step_re is None or not isinstance(step, str):
             return 0.0 if isinstance(step, str) else self.penalty
@@ -312,7 +304,7 @@ class LengthPenalty(ComposableReward):
         self.per_step = float(per_step)
         self.per_char = float(per_char)
 
-    def process(self, state: EnvState, step: str) -> float:
+    def process(self, state: EnvState, step: str, next_state: EnvState) -> float:
         """``per_step + per_char * len(step)``."""
         n = len(step) if isinstance(step, str) else 0
         return self.per_step + self.per_char * n

@@ -55,10 +55,17 @@ class StepVerifier(ComposableReward):
             )
         return self.env
 
-    def process(self, state: EnvState, step: str) -> float:
-        """``good`` when ``step`` is legal in ``state``, ``bad`` otherwise."""
-        nxt, ok, _ = self._env().apply(state, step)
-        return self._score(nxt, ok)
+    def process(self, state: EnvState, step: str, next_state: EnvState) -> float:
+        """``good`` for an accepted step; an answer is judged only without the reference.
+
+        The env calls this for accepted steps only, with the state they lead to; an answer's
+        ``next_state`` may hold the reference verdict, so answers are re-judged by the
+        reference-free transition (:meth:`~thinkgym.envs.base.ReasoningEnv.apply`).
+        """
+        if next_state.done:
+            nxt, ok, _ = self._env().apply(state, step)
+            return self._score(nxt, ok)
+        return self._score(next_state, True)
 
     def _score(self, nxt: EnvState, ok: bool) -> float:
         if not ok:
@@ -75,7 +82,8 @@ class StepVerifier(ComposableReward):
             return 0.0
         from thinkgym.rewards.combinators import previous_state
 
-        return self.outcome_value * self.process(previous_state(state), state.steps[-1])
+        nxt, ok, _ = self._env().apply(previous_state(state), state.steps[-1])
+        return self.outcome_value * self._score(nxt, ok)
 
     def score_steps(self, state_or_transcript: EnvState | str, steps: Sequence[str]) -> list[float]:
         """Score a list of steps taken one after the other from a state (or a transcript).
