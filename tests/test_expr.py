@@ -64,7 +64,7 @@ def test_malformed_or_oversized_input_raises_exprerror(text: str) -> None:
         X.evaluate(X.parse(text))
 
 
-@pytest.mark.parametrize("text", ["9^9^9^9", "10^(10^10)", "2^100000", "(1/3)^5000"])
+@pytest.mark.parametrize("text", ["9^9^9^9", "10^(10^10)", "2^100000", "(1/3)^20000"])
 def test_huge_powers_are_refused(text: str) -> None:
     tree = X.parse(text)
     with pytest.raises(X.ExprError):

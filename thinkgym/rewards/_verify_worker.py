@@ -28,7 +28,7 @@ def _serve() -> None:
     os.dup2(2, 1)  # stray prints must not corrupt the protocol
     import sympy
 
-    from thinkgym.rewards._verify_parse import to_sympy
+    from thinkgym.expr import to_sympy
 
     out.send(("ready", None))
     while True:

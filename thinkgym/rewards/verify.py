@@ -8,7 +8,7 @@ Pipeline (each stage bounded, nothing from the input is ever evaluated as code):
 2. **Structure**: multiple-choice letters (when the reference is one), equations (``x = 3``),
    tuples, sets (``\\{...\\}`` and bare comma lists, unordered), intervals and unions,
    inequalities (``x > 2`` is the interval ``(2, oo)``), ``\\pm``, percentages.
-3. **Scalars** are parsed by our own bounded parser (:mod:`thinkgym.rewards._verify_parse`) into
+3. **Scalars** are parsed by our own bounded parser (:func:`thinkgym.expr.parse_latex`) into
    a tuple AST, then compared by
 
    a. an exact path with :class:`fractions.Fraction` when both sides are rational;
@@ -32,8 +32,22 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any, Literal, overload
 
-from thinkgym.expr import Node
-from thinkgym.rewards import _verify_parse as P
+from thinkgym.expr import (
+    MAX_CHARS,
+    ExprError,
+    Node,
+    NumericError,
+    ParseError,
+    calls,
+    exact,
+    mp_context,
+    numeric,
+    term_estimate,
+    to_sympy,
+    variables,
+)
+from thinkgym.expr import clear_caches as clear_expr_caches
+from thinkgym.expr import latex as L
 from thinkgym.rewards._verify_worker import WORKER
 
 __all__ = ["VerifyResult", "verify", "extract_answer", "clear_caches"]
@@ -74,7 +88,7 @@ _ANSWER = re.compile(
 _MATH_SEG = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.S)
 _LAST_NUM = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?(?:\s*/\s*\d+)?|-?\.\d+")
 _WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}")
-_KNOWN_WORDS = frozenset(P.FUNCS) | {"pi", "inf", "infty", "infinity", "and", "or", "sqrt", "frac"}
+_KNOWN_WORDS = frozenset(L.FUNCS) | {"pi", "inf", "infty", "infinity", "and", "or", "sqrt", "frac"}
 _TRAILING_WORD = re.compile(r"^(.*?)[\s~]+(?:\\text\s*\{[^{}]*\}|[A-Za-z]{2,}\.?)\s*[.!]?$", re.S)
 
 
@@ -178,16 +192,16 @@ _PLAIN_NUM = re.compile(
 _PERCENT = re.compile(r"\s*(?:\\?%|\\text\s*\{\s*%\s*\}|percent)\s*$")
 
 
-def _is_open(tok: P.Token) -> bool:
+def _is_open(tok: L.Token) -> bool:
     return tok[0] == "SETL" or (tok[0] == "OP" and tok[1] in _OPEN)
 
 
-def _is_close(tok: P.Token) -> bool:
+def _is_close(tok: L.Token) -> bool:
     return tok[0] == "SETR" or (tok[0] == "OP" and tok[1] in _CLOSE)
 
 
-def _split_top(tokens: list[P.Token], pred: Any) -> list[list[P.Token]]:
-    parts: list[list[P.Token]] = [[]]
+def _split_top(tokens: list[L.Token], pred: Any) -> list[list[L.Token]]:
+    parts: list[list[L.Token]] = [[]]
     depth = 0
     for tok in tokens:
         if _is_open(tok):
@@ -201,7 +215,7 @@ def _split_top(tokens: list[P.Token], pred: Any) -> list[list[P.Token]]:
     return parts
 
 
-def _top_marks(tokens: list[P.Token]) -> set[str]:
+def _top_marks(tokens: list[L.Token]) -> set[str]:
     """Kinds of separators present at bracket depth 0 (so absent ones cost no split pass)."""
     marks: set[str] = set()
     depth = 0
@@ -215,7 +229,7 @@ def _top_marks(tokens: list[P.Token]) -> set[str]:
     return marks
 
 
-def _wrapped(tokens: list[P.Token]) -> bool:
+def _wrapped(tokens: list[L.Token]) -> bool:
     """Whether the first token's matching bracket is the last token."""
     if len(tokens) < 2 or not _is_open(tokens[0]) or not _is_close(tokens[-1]):
         return False
@@ -230,7 +244,7 @@ def _wrapped(tokens: list[P.Token]) -> bool:
     return False
 
 
-def _is_op(tok: P.Token, val: str) -> bool:
+def _is_op(tok: L.Token, val: str) -> bool:
     return tok[0] == "OP" and tok[1] == val
 
 
@@ -243,30 +257,30 @@ def _parse_text(text: str) -> _Answer:
         if m.group(2):
             den = Fraction(m.group(2))
             if den == 0:
-                raise P.ParseError("division by zero")
+                raise ParseError("division by zero")
             value /= den
         return _Scalar(("num", value))
-    if len(text) > P.MAX_TEXT:
-        raise P.ParseError(f"answer is {len(text)} characters long (limit {P.MAX_TEXT})")
+    if len(text) > MAX_CHARS:
+        raise ParseError(f"answer is {len(text)} characters long (limit {MAX_CHARS})")
     percent = False
     m = _PERCENT.search(text)
     if m:
         text, percent = text[: m.start()], True
-    s = P.normalize(text)
+    s = L.normalize(text)
     s = s.strip().rstrip(".").strip()
     if _THOUSANDS.match(s):
         s = s.replace(",", "")
-    tokens = P.tokenize(s)
-    P.check_depth(tokens)
+    tokens = L.tokenize(s)
+    L.check_depth(tokens)
     ans = _parse_answer(tokens)
     if percent:
         if not isinstance(ans, _Scalar):
-            raise P.ParseError("percent sign on a non-number")
+            raise ParseError("percent sign on a non-number")
         ans = _Scalar(ans.node, True)
     return ans
 
 
-def _parse_answer(tokens: list[P.Token]) -> _Answer:
+def _parse_answer(tokens: list[L.Token]) -> _Answer:
     marks = _top_marks(tokens)
     if "IN" in marks:
         parts = _split_top(tokens, lambda t: t[0] == "IN")
@@ -280,14 +294,14 @@ def _parse_answer(tokens: list[P.Token]) -> _Answer:
     if "," in marks:
         parts = _split_top(tokens, lambda t: _is_op(t, ","))
         if len(parts) > 64:
-            raise P.ParseError("too many items")
+            raise ParseError("too many items")
         return _Set(tuple(_parse_item(p) for p in parts), "bare")
     return _parse_item(tokens)
 
 
-def _parse_item(tokens: list[P.Token]) -> _Answer:
+def _parse_item(tokens: list[L.Token]) -> _Answer:
     if not tokens:
-        raise P.ParseError("empty item")
+        raise ParseError("empty item")
     if len(tokens) == 1 and tokens[0][0] == "EMPTY":
         return _Set(())
     if _wrapped(tokens):
@@ -301,7 +315,7 @@ def _parse_item(tokens: list[P.Token]) -> _Answer:
         parts = _split_top(inner, lambda t: _is_op(t, ","))
         if len(parts) > 1:
             if len(parts) > 64:
-                raise P.ParseError("too many items")
+                raise ParseError("too many items")
             items = tuple(_parse_item(p) for p in parts)
             if first[1] == "{":
                 return _Set(items)
@@ -318,30 +332,30 @@ def _parse_item(tokens: list[P.Token]) -> _Answer:
             isinstance(x, _Scalar) and x.node[0] == "var" for x in lhs.items
         ):
             return rhs  # (x, y) = (1, 2)
-        raise P.ParseError("unsupported equation")
+        raise ParseError("unsupported equation")
     pm_parts = _split_top(tokens, lambda t: t[0] == "PM") if "PM" in marks else []
     if len(pm_parts) == 2:
-        a = P.parse_tokens(pm_parts[0]) if pm_parts[0] else ("num", Fraction(0))
-        b = P.parse_tokens(pm_parts[1])
+        a = L.parse_tokens(pm_parts[0]) if pm_parts[0] else ("num", Fraction(0))
+        b = L.parse_tokens(pm_parts[1])
         return _Set((_Scalar(("add", a, b)), _Scalar(("sub", a, b))), "pm")
-    return _Scalar(P.parse_tokens(tokens))
+    return _Scalar(L.parse_tokens(tokens))
 
 
 _NEG_OO: Node = ("neg", ("const", "oo"))
 _POS_OO: Node = ("const", "oo")
 
 
-def _inequality(tokens: list[P.Token]) -> _Seq:
+def _inequality(tokens: list[L.Token]) -> _Seq:
     """``x > 2`` -> ``(2, oo)``; ``1 <= x < 3`` -> ``[1, 3)``; the variable must stand alone."""
     ops: list[str] = []
-    parts: list[list[P.Token]] = [[]]
+    parts: list[list[L.Token]] = [[]]
     for tok in tokens:
         if tok[0] in ("<", ">", "<=", ">="):
             ops.append(tok[0])
             parts.append([])
         else:
             parts[-1].append(tok)
-    nodes = [P.parse_tokens(p) for p in parts]
+    nodes = [L.parse_tokens(p) for p in parts]
     var_idx = [k for k, n in enumerate(nodes) if n[0] == "var"]
     if len(nodes) == 2 and var_idx:
         k = var_idx[0]
@@ -365,7 +379,7 @@ def _inequality(tokens: list[P.Token]) -> _Seq:
                 ")" if ops[0] == ">" else "]",
                 (_Scalar(lo), _Scalar(hi)),
             )
-    raise P.ParseError("unsupported inequality")
+    raise ParseError("unsupported inequality")
 
 
 def _parse_loose(text: str, how: str) -> tuple[_Answer, str]:
@@ -380,7 +394,7 @@ def _parse_loose(text: str, how: str) -> tuple[_Answer, str]:
         seg = segs[pick].strip()
         try:
             return _parse_text(seg), seg
-        except P.ParseError:
+        except ParseError:
             if "=" not in seg:
                 raise
             seg = seg.rsplit("=", 1)[-1].strip()
@@ -388,7 +402,7 @@ def _parse_loose(text: str, how: str) -> tuple[_Answer, str]:
     nums = _LAST_NUM.findall(text)
     if nums:
         return _parse_text(nums[pick]), nums[pick]
-    raise P.ParseError("no answer found in the text")
+    raise ParseError("no answer found in the text")
 
 
 # --------------------------------------------------------------------------------------------
@@ -416,7 +430,7 @@ class _Cmp:
 
 
 def _points(names: frozenset[str]) -> list[dict[str, Any]]:
-    mp = P._CTX.mp
+    mp = mp_context()
     ordered = sorted(names)
     out = []
     for p, sign in enumerate((1, 1, -1, 1, -1)):
@@ -430,7 +444,7 @@ def _points(names: frozenset[str]) -> list[dict[str, Any]]:
 
 
 def _close(a: Any, b: Any) -> bool:
-    mp = P._CTX.mp
+    mp = mp_context()
     if a == b:
         return True
     if mp.isnan(a) or mp.isnan(b) or mp.isinf(a) or mp.isinf(b):
@@ -440,25 +454,25 @@ def _close(a: Any, b: Any) -> bool:
 
 
 def _fmt(v: Any) -> str:
-    return P._CTX.mp.nstr(v, 8)
+    return mp_context().nstr(v, 8)
 
 
 def _scalar_eq(a: Node, b: Node, c: _Cmp) -> bool:
     c.tick()
-    ea, eb = P.exact(a), P.exact(b)
+    ea, eb = exact(a), exact(b)
     if ea is not None and eb is not None:
         c.reason = f"exact: {ea} {'==' if ea == eb else '!='} {eb}"
         return ea == eb
-    names = P.variables(a) | P.variables(b)
+    names = variables(a) | variables(b)
     need = 1 if not names else 3
     valid = 0
     for pt in _points(names):
         c.tick()
         try:
-            va, vb = P.numeric(a, pt), P.numeric(b, pt)
-        except P.NumericError:
+            va, vb = numeric(a, pt), numeric(b, pt)
+        except NumericError:
             continue
-        if P._CTX.mp.isnan(va) or P._CTX.mp.isnan(vb):
+        if mp_context().isnan(va) or mp_context().isnan(vb):
             continue
         if not _close(va, vb):
             where = ", ".join(f"{k}={_fmt(v)}" for k, v in pt.items())
@@ -471,11 +485,11 @@ def _scalar_eq(a: Node, b: Node, c: _Cmp) -> bool:
         if not names:
             c.reason = "numeric: equal to 50 digits"
             return True
-        if P.term_estimate(a) + P.term_estimate(b) <= 400 and P.calls(a) + P.calls(b) <= 12:
+        if term_estimate(a) + term_estimate(b) <= 400 and calls(a) + calls(b) <= 12:
             import sympy
 
             c.tick()
-            if sympy.expand(P.to_sympy(a) - P.to_sympy(b)) == 0:
+            if sympy.expand(to_sympy(a) - to_sympy(b)) == 0:
                 c.reason = "sympy: expand(a - b) == 0"
                 return True
         c.reason = f"numeric: identical at {valid} points"
@@ -495,15 +509,15 @@ def _scalar_eq(a: Node, b: Node, c: _Cmp) -> bool:
 
 def _proportional(a: Node, b: Node, c: _Cmp) -> bool:
     """Whether ``a = 0`` and ``b = 0`` are the same equation: ``a == r * b`` for a constant r."""
-    mp = P._CTX.mp
-    names = P.variables(a) | P.variables(b)
+    mp = mp_context()
+    names = variables(a) | variables(b)
     ratio = None
     valid = 0
     for pt in _points(names):
         c.tick()
         try:
-            va, vb = P.numeric(a, pt), P.numeric(b, pt)
-        except P.NumericError:
+            va, vb = numeric(a, pt), numeric(b, pt)
+        except NumericError:
             continue
         if mp.isnan(va) or mp.isnan(vb) or mp.isinf(va) or mp.isinf(vb):
             continue
@@ -605,7 +619,7 @@ _CHOICE_LAST = re.compile(r"\(([A-J])\)|\b(?:option|choice)\s+([A-J])\b", re.I)
 
 
 def _choice(text: str) -> str | None:
-    s = P.normalize(text).replace("{", "").replace("}", "").strip()
+    s = L.normalize(text).replace("{", "").replace("}", "").strip()
     m = _CHOICE_REF.match(s)
     return m.group(1) if m else None
 
@@ -614,7 +628,7 @@ def _verify_choice(pred: str, ref_letter: str) -> VerifyResult:
     text, how = extract_answer(pred)
     letter = None
     if how != "whole" or len(text) <= 8:
-        m = _CHOICE_PRED.match(P.normalize(text).replace("{", "").replace("}", ""))
+        m = _CHOICE_PRED.match(L.normalize(text).replace("{", "").replace("}", ""))
         letter = m.group(1).upper() if m else None
     if letter is None:
         found = _CHOICE_LAST.findall(text[-2000:])
@@ -638,11 +652,11 @@ def _verify(pred: str, ref: str, timeout: float) -> VerifyResult:
     pred_text, pred_how = extract_answer(pred)
     try:
         ref_ans, ref_text = _parse_loose(ref_text, ref_how)
-    except (P.ParseError, RecursionError) as exc:
+    except (ExprError, RecursionError) as exc:
         return VerifyResult(False, f"unparsable reference: {exc}", pred_text, ref_text)
     try:
         pred_ans, pred_text = _parse_loose(pred_text, pred_how)
-    except (P.ParseError, RecursionError) as exc:
+    except (ExprError, RecursionError) as exc:
         return VerifyResult(False, f"unparsable prediction: {exc}", pred_text[:200], ref_text)
     if pred_ans == ref_ans:
         return VerifyResult(True, "identical answers", pred_text, ref_text)
@@ -650,7 +664,7 @@ def _verify(pred: str, ref: str, timeout: float) -> VerifyResult:
         equal = _eq(pred_ans, ref_ans, c)
     except _Timeout:
         return VerifyResult(False, "timeout", pred_text, ref_text)
-    except (P.ParseError, RecursionError, ValueError, TypeError, ArithmeticError) as exc:
+    except (ParseError, RecursionError, ValueError, TypeError, ArithmeticError) as exc:
         return VerifyResult(False, f"error while comparing: {exc}", pred_text, ref_text)
     return VerifyResult(equal, c.reason, pred_text, ref_text)
 
@@ -687,7 +701,7 @@ def verify(
     """
     try:
         result = _verify(pred, ref, timeout)
-    except (P.ParseError, RecursionError, ValueError, TypeError, ArithmeticError) as exc:
+    except (ParseError, RecursionError, ValueError, TypeError, ArithmeticError) as exc:
         result = VerifyResult(False, f"error: {exc}")
     return result if explain else result.equal
 
@@ -695,5 +709,4 @@ def verify(
 def clear_caches() -> None:
     """Forget cached parses (used by benchmarks to time cold calls)."""
     _parse_text.cache_clear()
-    P.exact.cache_clear()
-    P.to_sympy.cache_clear()
+    clear_expr_caches()

@@ -1,40 +1,49 @@
-"""Bounded LaTeX / plain-text math parser used by :func:`thinkgym.rewards.verify`.
+"""The LaTeX (and loose plain-text) front end: ``\\frac{1}{2}``, ``2\\sqrt{3}``, ``x^2 + 1``.
 
-Text is turned into tokens, then into the small tuple AST of :mod:`thinkgym.expr` (extended with
-a few node kinds), never through ``eval``/``sympify``. Everything is bounded before it recurses:
-input length, token count, bracket depth, node count and the size of powers and factorials.
+Text is normalised at the string level (linear-time regexes only), split into tokens, then
+parsed by recursive descent into the same tuple AST as :func:`thinkgym.expr.parse`, never
+through ``eval``/``sympify``. Everything is bounded before it recurses or computes: input
+length, token count, bracket depth, node count, literal digits and exponents, and the size of
+powers, factorials and binomials (estimated from their operands before anything is built).
 
-Extra node kinds on top of :mod:`thinkgym.expr`::
+Extra node kinds on top of the plain ones::
 
     ("const", "pi" | "E" | "I" | "oo")   constants (``I`` is the imaginary unit)
     ("call", name, a)                     name in :data:`FUNCS` (sin, log, exp, factorial, ...)
     ("binom", n, k)                       binomial coefficient
-
-Three evaluators share the AST: :func:`exact` (``Fraction`` or ``None``), :func:`numeric`
-(mpmath, thread-local context) and :func:`to_sympy` (node by node).
 """
 
 from __future__ import annotations
 
 import math
 import re
-import threading
 from fractions import Fraction
-from functools import lru_cache
 from typing import Any
 
-from thinkgym.expr import ExprError, Node
+from thinkgym.expr.evaluators import _pow_bits, exact
+from thinkgym.expr.limits import (
+    MAX_BINOM_N,
+    MAX_BITS,
+    MAX_CHARS,
+    MAX_DEPTH,
+    MAX_DIGITS,
+    MAX_LITERAL_EXP,
+    MAX_NODES,
+    MAX_SYMBOLIC_EXP,
+    MAX_TOKENS,
+    Node,
+    ParseError,
+)
 
-MAX_TEXT = 2000
-"""Longest answer text that is parsed at all."""
-MAX_TOKENS = 600
-MAX_DEPTH = 40
-"""Deepest bracket / parser nesting accepted (checked before recursing)."""
-MAX_NODES = 500
-MAX_BITS = 10_000
-"""Largest exact integer (in bits) any power, factorial or literal may produce."""
-MAX_SYMBOLIC_EXP = 256
-"""Largest integer exponent on a non-rational base (``x^256``)."""
+__all__ = [
+    "FUNCS",
+    "Token",
+    "normalize",
+    "tokenize",
+    "check_depth",
+    "parse_tokens",
+    "parse_latex",
+]
 
 FUNCS = frozenset(
     {
@@ -42,6 +51,7 @@ FUNCS = frozenset(
         "sinh", "cosh", "tanh", "log", "ln", "exp", "factorial",
     }
 )  # fmt: skip
+"""Function names the LaTeX front end knows (``\\sin``, ``log``, ``factorial`` ...)."""
 _GREEK = (
     "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi "
     "rho sigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Sigma Phi Psi Omega"
@@ -54,10 +64,6 @@ _WORDS = sorted(
 _FUNC_ALIASES = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "ln": "log"}
 
 
-class ParseError(ExprError):
-    """Answer text that is not a well-formed, bounded math answer."""
-
-
 # --------------------------------------------------------------------------------------------
 # LaTeX / unicode normalisation (string level, linear-time regexes only)
 # --------------------------------------------------------------------------------------------
@@ -66,7 +72,7 @@ _UNICODE = str.maketrans(
     {
         "−": "-", "–": "-", "×": "*", "·": "*", "⋅": "*", "÷": "/", "∗": "*",
         "π": r"\pi ", "∞": r"\infty ", "√": r"\sqrt", "±": r"\pm ", "∪": r"\cup ",
-        "°": "", "²": "^2", "³": "^3", "≤": r"\le ", "≥": r"\ge ", "∈": r"\in ",
+        "°": "", "≤": r"\le ", "≥": r"\ge ", "∈": r"\in ",
     }
 )  # fmt: skip
 _TEXT_CMD = re.compile(
@@ -121,9 +127,23 @@ def _cmd_repl(m: re.Match[str]) -> str:
     return m.group(0)
 
 
+_SUPERSCRIPT = re.compile("[⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻]+")
+_SUBSCRIPT = re.compile("[₀₁₂₃₄₅₆₇₈₉]+")
+_SUPER_MAP = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻₀₁₂₃₄₅₆₇₈₉", "0123456789+-0123456789")
+
+
+def _script(prefix: str) -> Any:
+    def repl(m: re.Match[str]) -> str:
+        return prefix + "{" + m.group(0).translate(_SUPER_MAP) + "}"
+
+    return repl
+
+
 def normalize(text: str) -> str:
     """Map LaTeX and unicode spellings to the token language (still a string)."""
-    s = text.translate(_UNICODE)
+    s = _SUPERSCRIPT.sub(_script("^"), text)  # 2⁴ -> 2^{4}, x¹⁰ -> x^{10}
+    s = _SUBSCRIPT.sub(_script("_"), s)
+    s = s.translate(_UNICODE)
     s = s.replace("$", " ").replace("\\(", " ").replace("\\)", " ").replace("\\[", " ")
     s = s.replace("\\]", " ")
     for _ in range(3):  # \text{} may be nested in one another a few times
@@ -162,22 +182,25 @@ _TOKEN_CMDS = {
 }  # fmt: skip
 _CMD_TOKEN = re.compile(r"\\([A-Za-z]+|[{}])")
 
+_DIGITS = frozenset("0123456789")  # ASCII only: str.isdigit() also accepts '①' and '⁴'
 Token = tuple[str, Any]  # (kind, value); kinds: NUM, ID, OP (value is the symbol), or CMD names
 
 
 def _number(m: re.Match[str]) -> Fraction:
     ip, fp = m.group("int") or "0", m.group("frac") or ""
     rep = m.group("rep") or m.group("rep2")
-    if len(ip) + len(fp) + len(rep or "") > 1200:
-        raise ParseError("number literal too long")
+    if len(ip) + len(fp) + len(rep or "") > MAX_DIGITS:
+        raise ParseError(f"a number literal has more than {MAX_DIGITS} digits")
     value = Fraction(int(ip + fp), 10 ** len(fp))
     if rep:
         value += Fraction(int(rep), (10 ** len(rep) - 1) * 10 ** len(fp))
     if m.group("exp"):
         e = int(m.group("exp"))
-        if abs(e) * 3.33 > MAX_BITS:
-            raise ParseError("exponent of a number literal is too large")
+        if abs(e) > MAX_LITERAL_EXP:
+            raise ParseError(f"exponent of a number literal is over {MAX_LITERAL_EXP}")
         value *= Fraction(10) ** e
+        if max(value.numerator.bit_length(), value.denominator.bit_length()) > MAX_BITS:
+            raise ParseError(f"a number literal exceeds {MAX_BITS} bits")
     return value
 
 
@@ -190,9 +213,10 @@ def tokenize(s: str) -> list[Token]:
         if c.isspace():
             i += 1
             continue
-        if c.isdigit() or (c == "." and i + 1 < n and s[i + 1].isdigit()):
+        if c in _DIGITS or (c == "." and i + 1 < n and s[i + 1] in _DIGITS):
             m = _NUM.match(s, i)
-            assert m is not None and m.end() > i
+            if m is None or m.end() <= i:
+                raise ParseError(f"cannot read a number at {s[i : i + 10]!r}")
             out.append(("NUM", _number(m)))
             i = m.end()
         elif c.isascii() and c.isalpha():
@@ -295,7 +319,7 @@ class _Parser:
 
     def enter(self) -> None:
         self.depth += 1
-        if self.depth > MAX_DEPTH * 3:
+        if self.depth > MAX_DEPTH * 3:  # three grammar levels per bracket
             raise ParseError("expression nested too deeply")
 
     # grammar -------------------------------------------------------------------------------
@@ -473,7 +497,7 @@ class _Parser:
             arg = self.atom()
         else:
             arg = self.power()
-        node = self.node("call", fname, arg)
+        node = self.make_factorial(arg) if fname == "factorial" else self.node("call", fname, arg)
         if base is not None:
             node = self.node("div", node, self.node("call", "log", base))
         if power is not None:
@@ -490,10 +514,8 @@ class _Parser:
                 if b is not None:
                     if b == 0 and e < 0:
                         raise ParseError("division by zero")
-                    if abs(b) not in (0, 1):
-                        bits = max(b.numerator.bit_length(), b.denominator.bit_length())
-                        if k * max(1, bits - 1) > MAX_BITS:
-                            raise ParseError("power too large")
+                    if abs(b) not in (0, 1) and _pow_bits(b.numerator, b.denominator, k) > MAX_BITS:
+                        raise ParseError(f"power {b}^{k} exceeds {MAX_BITS} bits")
                 elif k > MAX_SYMBOLIC_EXP:
                     raise ParseError("exponent too large")
             elif abs(e.numerator) > MAX_SYMBOLIC_EXP or e.denominator > MAX_SYMBOLIC_EXP:
@@ -501,19 +523,21 @@ class _Parser:
         return self.node("pow", base, exp)
 
     def make_factorial(self, arg: Node) -> Node:
+        """``n!`` and ``factorial(n)``: only of a natural number whose factorial fits the bound."""
         v = exact(arg)
         if v is None or v.denominator != 1 or v < 0:
             raise ParseError("factorial of something other than a small natural number")
-        if math.lgamma(int(v) + 1) / math.log(2) > MAX_BITS:
-            raise ParseError("factorial too large")
+        n = int(v)
+        if n.bit_length() > 32 or math.lgamma(n + 1) / math.log(2) > MAX_BITS:
+            raise ParseError(f"factorial of {n} exceeds {MAX_BITS} bits")
         return self.node("call", "factorial", arg)
 
     def make_binom(self, n_: Node, k_: Node) -> Node:
         nv, kv = exact(n_), exact(k_)
         if nv is None or kv is None or nv.denominator != 1 or kv.denominator != 1:
             raise ParseError("binomial of non-integers")
-        if nv < 0 or nv > 3000:
-            raise ParseError("binomial too large")
+        if nv < 0 or nv > MAX_BINOM_N:
+            raise ParseError(f"binomial with n={nv} outside 0..{MAX_BINOM_N}")
         return self.node("binom", n_, k_)
 
 
@@ -522,257 +546,24 @@ def parse_tokens(tokens: list[Token]) -> Node:
     return _Parser(tokens).parse_all()
 
 
-# --------------------------------------------------------------------------------------------
-# Evaluators
-# --------------------------------------------------------------------------------------------
+def parse_latex(text: str, *, max_chars: int = MAX_CHARS) -> Node:
+    """Parse one LaTeX or loose plain-text math expression into the tuple AST.
 
-
-def _isqrt_exact(n: int) -> int | None:
-    r = math.isqrt(n)
-    return r if r * r == n else None
-
-
-def _check(v: Fraction) -> Fraction:
-    if v.numerator.bit_length() > 4 * MAX_BITS or v.denominator.bit_length() > 4 * MAX_BITS:
-        raise ParseError("value too large")
-    return v
-
-
-@lru_cache(maxsize=8192)
-def exact(node: Node) -> Fraction | None:
-    """The exact rational value of ``node``, or ``None`` if it is not (obviously) rational.
+    Args:
+        text: e.g. ``"\\frac{1}{2} + \\sqrt{3}"``, ``"2x^2 - 1"``, ``"3!"``.
+        max_chars: longest accepted input (capped at :data:`~thinkgym.expr.MAX_CHARS`).
 
     Raises:
-        ParseError: on division by zero or values over the size bound.
+        ParseError: malformed text, an unsupported command or anything over a bound.
     """
-    kind = node[0]
-    if kind == "num":
-        return node[1]
-    if kind in ("var", "const"):
-        return None
-    if kind == "neg":
-        a = exact(node[1])
-        return None if a is None else -a
-    if kind == "call":
-        a = exact(node[2])
-        if a is None:
-            return None
-        name = node[1]
-        if name == "abs":
-            return abs(a)
-        if name == "factorial":
-            return Fraction(math.factorial(int(a)))
-        if name == "sqrt" and a >= 0:
-            num, den = _isqrt_exact(a.numerator), _isqrt_exact(a.denominator)
-            return None if num is None or den is None else Fraction(num, den)
-        return None
-    if kind == "binom":
-        n_, k_ = exact(node[1]), exact(node[2])
-        assert n_ is not None and k_ is not None
-        return Fraction(math.comb(int(n_), int(k_))) if 0 <= k_ <= n_ else Fraction(0)
-    a, b = exact(node[1]), exact(node[2])
-    if a is None or b is None:
-        return None
-    if kind == "add":
-        return _check(a + b)
-    if kind == "sub":
-        return _check(a - b)
-    if kind == "mul":
-        return _check(a * b)
-    if kind == "div":
-        if b == 0:
-            raise ParseError("division by zero")
-        return _check(a / b)
-    if kind == "pow":
-        if b.denominator == 1:
-            if a == 0 and b < 0:
-                raise ParseError("division by zero")
-            return _check(a ** int(b))
-        if a < 0:
-            return None
-        # rational exponent p/q: exact only when a is a perfect q-th power
-        q = b.denominator
-        rn, rd = _iroot(a.numerator, q), _iroot(a.denominator, q)
-        if rn is None or rd is None:
-            return None
-        return _check(Fraction(rn, rd) ** b.numerator)
-    raise ParseError(f"unknown node {kind!r}")
-
-
-def _iroot(n: int, q: int) -> int | None:
-    if n.bit_length() > 4 * MAX_BITS:
-        return None
-    if n < 2:
-        return n
-    r = round(n ** (1.0 / q)) if n.bit_length() < 1000 else None
-    if r is None:
-        return None
-    for c in (r - 1, r, r + 1):
-        if c >= 0 and c**q == n:
-            return c
-    return None
-
-
-class _Ctx(threading.local):
-    def __init__(self) -> None:
-        from mpmath.ctx_mp import MPContext
-
-        self.mp = MPContext()
-        self.mp.dps = 50
-
-
-_CTX = _Ctx()
-_MP_FUNCS = {
-    "sqrt": "sqrt", "abs": "fabs", "sin": "sin", "cos": "cos", "tan": "tan", "cot": "cot",
-    "sec": "sec", "csc": "csc", "arcsin": "asin", "arccos": "acos", "arctan": "atan",
-    "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "log": "log", "exp": "exp",
-}  # fmt: skip
-
-
-class NumericError(Exception):
-    """A point where an expression cannot be evaluated (pole, domain, overflow)."""
-
-
-def numeric(node: Node, point: dict[str, Any]) -> Any:
-    """Evaluate ``node`` with mpmath (50 digits, a per-thread context) at ``point``.
-
-    Raises:
-        NumericError: at a pole, outside the domain or for absurdly large magnitudes.
-    """
-    mp = _CTX.mp
+    if not isinstance(text, str):
+        raise ParseError(f"expected a string, got {type(text).__name__}")
+    max_chars = min(max_chars, MAX_CHARS)
+    if len(text) > max_chars:
+        raise ParseError(f"expression is {len(text)} characters long; the limit is {max_chars}")
+    tokens = tokenize(normalize(text))
+    check_depth(tokens)
     try:
-        return _num(node, point, mp)
-    except (ZeroDivisionError, ValueError, OverflowError, TypeError) as exc:
-        raise NumericError(str(exc)) from exc
-
-
-def _num(node: Node, pt: dict[str, Any], mp: Any) -> Any:
-    kind = node[0]
-    if kind == "num":
-        v = node[1]
-        return mp.mpf(v.numerator) / v.denominator
-    if kind == "var":
-        return pt[node[1]]
-    if kind == "const":
-        return {"pi": mp.pi, "E": mp.e, "I": mp.mpc(0, 1), "oo": mp.inf}[node[1]]
-    if kind == "neg":
-        return -_num(node[1], pt, mp)
-    if kind == "call":
-        a = _num(node[2], pt, mp)
-        name = node[1]
-        if name == "factorial":
-            return mp.factorial(a)
-        if name == "abs":
-            return abs(a)
-        if name == "exp" and abs(a) > 1e5:
-            raise NumericError("exp argument too large")
-        if name == "log" and a == 0:
-            raise NumericError("log(0)")
-        return getattr(mp, _MP_FUNCS[name])(a)
-    if kind == "binom":
-        return mp.binomial(_num(node[1], pt, mp), _num(node[2], pt, mp))
-    a, b = _num(node[1], pt, mp), _num(node[2], pt, mp)
-    if kind == "add":
-        return a + b
-    if kind == "sub":
-        return a - b
-    if kind == "mul":
-        return a * b
-    if kind == "div":
-        if b == 0:
-            raise NumericError("division by zero")
-        return a / b
-    if kind == "pow":
-        if abs(b) > 1e5 and abs(a) != 1:
-            raise NumericError("exponent too large")
-        if a == 0 and mp.re(b) <= 0:
-            raise NumericError("0 to a non-positive power")
-        return mp.power(a, b)
-    raise NumericError(f"unknown node {kind!r}")
-
-
-def variables(node: Node) -> frozenset[str]:
-    """Variable names used in ``node``."""
-    out: set[str] = set()
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if n[0] == "var":
-            out.add(n[1])
-        elif n[0] in ("num", "const"):
-            continue
-        else:
-            stack.extend(c for c in n[1:] if isinstance(c, tuple))
-    return frozenset(out)
-
-
-@lru_cache(maxsize=4096)
-def to_sympy(node: Node) -> Any:
-    """Build a sympy expression node by node (never from a string)."""
-    import sympy
-
-    kind = node[0]
-    if kind == "num":
-        return sympy.Rational(node[1].numerator, node[1].denominator)
-    if kind == "var":
-        return sympy.Symbol(node[1])
-    if kind == "const":
-        return {"pi": sympy.pi, "E": sympy.E, "I": sympy.I, "oo": sympy.oo}[node[1]]
-    if kind == "neg":
-        return -to_sympy(node[1])
-    if kind == "call":
-        a = to_sympy(node[2])
-        name = node[1]
-        fn = {
-            "sqrt": sympy.sqrt, "abs": sympy.Abs, "sin": sympy.sin, "cos": sympy.cos,
-            "tan": sympy.tan, "cot": sympy.cot, "sec": sympy.sec, "csc": sympy.csc,
-            "arcsin": sympy.asin, "arccos": sympy.acos, "arctan": sympy.atan, "sinh": sympy.sinh,
-            "cosh": sympy.cosh, "tanh": sympy.tanh, "log": sympy.log, "exp": sympy.exp,
-            "factorial": sympy.factorial,
-        }[name]  # fmt: skip
-        return fn(a)
-    if kind == "binom":
-        return sympy.binomial(to_sympy(node[1]), to_sympy(node[2]))
-    a, b = to_sympy(node[1]), to_sympy(node[2])
-    if kind == "add":
-        return a + b
-    if kind == "sub":
-        return a - b
-    if kind == "mul":
-        return a * b
-    if kind == "div":
-        return a / b
-    if kind == "pow":
-        return sympy.Pow(a, b)
-    raise ParseError(f"unknown node {kind!r}")
-
-
-@lru_cache(maxsize=4096)
-def calls(node: Node) -> int:
-    """Number of function applications in ``node`` (deep nests make sympy slow)."""
-    if node[0] in ("num", "var", "const"):
-        return 0
-    return (node[0] in ("call", "binom")) + sum(calls(c) for c in node[1:] if isinstance(c, tuple))
-
-
-def term_estimate(node: Node) -> int:
-    """Upper estimate of the number of terms ``expand`` would produce (to bound its cost)."""
-    kind = node[0]
-    if kind in ("num", "var", "const"):
-        return 1
-    if kind == "neg":
-        return term_estimate(node[1])
-    if kind in ("add", "sub"):
-        return term_estimate(node[1]) + term_estimate(node[2])
-    if kind == "mul":
-        return term_estimate(node[1]) * term_estimate(node[2])
-    if kind == "pow":
-        e = exact(node[2])
-        t = term_estimate(node[1])
-        if e is not None and e.denominator == 1 and e > 0 and t > 1:
-            k = int(e)
-            return math.comb(k + t - 1, t - 1) if k < 10_000 else 10**9
-        return t
-    if kind == "div":
-        return term_estimate(node[1]) * max(1, term_estimate(node[2]))
-    return 1
+        return parse_tokens(tokens)
+    except RecursionError:
+        raise ParseError("expression nested too deeply") from None
