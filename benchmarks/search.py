@@ -39,19 +39,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from thinkgym.agents.search import BestOfN, score_result
-from thinkgym.agents.search.base import resolve_env
+from thinkgym.agents.search import BestOfN, Greedy, get_planner, resolve_env, score_result
 from thinkgym.agents.search.bench import (
-    _load_rm,
-    add_bench_arguments,
+    bench_guidance,
     held_out_problems,
     load_policy,
-    planner_kwargs,
-    run_bench,
+    load_reward_model,
 )
 from thinkgym.agents.search.best_of_n import normalize_answer, pick
 from thinkgym.agents.search.guidance import aggregate_scores
-from thinkgym.agents.search.registry import get_planner
+from thinkgym.commands import bench as bench_command
+from thinkgym.commands._common import load_plugins
 from thinkgym.envs.base import EnvState
 
 RM_LAYOUT = {"prm": "prm_game24", "arith_prm": "prm_arithmetic", "arith_orm": "orm_arithmetic"}
@@ -216,8 +214,8 @@ def figures(args: argparse.Namespace) -> int:
 
     env, env_id = resolve_env("Game24")
     policy, label = load_policy(args.policy, env, batch_rows=args.batch_rows)
-    prm = _on_policy_device(_load_rm(args.prm, "prm"), policy)
-    orm = _on_policy_device(_load_rm(args.orm, "orm"), policy)
+    prm = _on_policy_device(load_reward_model(args.prm), policy)
+    orm = _on_policy_device(load_reward_model(args.orm), policy)
     seeds, problems = held_out_problems("Game24", n_game24)
     lines = [
         f"policy: {label}",
@@ -253,13 +251,18 @@ def figures(args: argparse.Namespace) -> int:
         print(lines[-1], flush=True)
 
     if args.only in (None, "game24"):
-        run(
-            "greedy pass@1",
-            BestOfN(policy, n=1, temperature=0.0, select="logprob", progress=not args.quiet),
-        )
+        run("greedy pass@1", Greedy(policy, progress=not args.quiet))
+        guidance = bench_guidance(prm, orm)
         for name in ("best_of_n", "beam", "mcts", "revision"):
-            kw = planner_kwargs(name, 100, 4, {"prm": prm, "orm": orm})
-            run(name, get_planner(name)(policy, budget=100, progress=not args.quiet, **kw))
+            planner = get_planner(name).for_budget(
+                policy,
+                100,
+                depth=4,
+                guidance=guidance,
+                answer_check=not args.no_answer_check,
+                progress=not args.quiet,
+            )
+            run(name, planner)
         oracle, _ = load_policy("oracle", env)
         run("exact solver (upper bound)", BestOfN(oracle, n=1, budget=100))
     if args.only == "game24":
@@ -283,8 +286,8 @@ def figures(args: argparse.Namespace) -> int:
     if args.policy in ("random", "oracle"):  # scripted agents are bound to one env
         a_policy, _ = load_policy(args.policy, ar)
     rms = {
-        "orm": _on_policy_device(_load_rm(args.arith_orm, "orm"), policy),
-        "prm": _on_policy_device(_load_rm(args.arith_prm, "prm"), policy),
+        "orm": _on_policy_device(load_reward_model(args.arith_orm), policy),
+        "prm": _on_policy_device(load_reward_model(args.arith_prm), policy),
     }
     a_seeds, _ = held_out_problems("Arithmetic", n_arith)
     print(
@@ -354,7 +357,10 @@ def _write_figures(out: Path, lines: list[str], rows: list[dict[str, Any]]) -> i
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    add_bench_arguments(parser)
+    bench_command.add_arguments(parser)
+    parser.add_argument(
+        "--plugin", action="append", default=[], help="a Python file or module to load first"
+    )
     parser.add_argument("--figures", action="store_true", help="the README figures (long)")
     parser.add_argument(
         "--arith-prm", default=None, help="PRM directory for the Arithmetic best-of-N table"
@@ -405,9 +411,10 @@ def main(argv: list[str] | None = None) -> int:
         help="figures smoke test: 3 Game24 puzzles, 2 Arithmetic problems, N up to 4",
     )
     args = parser.parse_args(argv)
+    load_plugins(args.plugin)
     if args.figures or args.quick:
         return figures(args)
-    return run_bench(args)
+    return bench_command.run(args)
 
 
 if __name__ == "__main__":

@@ -16,8 +16,14 @@ from typing import Any
 
 import thinkgym
 from thinkgym.agents import RandomAgent
-from thinkgym.agents.search import Planner, make_planner, register_planner, score_result
-from thinkgym.agents.search.base import Outcome, _Ctx
+from thinkgym.agents.search import (
+    Outcome,
+    Planner,
+    SearchContext,
+    make_planner,
+    register_planner,
+    score_result,
+)
 
 
 class RetryGreedy(Planner):
@@ -29,7 +35,12 @@ class RetryGreedy(Planner):
         super().__init__(policy, **kwargs)
         self.tries = tries
 
-    def search(self, ctx: _Ctx) -> Generator[Any, Any, Outcome]:
+    @classmethod
+    def sizing(cls, policy_calls: int, depth: int) -> dict[str, Any]:
+        """How ``thinkgym bench`` sizes it for a budget: the tries of one trajectory fit."""
+        return {"tries": max(1, min(4, policy_calls // depth))}
+
+    def search(self, ctx: SearchContext) -> Generator[Any, Any, Outcome]:
         state = ctx.root
         while not state.done and not ctx.out_of_steps(state) and not ctx.meter.exhausted:
             (props,) = yield from self.propose(ctx, [ctx.env.transcript(state)], self.tries)

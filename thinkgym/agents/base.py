@@ -2,7 +2,8 @@
 
 * An **agent** answers ``act(observation, info) -> str``: the next step.
 * A **policy** proposes candidate steps for many observations at once:
-  ``propose(observations, n) -> list[list[Proposal]]``. Planners batch their calls through it.
+  ``propose(observations, n, *, temperature, top_p, max_new_tokens, seed) ->
+  list[list[Proposal]]``. Planners batch their calls through it.
 
 :class:`OracleAgent` (the task's reference solver) and :class:`RandomAgent` (plausible random
 steps) are both, so they plug into envs and into search planners alike.
@@ -67,9 +68,30 @@ class Policy(Protocol):
     """Anything that proposes candidate steps for a batch of observations."""
 
     def propose(
-        self, observations: Sequence[str], n: int = 1, **kwargs: Any
+        self,
+        observations: Sequence[str],
+        n: int = 1,
+        *,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        max_new_tokens: int = 48,
+        seed: int | None = None,
     ) -> list[list[Proposal]]:
-        """Return ``n`` proposals for each observation."""
+        """Return ``n`` proposals for each observation.
+
+        Args:
+            observations: transcripts so far.
+            n: proposals per observation.
+            temperature: sampling temperature (``0``: greedy).
+            top_p: nucleus sampling mass.
+            max_new_tokens: longest step to generate; planners charge a step at most this.
+            seed: makes the sampling reproducible.
+
+        Returns:
+            One list of ``n`` proposals per observation, in order. Planners take the first ``n``
+            of a longer list, cope with shorter ones, and treat a non-finite log-prob as
+            impossible.
+        """
         ...
 
 
@@ -109,9 +131,20 @@ class _ScriptedAgent:
         return self.propose([observation], 1)[0][0].text
 
     def propose(
-        self, observations: Sequence[str], n: int = 1, **kwargs: Any
+        self,
+        observations: Sequence[str],
+        n: int = 1,
+        *,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        max_new_tokens: int = 48,
+        seed: int | None = None,
     ) -> list[list[Proposal]]:
-        """Return ``n`` proposals per observation."""
+        """Return ``n`` proposals per observation (the :class:`Policy` contract).
+
+        Scripted agents draw from their own seeded generator: ``temperature``, ``top_p``,
+        ``max_new_tokens`` and ``seed`` are accepted and ignored.
+        """
         return [self._propose_one(self._state(obs), n) for obs in observations]
 
     def _propose_one(self, state: EnvState, n: int) -> list[Proposal]:

@@ -22,9 +22,9 @@ from thinkgym.agents.search import (
     list_planners,
     make_planner,
     register_planner,
+    resolve_env,
     score_result,
 )
-from thinkgym.agents.search.base import resolve_env
 from thinkgym.envs.arithmetic import ArithmeticEnv
 from thinkgym.envs.countdown import solve_numbers
 from thinkgym.envs.linear_equation import LinearEquationEnv
@@ -70,8 +70,8 @@ class CountingPolicy:
         self.tokens = 0
         self.calls = 0
 
-    def propose(self, observations: list[str], n: int = 1, **kwargs: Any) -> list[list[Proposal]]:
-        out = self.inner.propose(observations, n)
+    def propose(self, observations: list[str], n: int = 1, **kw: Any) -> list[list[Proposal]]:
+        out = self.inner.propose(observations, n, **kw)
         self.calls += 1
         for lst in out:
             self.sequences += len(lst)
@@ -149,7 +149,7 @@ def test_mcts_perfect_value_needs_fewer_simulations() -> None:
         total = 0
         for seed in range(5):
             planner = MCTS(
-                RandomAgent(env, seed=seed), simulations=60, width=4, value=value, budget=1500
+                RandomAgent(env, seed=seed), simulations=60, width=4, guidance=value, budget=1500
             )
             r = planner.plan(env, seed=seed)
             if label == "perfect":
@@ -162,7 +162,11 @@ def test_mcts_perfect_value_needs_fewer_simulations() -> None:
 def test_mcts_rollout_values_and_final_temperature() -> None:
     env, _ = resolve_env("Game24")
     r = MCTS(
-        RandomAgent(env, seed=0), simulations=4, value="rollout", temperature_final=1.0, budget=60
+        RandomAgent(env, seed=0),
+        simulations=4,
+        guidance="rollout",
+        temperature_final=1.0,
+        budget=60,
     ).plan(env, seed=0)
     assert r.cost.policy_calls <= 60
 
@@ -232,9 +236,9 @@ def test_beam_with_a_prm_and_best_of_n_selections() -> None:
     assert r.cost.reward_model_calls == prm.seen > 0
     for select in ("vote", "orm", "prm", "logprob"):
         rm = prm if select in ("orm", "prm") else None
-        r = BestOfN(RandomAgent(env, seed=0), n=4, select=select, reward_model=rm).plan(env, seed=1)
+        r = BestOfN(RandomAgent(env, seed=0), n=4, select=select, guidance=rm).plan(env, seed=1)
         assert r.info["select"] == select
-    with pytest.raises(ValueError, match="reward_model"):
+    with pytest.raises(ValueError, match="guidance"):
         BestOfN(RandomAgent(env), select="prm")
 
 
@@ -242,16 +246,15 @@ def test_revision_feedback_modes() -> None:
     env, _ = resolve_env("Game24")
 
     class FeedbackPolicy(RandomAgent):
-        accepts_feedback = True
         prompts: list[str] = []
 
         def propose(self, observations: list[str], n: int = 1, **kw: Any) -> Any:
             self.prompts.extend(observations)
             clean = [o.split("\nFeedback:")[0] for o in observations]
-            return super().propose(clean, n)
+            return super().propose(clean, n, **kw)
 
     pol = FeedbackPolicy(env, seed=0)
-    r = SequentialRevision(pol, rounds=6, budget=40).plan(env, seed=0)
+    r = SequentialRevision(pol, rounds=6, budget=40, text_feedback=True).plan(env, seed=0)
     assert any("Feedback:" in p for p in pol.prompts) or not r.info["events"]
     for backtrack in ("entropy", "logprob"):
         r = SequentialRevision(
@@ -322,8 +325,8 @@ def test_best_of_n_weighted_vote_sums_reward_model_scores() -> None:
         return r.answer.rsplit(" ", 1)[-1]
 
     assert pick(select="vote") == "5"
-    assert pick(select="orm", reward_model=AnswerORM()) == "9"
-    assert pick(select="orm", reward_model=AnswerORM(), weighted_vote=True) == "7"
+    assert pick(select="orm", guidance=AnswerORM()) == "9"
+    assert pick(select="orm", guidance=AnswerORM(), weighted_vote=True) == "7"
     with pytest.raises(ValueError, match="weighted_vote"):
         BestOfN(Scripted(), select="vote", weighted_vote=True)
 

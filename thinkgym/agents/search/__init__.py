@@ -1,28 +1,24 @@
-"""Search planners: best-of-N, step-level beam search, MCTS and sequential revision.
+"""Search planners: greedy, best-of-N, step-level beam search, MCTS and sequential revision.
 
-Every planner takes a policy (anything with ``propose``), optional guidance (log-prob, entropy,
-self-evaluation, environment feedback, reward models) and a :class:`Budget`, and returns a
+Every planner takes a policy (anything with ``propose``), optional ``guidance`` (log-prob,
+entropy, self-evaluation, environment feedback, reward models) and a :class:`Budget`, and returns a
 :class:`SearchResult` with the chosen trajectory, the explored tree and the cost. Planners use only
 the env's reference-free ``apply``; :func:`score_result` checks the answer against the hidden
 reference after search.
+
+Write your own planner by subclassing :class:`Planner` and implementing ``search(ctx)``, a
+generator over a :class:`SearchContext` that yields :class:`ProposeRequest` /
+:class:`ScoreRequest` objects and returns an :class:`Outcome`; register it with
+:func:`register_planner` (``examples/custom_planner.py``).
 """
 
 from __future__ import annotations
 
-from thinkgym.agents.search.base import (
-    Budget,
-    Candidate,
-    Cost,
-    Planner,
-    ProposeRequest,
-    ScoreRequest,
-    SearchResult,
-    SearchTree,
-    plan_together,
-    score_result,
-)
 from thinkgym.agents.search.beam import BeamSearch
-from thinkgym.agents.search.best_of_n import BestOfN
+from thinkgym.agents.search.best_of_n import BestOfN, Greedy
+from thinkgym.agents.search.budget import Budget, BudgetError, Cost, Meter
+from thinkgym.agents.search.context import Candidate, SearchContext, resolve_env
+from thinkgym.agents.search.driver import GuidanceError, PolicyError, plan_together
 from thinkgym.agents.search.guidance import (
     EntropyGuidance,
     EnvFeedbackGuidance,
@@ -34,25 +30,38 @@ from thinkgym.agents.search.guidance import (
     as_guidance,
 )
 from thinkgym.agents.search.mcts import MCTS
+from thinkgym.agents.search.planner import Outcome, Planner
 from thinkgym.agents.search.registry import (
     get_planner,
     list_planners,
     make_planner,
     register_planner,
 )
+from thinkgym.agents.search.requests import ProposeRequest, ScoreRequest
+from thinkgym.agents.search.result import SearchResult, score_result
 from thinkgym.agents.search.revision import SequentialRevision
+from thinkgym.agents.search.tree import Node, SearchTree
 
 __all__ = [
     "Budget",
-    "Candidate",
     "Cost",
+    "Meter",
+    "BudgetError",
+    "Candidate",
+    "SearchContext",
+    "Outcome",
     "Planner",
     "ProposeRequest",
     "ScoreRequest",
     "SearchResult",
     "SearchTree",
+    "Node",
+    "PolicyError",
+    "GuidanceError",
     "score_result",
+    "resolve_env",
     "plan_together",
+    "Greedy",
     "BestOfN",
     "BeamSearch",
     "MCTS",

@@ -7,16 +7,10 @@ from dataclasses import replace
 from typing import Any
 
 from thinkgym.agents.base import Policy
-from thinkgym.agents.search.base import (
-    Candidate,
-    Outcome,
-    Planner,
-    ScoreRequest,
-    _Ctx,
-    merge_proposals,
-    root_candidate,
-)
-from thinkgym.agents.search.guidance import LogProbGuidance, as_guidance
+from thinkgym.agents.search.context import Candidate, SearchContext, root_candidate
+from thinkgym.agents.search.guidance import LogProbGuidance
+from thinkgym.agents.search.planner import Outcome, Planner, merge_proposals
+from thinkgym.agents.search.requests import ScoreRequest
 
 __all__ = ["BeamSearch"]
 
@@ -52,15 +46,21 @@ class BeamSearch(Planner):
         max_depth: int | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(policy, **kwargs)
+        super().__init__(policy, guidance=guidance, **kwargs)
         if beam_size < 1 or width < 1:
             raise ValueError(f"beam_size={beam_size!r} and width={width!r} must be >= 1")
         self.beam_size = int(beam_size)
         self.width = int(width)
-        self.guidance = as_guidance(guidance, policy) or LogProbGuidance()
+        self.guidance = self.guidance or LogProbGuidance()
         self.max_depth = max_depth
 
-    def search(self, ctx: _Ctx) -> Generator[Any, Any, Outcome]:
+    @classmethod
+    def sizing(cls, policy_calls: int, depth: int) -> dict[str, Any]:
+        """``width`` up to 4 and as many beams as leave a whole trajectory within the budget."""
+        width = max(1, min(4, policy_calls // depth))
+        return {"width": width, "beam_size": max(1, policy_calls // (width * depth))}
+
+    def search(self, ctx: SearchContext) -> Generator[Any, Any, Outcome]:
         """The beam loop."""
         tree = ctx.tree
         beams: list[tuple[Candidate, int, float]] = [(root_candidate(ctx.env, ctx.root), 0, 0.0)]

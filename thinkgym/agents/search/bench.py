@@ -1,9 +1,15 @@
-"""``thinkgym bench``: planners x envs x budgets, solve rate against compute (test-time scaling).
+"""The search benchmark: planners x envs x budgets, solve rate against compute (test-time scaling).
 
-Writes ``results.md``, ``results.csv``, ``results.json`` and ``scaling.png`` (solve rate against
-generated tokens, log x, one line per planner) under ``--out``. Problems are held out of training:
-Game24 uses the Tree-of-Thoughts test puzzles, the other tasks seeds from 10,000 on. Answers are
-scored against the hidden reference only after search (:func:`score_result`).
+:func:`run_benchmark` runs a :class:`BenchConfig` and returns a :class:`BenchReport`;
+:func:`write_results` writes ``results.md``, ``results.csv``, ``results.json`` and ``scaling.png``
+(solve rate against generated tokens, log x, one line per planner). The command line is
+``thinkgym bench`` (:mod:`thinkgym.commands.bench`).
+
+Problems are held out of training: Game24 uses the Tree-of-Thoughts test puzzles, the other tasks
+seeds from 10,000 on. Answers are scored against the hidden reference only after search
+(:func:`~thinkgym.agents.search.result.score_result`). Each row says which guidance ranked the
+candidates and whether the reference-free answer check was on during search (for Game24 that
+check is the grader itself: with it on, best-of-N is pass@N with a perfect verifier).
 
 It also measures generation throughput: tokens/s over the whole bench (search overhead included)
 against plain batch-64 ``generate`` on the same model, in the same run.
@@ -11,77 +17,113 @@ against plain batch-64 ``generate`` on the same model, in the same run.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import statistics
-import sys
 import time
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from thinkgym.agents.search.base import resolve_env, score_result
-from thinkgym.agents.search.registry import get_planner, list_planners
+from thinkgym.agents.search.best_of_n import BestOfN
+from thinkgym.agents.search.context import resolve_env
+from thinkgym.agents.search.driver import plan_together
+from thinkgym.agents.search.guidance import RewardModelGuidance
+from thinkgym.agents.search.registry import get_planner
+from thinkgym.agents.search.result import score_result
 
-__all__ = ["add_bench_arguments", "run_bench", "planner_kwargs", "load_policy", "held_out_problems"]
+__all__ = [
+    "BenchConfig",
+    "BenchReport",
+    "run_benchmark",
+    "write_results",
+    "markdown_table",
+    "plot_scaling",
+    "load_policy",
+    "load_reward_model",
+    "held_out_problems",
+    "task_depth",
+    "DEFAULT_PLANNERS",
+    "EVAL_SEED",
+]
 
-DEFAULT_PLANNERS = "greedy,best_of_n,beam,mcts,revision"
+DEFAULT_PLANNERS = ("greedy", "best_of_n", "beam", "mcts", "revision")
 EVAL_SEED = 10_000
 
 
-def _positive_int(text: str) -> int:
-    """argparse type: an integer >= 1, with an error that names the value."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
-    return value
+@dataclass
+class BenchConfig:
+    """What :func:`run_benchmark` runs.
+
+    Attributes:
+        envs: env names or ids.
+        planners: registered planner names (``greedy`` runs once, without a budget).
+        budgets: policy calls (generated steps) per problem; each budgeted planner sizes itself
+            for each (:meth:`Planner.for_budget <thinkgym.agents.search.planner.Planner.for_budget>`).
+        problems: held-out problems per env.
+        policy: ``"default"`` (the shipped LLMPolicy), a model directory, ``"random"`` or
+            ``"oracle"``.
+        prm: a LearnedRewardModel directory used as a PRM (guidance of every planner).
+        orm: a LearnedRewardModel directory used as an ORM (guidance when no PRM is given).
+        temperature: sampling temperature of the budgeted planners.
+        seed: the planners' seed.
+        answer_check: use the env's reference-free answer check during search.
+        batch_rows: the LLM policy's rows per forward batch (``None``: its default).
+        throughput: time plain batch-64 ``generate`` before and after (LLM policies only).
+        progress: show progress bars.
+    """
+
+    envs: list[str] = field(default_factory=lambda: ["Game24", "Arithmetic"])
+    planners: list[str] = field(default_factory=lambda: list(DEFAULT_PLANNERS))
+    budgets: list[int] = field(default_factory=lambda: [4, 16, 64])
+    problems: int = 20
+    policy: str = "default"
+    prm: str | None = None
+    orm: str | None = None
+    temperature: float = 1.0
+    seed: int = 0
+    answer_check: bool = True
+    batch_rows: int | None = None
+    throughput: bool = True
+    progress: bool = True
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` (naming the value) for a config that cannot run."""
+        if not self.envs:
+            raise ValueError("envs is empty; name at least one env (e.g. Game24)")
+        if not self.planners:
+            raise ValueError("planners is empty; name at least one planner (e.g. best_of_n)")
+        for name in self.planners:
+            try:
+                get_planner(name)
+            except KeyError as exc:
+                raise ValueError(exc.args[0]) from None
+        if not self.budgets or any(b < 1 for b in self.budgets):
+            raise ValueError(f"budgets={self.budgets!r} must be positive integers")
+        if self.problems < 1:
+            raise ValueError(f"problems={self.problems!r} must be >= 1")
+        if not 0 <= self.temperature < float("inf"):
+            raise ValueError(f"temperature={self.temperature!r} must be a finite number >= 0")
+        if self.batch_rows is not None and self.batch_rows < 1:
+            raise ValueError(f"batch_rows={self.batch_rows!r} must be >= 1")
 
 
-def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the bench options to ``parser`` (used by ``thinkgym bench`` and benchmarks/search.py)."""
-    parser.add_argument("--envs", default="Game24,Arithmetic", help="comma-separated env names")
-    parser.add_argument(
-        "--planners",
-        default=DEFAULT_PLANNERS,
-        help=f"comma-separated planner names ('greedy' = pass@1 baseline); known: "
-        f"{', '.join(list_planners())}",
-    )
-    parser.add_argument(
-        "--budgets", default="4,16,64", help="policy calls (generated steps) per problem"
-    )
-    parser.add_argument("--problems", type=int, default=20, help="problems per env")
-    parser.add_argument(
-        "--policy",
-        default="default",
-        help="'default' (the shipped LLMPolicy), a model directory, 'random' or 'oracle'",
-    )
-    parser.add_argument("--prm", default=None, help="LearnedRewardModel directory used as a PRM")
-    parser.add_argument("--orm", default=None, help="LearnedRewardModel directory used as an ORM")
-    parser.add_argument("--temperature", type=float, default=1.0)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="bench_results", help="output directory")
-    parser.add_argument("--x", choices=("tokens", "policy_calls"), default="tokens")
-    parser.add_argument("--no-plot", action="store_true", help="skip the plot")
-    parser.add_argument(
-        "--no-throughput", action="store_true", help="skip the batch-64 generate reference"
-    )
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.add_argument(
-        "--batch-rows",
-        type=_positive_int,
-        default=None,
-        help="most rows (observations x samples) per forward batch of the LLM policy (default: "
-        "64 on a CPU, 4096 on a GPU)",
-    )
-    parser.add_argument(
-        "--plugin",
-        action="append",
-        default=[],
-        help="a Python file or module to load first (e.g. one that calls register_planner)",
-    )
+@dataclass
+class BenchReport:
+    """What :func:`run_benchmark` measured.
+
+    Attributes:
+        rows: one dict per (env, planner, budget): solve rate and mean costs per problem.
+        policy_label: which policy ran.
+        seconds: wall time of the searches.
+        throughput: the throughput line (empty when not measured).
+    """
+
+    rows: list[dict[str, Any]]
+    policy_label: str
+    seconds: float
+    throughput: str = ""
 
 
 def held_out_problems(env_name: str, count: int) -> tuple[list[int | None], list[Any]]:
@@ -96,10 +138,14 @@ def held_out_problems(env_name: str, count: int) -> tuple[list[int | None], list
 
 
 def load_policy(spec: str, env: Any = None, batch_rows: int | None = None) -> tuple[Any, str]:
-    """The policy named by ``--policy`` and a label; falls back to RandomAgent with a message.
+    """The policy named by ``spec`` and a label.
 
-    ``batch_rows`` is the LLM policy's ``max_batch_rows`` (rows per forward batch; ``None``: the
-    policy's default, 64 on a CPU and 4096 on a GPU).
+    ``"default"`` falls back to a RandomAgent (with a warning) when the package ships no trained
+    policy; a model directory that does not exist is an error. ``batch_rows`` is the LLM
+    policy's ``max_batch_rows`` (``None``: 64 on a CPU, 4096 on a GPU).
+
+    Raises:
+        FileNotFoundError: ``spec`` is neither a known name nor a model directory.
     """
     from thinkgym.agents.base import OracleAgent, RandomAgent
 
@@ -107,63 +153,27 @@ def load_policy(spec: str, env: Any = None, batch_rows: int | None = None) -> tu
         return RandomAgent(env, seed=0), "random"
     if spec == "oracle":
         return OracleAgent(env, seed=0), "oracle (exact solver)"
-    try:
-        from thinkgym.agents.llm import LLMPolicy
-    except ImportError as exc:  # pragma: no cover - transformers is a dependency
-        print(f"[bench] cannot import LLMPolicy ({exc}); using RandomAgent", file=sys.stderr)
-        return RandomAgent(env, seed=0), "random (fallback)"
-    try:
-        if spec == "default":
+    from thinkgym.agents.llm import LLMPolicy
+
+    if spec == "default":
+        try:
             return LLMPolicy.default(max_batch_rows=batch_rows), "LLMPolicy.default()"
-        return LLMPolicy.from_pretrained(spec, max_batch_rows=batch_rows), spec
-    except (FileNotFoundError, OSError) as exc:
-        print(
-            f"[bench] no model to load ({exc}).\n[bench] Falling back to RandomAgent: the "
-            "numbers below measure the harness, not a learned policy.",
-            file=sys.stderr,
+        except FileNotFoundError as exc:
+            warnings.warn(
+                f"{exc}; falling back to RandomAgent: the figures measure the harness, not a "
+                "learned policy",
+                stacklevel=2,
+            )
+            return RandomAgent(env, seed=0), "random (fallback: no shipped policy)"
+    if not Path(spec).is_dir():
+        raise FileNotFoundError(
+            f"policy {spec!r} is not 'default', 'random', 'oracle' or a model directory"
         )
-        return RandomAgent(env, seed=0), "random (fallback: no shipped policy)"
+    return LLMPolicy.from_pretrained(spec, max_batch_rows=batch_rows), spec
 
 
-def _depth(env: Any) -> int:
-    """Typical steps per solution (sizes planners to a budget; uses the solver on a throwaway seed)."""
-    try:
-        env.reset(seed=987_654)
-        return max(1, len(env.solve(env.get_state().problem)))
-    except (NotImplementedError, ValueError):
-        return 4
-
-
-def planner_kwargs(name: str, budget: int, depth: int, guidance: dict[str, Any]) -> dict[str, Any]:
-    """Planner settings that spend about ``budget`` policy calls on a task of ``depth`` steps."""
-    if name == "greedy":
-        return {"n": 1, "temperature": 0.0, "select": "logprob"}
-    if name == "best_of_n":
-        kw: dict[str, Any] = {"n": max(1, budget // depth)}
-        if guidance.get("prm") is not None:
-            kw.update(select="prm", reward_model=guidance["prm"])
-        elif guidance.get("orm") is not None:
-            kw.update(select="orm", reward_model=guidance["orm"])
-        return kw
-    width = max(1, min(4, budget // depth))  # a whole trajectory must fit in the budget
-    if name == "beam":
-        return {
-            "width": width,
-            "beam_size": max(1, budget // (width * depth)),
-            "guidance": guidance.get("prm"),
-        }
-    if name == "mcts":
-        return {
-            "width": width,
-            "simulations": max(1, budget // (width * depth)),
-            "value": guidance.get("prm"),
-        }
-    if name == "revision":
-        return {"rounds": max(0, budget // depth - 1), "guidance": guidance.get("prm")}
-    return {}
-
-
-def _load_rm(path: str | None, kind: str) -> Any:
+def load_reward_model(path: str | None) -> Any:
+    """A ``LearnedRewardModel`` from ``path`` (``None``: none)."""
     if path is None:
         return None
     from thinkgym.rewards.learned import LearnedRewardModel
@@ -171,18 +181,176 @@ def _load_rm(path: str | None, kind: str) -> Any:
     return LearnedRewardModel.from_pretrained(path)
 
 
+def task_depth(env: Any) -> int:
+    """Typical steps per solution (sizes planners to a budget; the solver on a throwaway seed)."""
+    try:
+        env.reset(seed=987_654)
+        return max(1, len(env.solve(env.get_state().problem)))
+    except (NotImplementedError, ValueError):
+        return 4
+
+
+def bench_guidance(prm: Any, orm: Any) -> RewardModelGuidance | None:
+    """The guidance the bench hands every planner: the PRM, else the ORM, else none."""
+    if prm is not None:
+        return RewardModelGuidance(prm, kind="prm")
+    if orm is not None:
+        return RewardModelGuidance(orm, kind="orm")
+    return None
+
+
+def _guidance_label(planner: Any) -> str:
+    """What ranked the candidates, for the tables (best-of-N: its selection rule)."""
+    if isinstance(planner, BestOfN):
+        return planner.select
+    return planner.guidance.name if planner.guidance is not None else "none"
+
+
+def run_benchmark(config: BenchConfig) -> BenchReport:
+    """Run every planner x budget of every env of ``config`` (all of an env's jobs at once).
+
+    Args:
+        config: what to run (validated first).
+
+    Returns:
+        The :class:`BenchReport`.
+    """
+    config.validate()
+    from tqdm.auto import tqdm
+
+    rows: list[dict[str, Any]] = []
+    tokens_total = 0
+    label = ""
+    shared_policy = None
+    if config.policy not in ("random", "oracle"):
+        shared_policy, label = load_policy(
+            config.policy, resolve_env(config.envs[0])[0], batch_rows=config.batch_rows
+        )
+    prm = load_reward_model(config.prm)
+    orm = load_reward_model(config.orm)
+    guidance = bench_guidance(prm, orm)
+    measure = False
+    if config.throughput and shared_policy is not None:
+        from thinkgym.agents.llm import LLMPolicy
+
+        measure = isinstance(shared_policy, LLMPolicy)
+    # the reference is timed before and after the bench: the machine's speed drifts
+    ref_rates = (
+        _generate_reference(shared_policy, resolve_env(config.envs[0])[0]) if measure else []
+    )
+    t_start = time.perf_counter()
+
+    bar = tqdm(config.envs, desc="bench", disable=not config.progress)
+    for env_name in bar:
+        env, env_id = resolve_env(env_name)
+        policy = shared_policy
+        if policy is None or label.startswith("random"):
+            spec = config.policy if shared_policy is None else "random"
+            policy, label = load_policy(spec, env)
+        depth = task_depth(env)
+        seeds, problems = held_out_problems(env_name, config.problems)
+        jobs = []
+        for pname in config.planners:
+            cls = get_planner(pname)
+            for budget in config.budgets if cls.budgeted else [None]:
+                planner = cls.for_budget(
+                    policy,
+                    budget,
+                    depth=depth,
+                    guidance=guidance,
+                    temperature=config.temperature,
+                    seed=config.seed,
+                    answer_check=config.answer_check,
+                )
+                jobs.append((pname, budget, planner))
+        bar.set_postfix_str(f"{env_name}: {len(jobs)} planner x budget jobs at once")
+        # Every planner and budget of this env runs at once: their requests share policy calls.
+        all_results = plan_together(
+            [(planner, env, seeds, problems) for _, _, planner in jobs], progress=config.progress
+        )
+        for (pname, budget, planner), results in zip(jobs, all_results, strict=True):
+            for r in results:
+                score_result(env, r)
+            n = max(1, len(results))
+            tok = sum(r.cost.tokens for r in results)
+            tokens_total += tok
+            rows.append(
+                {
+                    "env": env_id,
+                    "planner": pname,
+                    "budget": budget if budget else "",
+                    "guidance": _guidance_label(planner),
+                    "answer_check": planner.answer_check,
+                    "problems": len(results),
+                    "solve_rate": sum(bool(r.correct) for r in results) / n,
+                    "policy_calls": sum(r.cost.policy_calls for r in results) / n,
+                    "tokens": tok / n,
+                    "guidance_calls": sum(r.cost.guidance_calls for r in results) / n,
+                    "reward_model_calls": sum(r.cost.reward_model_calls for r in results) / n,
+                    "env_steps": sum(r.cost.env_steps for r in results) / n,
+                    # this job's share of the shared calls (see plan_together)
+                    "seconds": sum(r.cost.seconds for r in results),
+                }
+            )
+    bench_wall = time.perf_counter() - t_start
+    report = BenchReport(rows=rows, policy_label=label, seconds=bench_wall)
+    if measure:
+        bench_tps = tokens_total / max(bench_wall, 1e-9)
+        stats = shared_policy.stats
+        in_policy = stats.tokens / stats.seconds if stats.seconds else None
+        ref_rates += _generate_reference(shared_policy, resolve_env(config.envs[0])[0])
+        ref = float(statistics.median(ref_rates)) if ref_rates else float("nan")
+        report.throughput = (
+            f"throughput: bench {bench_tps:,.0f} tokens/s over the whole run"
+            + (f" ({in_policy:,.0f} tokens/s inside propose)" if in_policy else "")
+            + f"; plain batch-64 generate {ref:,.0f} tokens/s (median of "
+            + f"{len(ref_rates)} calls before and after the bench); ratio "
+            + f"{bench_tps / ref:.0%} (target >= 50%)"
+        )
+    return report
+
+
+def write_results(
+    report: BenchReport, out: str | Path, *, plot: bool = True, x: str = "tokens"
+) -> list[Path]:
+    """Write ``results.md``, ``results.json``, ``results.csv`` (and ``scaling.png``) to ``out``.
+
+    Returns:
+        The paths written.
+
+    Raises:
+        ImportError: ``plot=True`` without matplotlib (the tables are written first).
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows, label = report.rows, report.policy_label
+    paths = [out / "results.md", out / "results.json"]
+    paths[0].write_text(markdown_table(rows, label) + "\n")
+    paths[1].write_text(json.dumps({"policy": label, "rows": rows}, indent=1))
+    if rows:
+        with open(out / "results.csv", "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+        paths.append(out / "results.csv")
+    if report.throughput:
+        (out / "throughput.txt").write_text(report.throughput + "\n")
+        paths.append(out / "throughput.txt")
+    if plot:
+        paths.append(plot_scaling(rows, out / "scaling.png", x))
+    return paths
+
+
 def _generate_reference(
     policy: Any, env: Any, rows: int = 64, new_tokens: int = 32, repeats: int = 5
 ) -> list[float]:
-    """Tokens/s of plain batch-``rows`` ``generate`` on the policy's model (sampling, no stop):
-    ``repeats`` timed calls after a warm-up."""
+    """Tokens/s of plain batch-``rows`` ``generate`` on an LLMPolicy's model (sampling, no
+    stop): ``repeats`` timed calls after a warm-up."""
     import torch
 
-    model, tok = getattr(policy, "model", None), getattr(policy, "tokenizer", None)
-    if model is None or tok is None:
-        return []
+    model, tok = policy.model, policy.tokenizer
     env.reset(seed=1)
-    prompt = policy.template.render(env.transcript(), tok) if hasattr(policy, "template") else ""
+    prompt = policy.template.render(env.transcript(), tok)
     enc = tok([prompt] * rows, return_tensors="pt", padding=True).to(model.device)
     kwargs = dict(
         max_new_tokens=new_tokens,
@@ -201,118 +369,10 @@ def _generate_reference(
     return rates
 
 
-def run_bench(args: argparse.Namespace) -> int:
-    """Run the benchmark described by ``args`` (see :func:`add_bench_arguments`); returns 0."""
-    import importlib
-    import runpy
-
-    for plugin in getattr(args, "plugin", []) or []:
-        if plugin.endswith(".py"):
-            runpy.run_path(plugin, run_name="thinkgym_bench_plugin")
-        else:
-            importlib.import_module(plugin)
-    out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    envs = [e.strip() for e in args.envs.split(",") if e.strip()]
-    planners = [p.strip() for p in args.planners.split(",") if p.strip()]
-    budgets = sorted({int(b) for b in str(args.budgets).split(",") if b.strip()})
-    for p in planners:
-        if p != "greedy":
-            get_planner(p)  # fails early with the list of known planners
-    rows: list[dict[str, Any]] = []
-    tokens_total = 0
-    label = ""
-    shared_policy = None
-    if args.policy not in ("random", "oracle"):
-        shared_policy, label = load_policy(
-            args.policy, resolve_env(envs[0])[0], batch_rows=args.batch_rows
-        )
-    guidance = {"prm": _load_rm(args.prm, "prm"), "orm": _load_rm(args.orm, "orm")}
-    from tqdm.auto import tqdm
-
-    from thinkgym.agents.search.base import plan_together
-
-    measure = shared_policy is not None and not args.no_throughput
-    measure = measure and hasattr(shared_policy, "model")
-    # the reference is timed before and after the bench: the machine's speed drifts
-    ref_rates = _generate_reference(shared_policy, resolve_env(envs[0])[0]) if measure else []
-    t_start = time.perf_counter()
-
-    bar = tqdm(envs, desc="bench", disable=args.quiet)
-    for env_name in bar:
-        env, env_id = resolve_env(env_name)
-        policy = shared_policy
-        if policy is None or label.startswith("random"):
-            policy, label = load_policy(args.policy if shared_policy is None else "random", env)
-        depth = _depth(env)
-        seeds, problems = held_out_problems(env_name, args.problems)
-        jobs = []
-        for pname in planners:
-            for budget in budgets if pname != "greedy" else [0]:
-                kw = planner_kwargs(pname, budget, depth, guidance)
-                cls = get_planner("best_of_n" if pname == "greedy" else pname)
-                kw.setdefault("temperature", args.temperature)
-                planner = cls(
-                    policy, budget=budget if budget else None, seed=args.seed, progress=False, **kw
-                )
-                jobs.append((pname, budget, planner))
-        bar.set_postfix_str(f"{env_name}: {len(jobs)} planner x budget jobs at once")
-        # Every planner and budget of this env runs at once: their requests share policy calls.
-        t0 = time.perf_counter()
-        all_results = plan_together(
-            [(planner, env, seeds, problems) for _, _, planner in jobs], progress=not args.quiet
-        )
-        wall = time.perf_counter() - t0
-        for (pname, budget, _), results in zip(jobs, all_results, strict=True):
-            for r in results:
-                score_result(env, r)
-            n = max(1, len(results))
-            tok = sum(r.cost.tokens for r in results)
-            tokens_total += tok
-            rows.append(
-                {
-                    "env": env_id,
-                    "planner": pname,
-                    "budget": budget if budget else "",
-                    "problems": len(results),
-                    "solve_rate": sum(bool(r.correct) for r in results) / n,
-                    "policy_calls": sum(r.cost.policy_calls for r in results) / n,
-                    "tokens": tok / n,
-                    "reward_model_calls": sum(r.cost.reward_model_calls for r in results) / n,
-                    "env_steps": sum(r.cost.env_steps for r in results) / n,
-                    # this job's share of the shared calls (see plan_together)
-                    "seconds": sum(r.cost.seconds for r in results),
-                }
-            )
-        print(f"[bench] {env_id}: {len(jobs)} jobs in {wall:.0f} s", file=sys.stderr)
-    bench_wall = time.perf_counter() - t_start
-    _write(rows, out_dir, label)
-    print(_markdown(rows, label))
-    if not args.no_plot:
-        _plot(rows, out_dir / "scaling.png", args.x)
-    if measure:
-        bench_tps = tokens_total / max(bench_wall, 1e-9)
-        stats = getattr(shared_policy, "stats", None)
-        in_policy = stats.tokens / stats.seconds if stats is not None and stats.seconds else None
-        ref_rates += _generate_reference(shared_policy, resolve_env(envs[0])[0])
-        ref = float(statistics.median(ref_rates)) if ref_rates else float("nan")
-        msg = (
-            f"throughput: bench {bench_tps:,.0f} tokens/s over the whole run"
-            + (f" ({in_policy:,.0f} tokens/s inside propose)" if in_policy else "")
-            + f"; plain batch-64 generate {ref:,.0f} tokens/s (median of "
-            + f"{len(ref_rates)} calls before and after the bench); ratio "
-            + f"{bench_tps / ref:.0%} "
-            "(target >= 50%)"
-        )
-        print(msg)
-        (out_dir / "throughput.txt").write_text(msg + "\n")
-    print(f"wrote {out_dir}/results.md, results.csv, results.json ({bench_wall:.0f} s)")
-    return 0
-
-
-def _markdown(rows: list[dict[str, Any]], label: str) -> str:
-    cols = ["env", "planner", "budget", "problems", "solve_rate", "policy_calls", "tokens"]
-    cols += ["reward_model_calls", "seconds"]
+def markdown_table(rows: list[dict[str, Any]], label: str) -> str:
+    """The rows as a markdown table headed by the policy label."""
+    cols = ["env", "planner", "budget", "guidance", "answer_check", "problems", "solve_rate"]
+    cols += ["policy_calls", "tokens", "reward_model_calls", "seconds"]
     lines = [f"policy: {label}", "", "| " + " | ".join(cols) + " |"]
     lines.append("|" + "---|" * len(cols))
     for r in rows:
@@ -321,6 +381,8 @@ def _markdown(rows: list[dict[str, Any]], label: str) -> str:
             v = r[c]
             if c == "solve_rate":
                 cells.append(f"{v:.0%}")
+            elif c == "answer_check":
+                cells.append("on" if v else "off")
             elif isinstance(v, float):
                 cells.append(f"{v:,.1f}")
             else:
@@ -329,17 +391,12 @@ def _markdown(rows: list[dict[str, Any]], label: str) -> str:
     return "\n".join(lines)
 
 
-def _write(rows: list[dict[str, Any]], out: Path, label: str) -> None:
-    (out / "results.md").write_text(_markdown(rows, label) + "\n")
-    (out / "results.json").write_text(json.dumps({"policy": label, "rows": rows}, indent=1))
-    if rows:
-        with open(out / "results.csv", "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            w.writeheader()
-            w.writerows(rows)
+def plot_scaling(rows: list[dict[str, Any]], path: Path, x: str = "tokens") -> Path:
+    """Solve rate against ``x`` (``"tokens"`` or ``"policy_calls"``) per env, one line per planner.
 
-
-def _plot(rows: list[dict[str, Any]], path: Path, x: str) -> None:
+    Raises:
+        ImportError: matplotlib is missing (``pip install thinkgym[plot]``).
+    """
     try:
         import matplotlib
 
@@ -347,8 +404,7 @@ def _plot(rows: list[dict[str, Any]], path: Path, x: str) -> None:
         import matplotlib.pyplot as plt
         from matplotlib import ticker
     except ImportError:
-        print("matplotlib is missing: skipping the plot (pip install thinkgym[plot])")
-        return
+        raise ImportError("the scaling plot needs matplotlib: pip install thinkgym[plot]") from None
     envs = sorted({r["env"] for r in rows})
     fig, axes = plt.subplots(1, len(envs), figsize=(5 * len(envs), 4), squeeze=False)
     for ax, env in zip(axes[0], envs, strict=True):
@@ -375,15 +431,4 @@ def _plot(rows: list[dict[str, Any]], path: Path, x: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
-    print(f"plot: {path}")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m thinkgym.agents.search.bench``."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    add_bench_arguments(parser)
-    return run_bench(parser.parse_args(argv))
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    return path

@@ -7,12 +7,14 @@ from collections.abc import Generator
 from typing import Any
 
 from thinkgym.agents.base import Policy
-from thinkgym.agents.search.base import Candidate, Outcome, Planner, ScoreRequest, _Ctx
-from thinkgym.agents.search.guidance import AGGREGATES, RewardModelGuidance, as_guidance
+from thinkgym.agents.search.context import Candidate, SearchContext
+from thinkgym.agents.search.guidance import AGGREGATES, Guidance, RewardModelGuidance
+from thinkgym.agents.search.planner import Outcome, Planner
+from thinkgym.agents.search.requests import ScoreRequest
 
-__all__ = ["BestOfN", "normalize_answer", "pick", "weighted_votes"]
+__all__ = ["BestOfN", "Greedy", "normalize_answer", "pick", "weighted_votes"]
 
-SELECTIONS = ("vote", "orm", "prm", "logprob")
+SELECTIONS = ("vote", "orm", "prm", "logprob", "guidance")
 
 
 def weighted_votes(values: list[str], scores: list[float]) -> dict[str, float]:
@@ -62,16 +64,20 @@ class BestOfN(Planner):
     Args:
         policy: the policy.
         n: samples per problem (also capped by the budget).
-        select: ``"vote"`` (majority over final values, ties by log-prob), ``"orm"``, ``"prm"``
-            or ``"logprob"``.
-        reward_model: the ORM/PRM for ``select="orm"``/``"prm"`` (a ``LearnedRewardModel`` or any
-            object with ``score_transcripts`` / ``score_steps``).
+        select: ``"vote"`` (majority over final values, ties by log-prob), ``"orm"``, ``"prm"``,
+            ``"logprob"`` or ``"guidance"`` (the best score of any ``guidance``). Default:
+            ``"vote"`` without guidance; with a reward model, its kind (``"prm"``/``"orm"``);
+            with another guidance, ``"guidance"``.
+        guidance: what ranks finished samples: the ORM/PRM for ``select="orm"``/``"prm"`` (a
+            ``LearnedRewardModel``, any object with ``score_transcripts`` / ``score_steps``, or a
+            :class:`~thinkgym.agents.search.guidance.RewardModelGuidance`), or any guidance for
+            ``select="guidance"``.
         aggregate: PRM aggregation: ``min``, ``prod``, ``last`` or ``mean``.
         weighted_vote: with ``select="orm"``/``"prm"``, pick the final value with the largest
             *sum* of reward-model scores over the samples that reach it (RM-weighted majority
             vote, as in Uesato et al. 2022 and Math-Shepherd), then its best-scored sample;
             ``False`` (default) picks the single best-scored sample.
-        **kwargs: see :class:`~thinkgym.agents.search.base.Planner`.
+        **kwargs: see :class:`~thinkgym.agents.search.planner.Planner`.
     """
 
     name = "best_of_n"
@@ -81,19 +87,41 @@ class BestOfN(Planner):
         policy: Policy,
         *,
         n: int = 8,
-        select: str = "vote",
-        reward_model: Any = None,
+        select: str | None = None,
+        guidance: Any = None,
         aggregate: str = "min",
         weighted_vote: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(policy, **kwargs)
-        if n < 1:
-            raise ValueError(f"n={n!r} must be >= 1")
-        if select not in SELECTIONS:
-            raise ValueError(f"select={select!r} is not one of {SELECTIONS}")
         if aggregate not in AGGREGATES:
             raise ValueError(f"aggregate={aggregate!r} is not one of {AGGREGATES}")
+        if select is not None and select not in SELECTIONS:
+            raise ValueError(f"select={select!r} is not one of {SELECTIONS}")
+        if select in ("orm", "prm"):
+            if guidance is None:
+                raise ValueError(
+                    f"select={select!r} needs guidance=<reward model>; pass a LearnedRewardModel "
+                    "or use select='vote'"
+                )
+            if not isinstance(guidance, Guidance):
+                guidance = RewardModelGuidance(guidance, kind=select, aggregate=aggregate)
+        super().__init__(policy, guidance=guidance, **kwargs)
+        if select is None:
+            if self.guidance is None:
+                select = "vote"
+            elif isinstance(self.guidance, RewardModelGuidance):
+                select = self.guidance.kind
+            else:
+                select = "guidance"
+        if select in ("orm", "prm", "guidance") and self.guidance is None:
+            raise ValueError(f"select={select!r} needs guidance=...; or use select='vote'")
+        if select in ("vote", "logprob") and self.guidance is not None:
+            raise ValueError(
+                f"select={select!r} does not use guidance={guidance!r}; drop it, or pass "
+                "select='prm'/'orm'/'guidance'"
+            )
+        if n < 1:
+            raise ValueError(f"n={n!r} must be >= 1")
         if weighted_vote and select not in ("orm", "prm"):
             raise ValueError(
                 f"weighted_vote=True weighs votes by reward-model scores; it needs select='orm' "
@@ -103,22 +131,13 @@ class BestOfN(Planner):
         self.select = select
         self.weighted_vote = bool(weighted_vote)
         self.aggregate = aggregate
-        self.scorer = None
-        if select in ("orm", "prm"):
-            if reward_model is None:
-                raise ValueError(
-                    f"select={select!r} needs reward_model=...; pass a LearnedRewardModel or "
-                    "use select='vote'"
-                )
-            self.scorer = (
-                reward_model
-                if isinstance(reward_model, RewardModelGuidance)
-                else RewardModelGuidance(reward_model, kind=select, aggregate=aggregate)
-            )
-        elif reward_model is not None:
-            self.scorer = as_guidance(reward_model)
 
-    def search(self, ctx: _Ctx) -> Generator[Any, Any, Outcome]:
+    @classmethod
+    def sizing(cls, policy_calls: int, depth: int) -> dict[str, Any]:
+        """As many whole samples as fit in the budget."""
+        return {"n": max(1, policy_calls // depth)}
+
+    def search(self, ctx: SearchContext) -> Generator[Any, Any, Outcome]:
         """Lockstep sampling, then selection."""
         tree = ctx.tree
         samples: list[tuple[Candidate | None, int]] = [(None, 0) for _ in range(self.n)]
@@ -179,8 +198,8 @@ class BestOfN(Planner):
             )
         usable = [f for f in finals if f[1].state.correct is not False]
         scores: list[float] = [0.0] * len(usable)
-        if usable and self.scorer is not None and self.select != "vote":
-            scores = yield ScoreRequest(self.scorer, [c for _, c, _ in usable])
+        if usable and self.guidance is not None and self.select != "vote":
+            scores = yield ScoreRequest(self.guidance, [c for _, c, _ in usable])
         elif usable and self.select == "logprob":
             scores = [c.path_logprob / max(1, c.path_tokens) for _, c, _ in usable]
         for (_, _c, node), sc in zip(usable, scores, strict=False):
@@ -215,3 +234,40 @@ class BestOfN(Planner):
         )
         _, c, _ = usable[best]
         return Outcome(steps=list(c.state.steps), state=c.state, candidates=cands_json, info=info)
+
+
+class Greedy(BestOfN):
+    """Greedy decoding, one trajectory (pass@1 at temperature 0): the baseline of every figure.
+
+    It is :class:`BestOfN` with ``n=1``, ``temperature=0`` and log-prob selection; it is not sized
+    by a budget (``thinkgym bench`` runs it once per env).
+
+    Args:
+        policy: the policy.
+        **kwargs: see :class:`~thinkgym.agents.search.planner.Planner` (``temperature`` must be 0
+            when given).
+    """
+
+    name = "greedy"
+    budgeted = False
+
+    def __init__(self, policy: Policy, **kwargs: Any) -> None:
+        temperature = kwargs.pop("temperature", 0.0)
+        if temperature != 0:
+            raise ValueError(
+                f"greedy decodes at temperature 0, not temperature={temperature!r}; sample with "
+                "best_of_n (n=1) instead"
+            )
+        for key in ("n", "select"):
+            if key in kwargs:
+                raise ValueError(f"greedy fixes {key}; use best_of_n to choose it")
+        super().__init__(policy, n=1, select="logprob", temperature=0.0, **kwargs)
+
+    @classmethod
+    def for_budget(
+        cls, policy: Policy, budget: Any, *, depth: int, guidance: Any = None, **kwargs: Any
+    ) -> Planner:
+        """Greedy decoding whatever the budget: one trajectory (``temperature`` and ``guidance``
+        are ignored: it follows the policy's most likely step)."""
+        kwargs.pop("temperature", None)
+        return cls(policy, budget=None, **kwargs)

@@ -23,15 +23,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
-from thinkgym.agents.search.base import Candidate, Cost
+from thinkgym.agents.search.budget import Cost
+from thinkgym.agents.search.context import Candidate
 
 __all__ = [
     "Guidance",
     "LogProbGuidance",
     "EntropyGuidance",
     "SelfEvalGuidance",
+    "ContinuationScorer",
     "EnvFeedbackGuidance",
     "RewardModelGuidance",
     "FunctionGuidance",
@@ -72,6 +74,8 @@ class Guidance:
     """
 
     name: str = "guidance"
+    model_calls: int = 0
+    """Reward-model calls one scored candidate costs at most (the meter keeps room for them)."""
 
     def score(self, candidates: Sequence[Candidate]) -> list[float]:
         """One score per candidate."""
@@ -171,6 +175,7 @@ class RewardModelGuidance(Guidance):
     """
 
     name = "reward_model"
+    model_calls = 1
 
     def __init__(self, model: Any, kind: str | None = None, aggregate: str = "min") -> None:
         has_prm = callable(getattr(model, "score_steps", None))
@@ -224,45 +229,53 @@ class RewardModelGuidance(Guidance):
         return f"RewardModelGuidance(kind={self.kind!r}, aggregate={self.aggregate!r})"
 
 
+@runtime_checkable
+class ContinuationScorer(Protocol):
+    """A policy that scores given continuations (teacher-forced), as :class:`LLMPolicy
+    <thinkgym.agents.llm.LLMPolicy>` does with ``logprobs``."""
+
+    def logprobs(
+        self, prompts: Sequence[str], continuations: Sequence[str], *, template: bool = True
+    ) -> list[Any]:
+        """Per-token log-probabilities of each continuation after its prompt."""
+        ...
+
+
 class SelfEvalGuidance(Guidance):
     """The policy scores a state itself (internal guidance, no generation).
 
     The transcript is followed by a verdict line, ``"{transcript}\\nVerdict:"``, and the score is
     the policy's probability of continuing with ``" correct"`` rather than ``" wrong"``:
-    ``p(correct) / (p(correct) + p(wrong))``, both from teacher-forced log-probs. This needs a policy
-    that scores given continuations: a ``score_continuations(prompts, continuations) ->
-    list[float]`` (summed log-probs) method, or a transformers ``model`` and ``tokenizer`` (as
-    :class:`thinkgym.agents.llm.LLMPolicy` has), scored here with one teacher-forced forward pass.
+    ``p(correct) / (p(correct) + p(wrong))``, both from teacher-forced log-probs
+    (:meth:`ContinuationScorer.logprobs` with ``template=False``: the prompt is the raw text).
     Models trained only on solution traces have never seen a verdict line, so for them this signal
     is weak; :class:`LogProbGuidance` is then the better internal signal.
 
     Args:
-        policy: the policy that evaluates.
+        policy: the policy that evaluates: a :class:`ContinuationScorer` (``LLMPolicy`` is one).
         prompt: the verdict line's prefix.
         yes: the continuation meaning "this is right".
         no: the continuation meaning "this is wrong".
     """
 
     name = "self_eval"
+    model_calls = 1
 
     def __init__(
-        self, policy: Any, prompt: str = "Verdict:", yes: str = " correct", no: str = " wrong"
+        self,
+        policy: ContinuationScorer,
+        prompt: str = "Verdict:",
+        yes: str = " correct",
+        no: str = " wrong",
     ) -> None:
-        fn = None
-        for attr in ("score_continuations", "continuation_logprobs", "score"):
-            if callable(getattr(policy, attr, None)):
-                fn = getattr(policy, attr)
-                break
-        if fn is None and hasattr(policy, "model") and hasattr(policy, "tokenizer"):
-            fn = lambda prompts, conts: _teacher_forced_logprobs(policy, prompts, conts)  # noqa: E731
-        if fn is None:
+        if not isinstance(policy, ContinuationScorer):
             raise TypeError(
                 f"{type(policy).__name__} cannot score given continuations; self-evaluation "
-                "needs a score_continuations(prompts, continuations) method (LLMPolicy has one). "
-                "Use LogProbGuidance or EntropyGuidance for a policy that can only propose."
+                "needs a policy with logprobs(prompts, continuations, *, template) (LLMPolicy "
+                "has one). Use LogProbGuidance or EntropyGuidance for a policy that can only "
+                "propose."
             )
         self.policy = policy
-        self._fn = fn
         self.prompt = prompt
         self.yes = yes
         self.no = no
@@ -274,38 +287,26 @@ class SelfEvalGuidance(Guidance):
         scores = [0.0] * len(candidates)
         costs = [Cost() for _ in candidates]
         if prompts:
-            lp = self._fn(prompts + prompts, [self.yes] * len(prompts) + [self.no] * len(prompts))
+            rows = self.policy.logprobs(
+                prompts + prompts,
+                [self.yes] * len(prompts) + [self.no] * len(prompts),
+                template=False,
+            )
+            lp = [float(sum(float(v) for v in row)) for row in rows]
             k = len(prompts)
             for j, i in enumerate(idx):
-                a, b = float(lp[j]), float(lp[k + j])
+                a, b = lp[j], lp[k + j]
                 m = max(a, b)
-                scores[i] = math.exp(a - m) / (math.exp(a - m) + math.exp(b - m))
+                if not math.isfinite(m):
+                    scores[i] = 0.5  # no information
+                else:
+                    scores[i] = math.exp(a - m) / (math.exp(a - m) + math.exp(b - m))
                 costs[i].reward_model_calls = 1
         return scores, costs
 
     def score(self, candidates: Sequence[Candidate]) -> list[float]:
         """Scores only (see :meth:`evaluate`)."""
         return self.evaluate(candidates)[0]
-
-
-def _teacher_forced_logprobs(policy: Any, prompts: list[str], conts: list[str]) -> list[float]:
-    """Summed log-prob of each continuation after its prompt (one batched forward pass)."""
-    import torch
-
-    tok, model = policy.tokenizer, policy.model
-    cont_ids = [tok(c, add_special_tokens=False)["input_ids"] for c in conts]
-    enc = tok(
-        [p + c for p, c in zip(prompts, conts, strict=True)],
-        return_tensors="pt",
-        padding=True,
-        add_special_tokens=False,
-    ).to(model.device)
-    with torch.inference_mode():
-        logits = model(**enc).logits.float()  # (B, T, V)
-    logp = torch.log_softmax(logits[:, :-1], dim=-1)
-    target = enc["input_ids"][:, 1:]
-    chosen = logp.gather(-1, target.unsqueeze(-1)).squeeze(-1)  # (B, T-1)
-    return [float(chosen[i, -len(ids) :].sum()) if ids else 0.0 for i, ids in enumerate(cont_ids)]
 
 
 class FunctionGuidance(Guidance):

@@ -7,17 +7,10 @@ from collections.abc import Generator
 from typing import Any
 
 from thinkgym.agents.base import Policy
-from thinkgym.agents.search.base import (
-    Candidate,
-    Node,
-    Outcome,
-    Planner,
-    ScoreRequest,
-    _Ctx,
-    merge_proposals,
-    softmax,
-)
-from thinkgym.agents.search.guidance import as_guidance
+from thinkgym.agents.search.context import Candidate, SearchContext
+from thinkgym.agents.search.planner import Outcome, Planner, merge_proposals, softmax
+from thinkgym.agents.search.requests import ScoreRequest
+from thinkgym.agents.search.tree import Node
 
 __all__ = ["MCTS"]
 
@@ -32,9 +25,10 @@ class MCTS(Planner):
     share one policy call (and the rounds of all problems share it too).
 
     Leaf values, in ``[0, 1]``: an answer the task verifies or refutes without the reference
-    scores 1 or 0; otherwise the ``value`` guidance (a PRM/value model, self-evaluation, any
-    function), or ``value="rollout"`` (one policy rollout from the child: 1 if it reaches a
-    verified answer, 0 if refuted or stuck), or a constant 0.5 when ``value=None``. A leaf none of
+    scores 1 or 0; otherwise the ``guidance`` (a PRM/value model, self-evaluation, any
+    function), or ``guidance="rollout"`` (one policy rollout from the child: 1 if it reaches a
+    verified answer, 0 if refuted or stuck), or a constant 0.5 when ``guidance=None``. A
+    non-finite value counts as 0. A leaf none of
     whose proposals is accepted, or one at the env's action limit, is a dead end worth 0.
 
     After ``simulations`` simulations the planner moves to a child of the root (most visits at
@@ -47,7 +41,7 @@ class MCTS(Planner):
         simulations: simulations per move.
         width: proposals per expansion.
         c_puct: exploration constant.
-        value: leaf values: a Guidance / reward model / function, ``"rollout"``, or ``None``.
+        guidance: leaf values: a Guidance / reward model / function, ``"rollout"``, or ``None``.
         rollout_depth: longest rollout (default: the env's action limit).
         temperature_final: temperature of the move choice (0 = most visited).
         reuse: keep the chosen child's subtree between moves.
@@ -68,7 +62,7 @@ class MCTS(Planner):
         simulations: int = 16,
         width: int = 4,
         c_puct: float = 1.5,
-        value: Any = None,
+        guidance: Any = None,
         rollout_depth: int | None = None,
         temperature_final: float = 0.0,
         reuse: bool = True,
@@ -77,7 +71,8 @@ class MCTS(Planner):
         widening: float = 0.5,
         **kwargs: Any,
     ) -> None:
-        super().__init__(policy, **kwargs)
+        self.rollout = isinstance(guidance, str) and guidance == "rollout"
+        super().__init__(policy, guidance=None if self.rollout else guidance, **kwargs)
         for name, v in (
             ("simulations", simulations),
             ("width", width),
@@ -90,8 +85,6 @@ class MCTS(Planner):
         self.simulations = int(simulations)
         self.width = int(width)
         self.c_puct = float(c_puct)
-        self.rollout = value == "rollout"
-        self.value = None if self.rollout else as_guidance(value, policy)
         self.rollout_depth = rollout_depth
         self.temperature_final = float(temperature_final)
         self.reuse = bool(reuse)
@@ -101,8 +94,14 @@ class MCTS(Planner):
         self.virtual_loss = int(virtual_loss)
         self.widening = float(widening)
 
+    @classmethod
+    def sizing(cls, policy_calls: int, depth: int) -> dict[str, Any]:
+        """``width`` up to 4 and as many simulations per move as whole trajectories fit."""
+        width = max(1, min(4, policy_calls // depth))
+        return {"width": width, "simulations": max(1, policy_calls // (width * depth))}
+
     # -- selection
-    def _select(self, ctx: _Ctx, root: int, stale: dict[int, int]) -> list[int]:
+    def _select(self, ctx: SearchContext, root: int, stale: dict[int, int]) -> list[int]:
         nodes = ctx.tree.nodes
         path = [root]
         cur = nodes[root]
@@ -121,8 +120,7 @@ class MCTS(Planner):
                 s = q + self.c_puct * ch.prior * sqrt_n / (1 + ch.visits)
                 if s > best_s:
                     best, best_s = ch, s
-            assert best is not None
-            cur = best
+            cur = best if best is not None else nodes[cur.children[0]]
             path.append(cur.id)
         return path
 
@@ -132,7 +130,7 @@ class MCTS(Planner):
             nodes[i].visits += visits
             nodes[i].value_sum += value
 
-    def search(self, ctx: _Ctx) -> Generator[Any, Any, Outcome]:
+    def search(self, ctx: SearchContext) -> Generator[Any, Any, Outcome]:
         """Moves of simulations until an answer or the budget."""
         tree = ctx.tree
         nodes = tree.nodes
@@ -164,16 +162,19 @@ class MCTS(Planner):
                 if not paths:
                     continue  # only resolved (terminal) leaves were selected
                 obs = [ctx.env.transcript(nodes[p[-1]].state) for p in paths]
+                # the first `asked` leaves are sent to the policy (Planner.propose's rule)
+                asked = min(len(paths), ctx.meter.affordable(len(paths) * self.width))
                 props = yield from self.propose(ctx, obs, self.width)
                 for p in paths:  # remove the virtual loss
                     self._backup(nodes, p, 0.0, -self.virtual_loss)
                 # ---- expand
                 new: list[tuple[list[int], Candidate, Node]] = []
                 dead: list[list[int]] = []
-                for path, plist in zip(paths, props, strict=False):
+                for j, (path, plist) in enumerate(zip(paths, props, strict=False)):
                     leaf = path[-1]
-                    if not plist:
-                        continue  # out of budget
+                    if j >= asked:
+                        continue  # out of budget: not sent to the policy
+                    # an empty reply is handled as a reply with nothing accepted
                     parent = cands[leaf]
                     accepted: list[Candidate] = []
                     seen = {nodes[c].step or "" for c in nodes[leaf].children}
@@ -248,7 +249,7 @@ class MCTS(Planner):
         last = nodes[root].state
         return Outcome(list(last.steps) if last else [], None, info=info)
 
-    def _choose(self, ctx: _Ctx, root: int) -> int:
+    def _choose(self, ctx: SearchContext, root: int) -> int:
         nodes = ctx.tree.nodes
         kids = [nodes[c] for c in nodes[root].children]
         if self.temperature_final == 0:
@@ -259,7 +260,7 @@ class MCTS(Planner):
         return kids[k].id
 
     def _evaluate(
-        self, ctx: _Ctx, items: list[tuple[Candidate, Node]]
+        self, ctx: SearchContext, items: list[tuple[Candidate, Node]]
     ) -> Generator[Any, Any, list[float]]:
         values = [0.5] * len(items)
         todo: list[int] = []
@@ -274,15 +275,17 @@ class MCTS(Planner):
             return values
         if self.rollout:
             got = yield from self._rollouts(ctx, [items[k][0] for k in todo])
-        elif self.value is not None:
-            got = yield ScoreRequest(self.value, [items[k][0] for k in todo])
+        elif self.guidance is not None:
+            got = yield ScoreRequest(self.guidance, [items[k][0] for k in todo])
         else:
             got = [0.5] * len(todo)
         for k, v in zip(todo, got, strict=False):
-            values[k] = float(v)
+            values[k] = float(v) if math.isfinite(v) else 0.0
         return values
 
-    def _rollouts(self, ctx: _Ctx, starts: list[Candidate]) -> Generator[Any, Any, list[float]]:
+    def _rollouts(
+        self, ctx: SearchContext, starts: list[Candidate]
+    ) -> Generator[Any, Any, list[float]]:
         depth = self.rollout_depth or ctx.env.max_steps
         cur = list(starts)
         values: list[float | None] = [None] * len(cur)

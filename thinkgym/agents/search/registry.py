@@ -6,11 +6,12 @@ import difflib
 import importlib
 from typing import Any
 
-from thinkgym.agents.search.base import Planner
+from thinkgym.agents.search.planner import Planner
 
 __all__ = ["register_planner", "make_planner", "get_planner", "list_planners", "BUILTIN_PLANNERS"]
 
 BUILTIN_PLANNERS: dict[str, str] = {
+    "greedy": "thinkgym.agents.search.best_of_n:Greedy",
     "best_of_n": "thinkgym.agents.search.best_of_n:BestOfN",
     "beam": "thinkgym.agents.search.beam:BeamSearch",
     "mcts": "thinkgym.agents.search.mcts:MCTS",
@@ -25,8 +26,7 @@ def register_planner(name: str, cls: type[Planner], *, override: bool = False) -
 
     Args:
         name: the registry name, e.g. ``"my_planner"``.
-        cls: a :class:`~thinkgym.agents.search.base.Planner` subclass (or any class whose
-            instances have ``plan`` and ``plan_many``).
+        cls: a :class:`~thinkgym.agents.search.planner.Planner` subclass.
         override: replace an existing registration instead of raising.
 
     Raises:
@@ -35,11 +35,10 @@ def register_planner(name: str, cls: type[Planner], *, override: bool = False) -
     """
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"planner name={name!r} must be a non-empty string")
-    if not isinstance(cls, type) or not (
-        issubclass(cls, Planner) or (hasattr(cls, "plan") and hasattr(cls, "plan_many"))
-    ):
+    if not isinstance(cls, type) or not issubclass(cls, Planner):
         raise TypeError(
-            f"cls={cls!r} must be a Planner subclass (or a class with plan and plan_many)"
+            f"cls={cls!r} must be a subclass of thinkgym.agents.search.Planner (implement "
+            "search(ctx) as a generator)"
         )
     if (name in _USER or name in BUILTIN_PLANNERS) and not override:
         raise ValueError(

@@ -7,15 +7,10 @@ from dataclasses import replace
 from typing import Any
 
 from thinkgym.agents.base import Policy
-from thinkgym.agents.search.base import (
-    Candidate,
-    Outcome,
-    Planner,
-    ScoreRequest,
-    _Ctx,
-    root_candidate,
-)
-from thinkgym.agents.search.guidance import LogProbGuidance, as_guidance
+from thinkgym.agents.search.context import Candidate, SearchContext, root_candidate
+from thinkgym.agents.search.guidance import LogProbGuidance
+from thinkgym.agents.search.planner import Outcome, Planner
+from thinkgym.agents.search.requests import ScoreRequest
 
 __all__ = ["SequentialRevision", "FEEDBACK_PREFIX"]
 
@@ -30,7 +25,7 @@ class SequentialRevision(Planner):
     """Attempt a solution step by step, then revise it from feedback, for up to ``rounds`` rounds.
 
     ``feedback="env"`` (external guidance): a step the environment rejects starts a revision. If
-    the policy says it can read feedback (an attribute ``accepts_feedback = True``), the next
+    the policy reads feedback (``text_feedback=True``), the next
     prompt gets a line ``Feedback: <step> was rejected: <why>`` it can condition on; otherwise the
     policy resamples from the last accepted state (the env leaves the state unchanged). An answer
     the task refutes without the reference (Game24), or an attempt that reaches the action limit,
@@ -52,6 +47,8 @@ class SequentialRevision(Planner):
             :class:`~thinkgym.agents.search.guidance.LogProbGuidance`); any Guidance, reward
             model or function.
         threshold: internal mode also revises unrefuted answers scored below this.
+        text_feedback: the policy reads a ``Feedback:`` line after the transcript (env mode);
+            otherwise it resamples from the last accepted state.
         **kwargs: see :class:`~thinkgym.agents.search.base.Planner`.
     """
 
@@ -66,9 +63,10 @@ class SequentialRevision(Planner):
         backtrack: str = "entropy",
         guidance: Any = None,
         threshold: float | None = None,
+        text_feedback: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(policy, **kwargs)
+        super().__init__(policy, guidance=guidance, **kwargs)
         if rounds < 0:
             raise ValueError(f"rounds={rounds!r} must be >= 0")
         if feedback not in FEEDBACKS:
@@ -78,11 +76,16 @@ class SequentialRevision(Planner):
         self.rounds = int(rounds)
         self.feedback = feedback
         self.backtrack = backtrack
-        self.guidance = as_guidance(guidance, policy) or LogProbGuidance()
+        self.guidance = self.guidance or LogProbGuidance()
         self.threshold = threshold
-        self.text_feedback = bool(getattr(policy, "accepts_feedback", False))
+        self.text_feedback = bool(text_feedback)
 
-    def search(self, ctx: _Ctx) -> Generator[Any, Any, Outcome]:
+    @classmethod
+    def sizing(cls, policy_calls: int, depth: int) -> dict[str, Any]:
+        """As many revision rounds as whole attempts fit in the budget, less the first."""
+        return {"rounds": max(0, policy_calls // depth - 1)}
+
+    def search(self, ctx: SearchContext) -> Generator[Any, Any, Outcome]:
         """Attempt / revise loop."""
         tree = ctx.tree
         path: list[Candidate] = [root_candidate(ctx.env, ctx.root)]

@@ -1,0 +1,163 @@
+"""``thinkgym bench``: benchmark search planners: solve rate against compute (scaling curve).
+
+Every planner x budget of an env runs at once (their policy calls are batched together); greedy
+runs once. Writes ``results.md``, ``results.csv``, ``results.json`` and ``scaling.png`` under
+``--out`` and prints the table. Each row names the guidance that ranked the candidates and
+whether the reference-free answer check was on during search (``--no-answer-check`` switches it
+off, so planners choose answers by their guidance alone).
+
+Example::
+
+    thinkgym bench --envs Game24 --planners greedy,best_of_n,beam,mcts --budgets 4,16
+    thinkgym bench --envs Game24 --budgets 100 --prm runs/rm/prm_game24 --no-answer-check
+    thinkgym bench --plugin examples/custom_planner.py --planners retry_greedy --policy random
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from thinkgym.commands._common import (
+    CommandError,
+    existing_dir,
+    finite_float,
+    positive_int,
+    warn,
+    writable_dir,
+)
+
+if TYPE_CHECKING:
+    from thinkgym.agents.search.bench import BenchConfig
+
+__all__ = ["add_arguments", "run", "config_from_args"]
+
+DEFAULT_PLANNERS = "greedy,best_of_n,beam,mcts,revision"
+
+
+def _names(text: str) -> list[str]:
+    """argparse type: a comma-separated list of names (at least one)."""
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"{text!r} names nothing; give comma-separated names")
+    return names
+
+
+def _budgets(text: str) -> list[int]:
+    """argparse type: comma-separated positive integers, sorted and deduplicated."""
+    return sorted({positive_int(t.strip()) for t in _names(text)})
+
+
+def _temperature(text: str) -> float:
+    value = finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value:g} must be >= 0 (0 means greedy)")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``bench`` options to ``parser``."""
+    parser.add_argument("--envs", type=_names, default="Game24,Arithmetic", help="env names")
+    parser.add_argument(
+        "--planners",
+        type=_names,
+        default=DEFAULT_PLANNERS,
+        help="comma-separated planner names ('greedy' = pass@1 baseline); `thinkgym list` "
+        "shows the registered ones",
+    )
+    parser.add_argument(
+        "--budgets",
+        type=_budgets,
+        default="4,16,64",
+        help="policy calls (generated steps) per problem, comma-separated",
+    )
+    parser.add_argument("--problems", type=positive_int, default=20, help="problems per env")
+    parser.add_argument(
+        "--policy",
+        default="default",
+        help="'default' (the shipped LLMPolicy), a model directory, 'random' or 'oracle'",
+    )
+    parser.add_argument(
+        "--prm", type=existing_dir, default=None, help="LearnedRewardModel directory: the PRM"
+    )
+    parser.add_argument(
+        "--orm",
+        type=existing_dir,
+        default=None,
+        help="LearnedRewardModel directory: the ORM (guidance when no --prm is given)",
+    )
+    parser.add_argument("--temperature", type=_temperature, default=1.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--no-answer-check",
+        action="store_true",
+        help="switch the env's reference-free answer check off during search (Game24: the "
+        "check is the grader itself); planners then pick answers by guidance alone",
+    )
+    parser.add_argument("--out", type=writable_dir, default="bench_results", help="output dir")
+    parser.add_argument("--x", choices=("tokens", "policy_calls"), default="tokens")
+    parser.add_argument("--no-plot", action="store_true", help="skip the plot")
+    parser.add_argument(
+        "--no-throughput", action="store_true", help="skip the batch-64 generate reference"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--batch-rows",
+        type=positive_int,
+        default=None,
+        help="most rows (observations x samples) per forward batch of the LLM policy (default: "
+        "64 on a CPU, 4096 on a GPU)",
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> BenchConfig:
+    """The :class:`~thinkgym.agents.search.bench.BenchConfig` of parsed ``bench`` arguments."""
+    from thinkgym.agents.search.bench import BenchConfig
+
+    return BenchConfig(
+        envs=_as_list(args.envs),
+        planners=_as_list(args.planners),
+        budgets=args.budgets if isinstance(args.budgets, list) else _budgets(args.budgets),
+        problems=args.problems,
+        policy=args.policy,
+        prm=str(args.prm) if args.prm is not None else None,
+        orm=str(args.orm) if args.orm is not None else None,
+        temperature=args.temperature,
+        seed=args.seed,
+        answer_check=not args.no_answer_check,
+        batch_rows=args.batch_rows,
+        throughput=not args.no_throughput,
+        progress=not args.quiet,
+    )
+
+
+def _as_list(value: list[str] | str) -> list[str]:
+    # argparse applies ``type`` to string defaults too, but not to defaults set programmatically
+    return value if isinstance(value, list) else _names(value)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the benchmark, write the results and print the table; returns 0."""
+    from thinkgym.agents.search.bench import run_benchmark, write_results
+    from thinkgym.commands._common import env_name
+
+    config = config_from_args(args)
+    try:
+        config.envs = [env_name(e) for e in config.envs]
+    except argparse.ArgumentTypeError as exc:
+        raise CommandError(f"--envs: {exc}") from None
+    report = run_benchmark(config)
+    try:
+        paths = write_results(report, args.out, plot=not args.no_plot, x=args.x)
+    except ImportError as exc:
+        warn(f"{exc}; the tables are written")
+        paths = write_results(report, args.out, plot=False)
+    from thinkgym.agents.search.bench import markdown_table
+
+    print(markdown_table(report.rows, report.policy_label))
+    if report.throughput:
+        print(report.throughput)
+    names = ", ".join(p.name for p in paths)
+    print(f"wrote {args.out}/: {names} ({report.seconds:.0f} s)", file=sys.stderr)
+    return 0
