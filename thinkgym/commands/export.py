@@ -1,0 +1,193 @@
+"""``thinkgym export``: traces and search results as Hugging Face datasets in TRL's formats.
+
+Kinds (``--kind``):
+
+* ``sft``: prompt-completion records for TRL's ``SFTTrainer`` (per step, or per trajectory);
+* ``dpo``: preference pairs for ``DPOTrainer``: chosen vs rejected sibling steps at the same
+  search-tree node (needs search results: ``--planner`` or ``--results``);
+* ``prm``: stepwise supervision (prompt, completions, labels), TRL's PRM data format.
+
+Sources: the task's reference solver on ``--problems`` training problems (default), saved traces
+(``--traces FILE``), saved search results (``--results FILE``, JSON lines of
+``SearchResult.to_json()``), or a search run here (``--planner NAME`` with ``--policy``).
+Search results are scored against the hidden reference only after search, to label the data.
+
+The output (``--out``) is a ``save_to_disk`` directory (``--format disk``, load it with
+``datasets.load_from_disk``), a JSON lines file or a Parquet file (``datasets.load_dataset``).
+Needs ``pip install thinkgym[datasets]``.
+
+Example::
+
+    thinkgym export --env MathWord --kind sft --problems 200 --out data/mathword-sft
+    thinkgym export --env Arithmetic --kind dpo --planner beam --budget 16 --problems 50 \\
+        --out data/arith-dpo.jsonl --format jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from thinkgym.commands._common import CommandError, choice, env_name, existing_file, positive_int
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``thinkgym export``."""
+    parser.add_argument(
+        "--env", type=env_name, required=True, help="env id or short name, e.g. MathWord"
+    )
+    parser.add_argument(
+        "--kind",
+        type=choice("sft", "dpo", "prm"),
+        default="sft",
+        help="what to export: sft, dpo or prm",
+    )
+    parser.add_argument(
+        "--out", type=Path, required=True, help="output directory (disk) or file (jsonl, parquet)"
+    )
+    parser.add_argument(
+        "--format",
+        type=choice("disk", "jsonl", "parquet"),
+        default="disk",
+        help="disk (save_to_disk), jsonl or parquet",
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--traces",
+        type=existing_file,
+        default=None,
+        help="saved traces (JSON lines, from thinkgym.learning.traces.save_traces)",
+    )
+    source.add_argument(
+        "--results",
+        type=existing_file,
+        default=None,
+        help="saved search results (JSON lines of SearchResult.to_json())",
+    )
+    source.add_argument(
+        "--planner",
+        default=None,
+        help="run this planner (beam, mcts, best_of_n, ...) with --policy and export its results",
+    )
+    parser.add_argument(
+        "--problems",
+        type=positive_int,
+        default=100,
+        help="training problems to solve or search (reference solver or --planner)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="first problem seed (training seeds only)"
+    )
+    parser.add_argument(
+        "--policy",
+        default="default",
+        help="with --planner: 'default' (the shipped policy) or a local model directory",
+    )
+    parser.add_argument(
+        "--budget",
+        type=positive_int,
+        default=16,
+        help="with --planner: policy calls (generated steps) per problem",
+    )
+    parser.add_argument(
+        "--granularity",
+        type=choice("step", "trajectory"),
+        default="step",
+        help="sft: one record per step or per trajectory",
+    )
+    parser.add_argument(
+        "--include-wrong",
+        action="store_true",
+        help="sft: keep search results whose answer is wrong",
+    )
+    parser.add_argument(
+        "--max-pairs-per-node",
+        type=positive_int,
+        default=4,
+        help="dpo: most pairs taken at one tree node",
+    )
+
+
+def _sources(args: argparse.Namespace, env: Any) -> list[Any]:
+    from thinkgym.learning.export import load_results
+    from thinkgym.learning.traces import load_traces, make_traces
+
+    if args.traces is not None:
+        return list(load_traces(args.traces))
+    if args.results is not None:
+        return load_results(args.results, env)
+    if args.planner is None:
+        return list(make_traces(args.env, args.problems, seed=args.seed))
+    from thinkgym.agents.llm import LLMPolicy
+    from thinkgym.agents.search import make_planner, score_result
+
+    if args.policy == "default":
+        policy = LLMPolicy.default()
+    else:
+        path = Path(args.policy).expanduser()
+        if not path.is_dir():
+            raise CommandError(f"--policy {args.policy!r}: no such local model directory")
+        policy = LLMPolicy.from_pretrained(path)
+    try:
+        planner = make_planner(args.planner, policy=policy, budget=args.budget)
+    except KeyError as exc:
+        raise CommandError(str(exc.args[0])) from None
+    seeds = list(range(args.seed, args.seed + args.problems))
+    results = planner.plan_many(env, seeds=seeds, problems=[None] * len(seeds))
+    for r in results:
+        score_result(env, r)
+    solved = sum(bool(r.correct) for r in results)
+    print(
+        f"searched {len(results)} problems with {args.planner} (budget {args.budget}): {solved} solved"
+    )
+    return results
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the records, write the dataset, print what was written."""
+    from thinkgym.agents.search import SearchResult
+    from thinkgym.envs import make
+    from thinkgym.learning.export import (
+        load_dataset_file,
+        preference_records,
+        prm_records,
+        save_dataset,
+        sft_records,
+        to_dataset,
+    )
+
+    env = make(args.env).unwrapped
+    sources = _sources(args, env)
+    if args.kind == "sft":
+        records = sft_records(
+            sources, env, granularity=args.granularity, only_correct=not args.include_wrong
+        )
+    elif args.kind == "dpo":
+        results = [s for s in sources if isinstance(s, SearchResult)]
+        if not results:
+            raise CommandError(
+                "--kind dpo needs search results: pass --planner NAME or --results FILE"
+            )
+        records = preference_records(results, env, max_pairs_per_node=args.max_pairs_per_node)
+    else:
+        records = prm_records(sources, env)
+    if not records:
+        raise CommandError(
+            f"no {args.kind} records from {len(sources)} source(s): "
+            + (
+                "no tree node had both a correct and a wrong continuation; search more problems "
+                "or with a larger --budget"
+                if args.kind == "dpo"
+                else "no correct trajectory was found"
+            )
+        )
+    path = save_dataset(to_dataset(records), args.out, args.format)
+    back = load_dataset_file(path)
+    print(
+        f"wrote {len(back)} {args.kind} records ({', '.join(back.column_names)}) from "
+        f"{len(sources)} source(s) to {path} ({args.format})"
+    )
+    return 0
