@@ -181,3 +181,39 @@ def test_saved_generation_settings_do_not_change_what_is_sampled(saved) -> None:
         a.propose(OBS, 1, temperature=0, max_new_tokens=12),
         b.propose(OBS, 1, temperature=0, max_new_tokens=12),
     )
+
+
+def test_planners_drive_an_llm_policy_through_the_contract(policy) -> None:
+    """Planners call propose with explicit keywords; self-evaluation scores with ``logprobs``."""
+    from thinkgym.agents.search import BeamSearch, SelfEvalGuidance, resolve_env
+
+    env, _ = resolve_env("Arithmetic")
+    guide = SelfEvalGuidance(policy)
+    r = BeamSearch(
+        policy, beam_size=2, width=2, guidance=guide, budget=8, max_step_tokens=8, seed=0
+    ).plan(env, seed=0)
+    assert 0 < r.cost.policy_calls <= 8 and r.cost.tokens <= 8 * r.cost.policy_calls
+    assert r.cost.reward_model_calls == r.cost.guidance_calls  # one scoring pass per candidate
+    scored = [n.score for n in r.tree.nodes[1:] if n.score is not None]
+    assert all(0.0 < s < 1.0 for s in scored)
+    # the score is p(" correct") / (p(" correct") + p(" wrong")) from teacher-forced log-probs
+    prompt = "Evaluate: 1 + 2\nVerdict:"
+    yes, no = (
+        float(t.sum())
+        for t in policy.logprobs([prompt] * 2, [" correct", " wrong"], template=False)
+    )
+    want = 1.0 / (1.0 + math.exp(no - yes))
+    from thinkgym.agents.search.context import Candidate
+
+    env.reset(options={"problem": "1 + 2"})
+    state = env.get_state()
+    got = guide.score([Candidate(env, state, state, "")])[0]
+    assert math.isclose(got, want, rel_tol=1e-5), (got, want)
+
+
+def test_self_eval_needs_a_scoring_policy() -> None:
+    from thinkgym.agents.base import RandomAgent
+    from thinkgym.agents.search import SelfEvalGuidance, resolve_env
+
+    with pytest.raises(TypeError, match="logprobs"):
+        SelfEvalGuidance(RandomAgent(resolve_env("Game24")[0]))
