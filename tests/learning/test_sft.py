@@ -110,3 +110,134 @@ def test_train_sft_command_with_the_default_recipe(tmp_path) -> None:
     policy = LLMPolicy.from_pretrained(export, device="cpu")
     assert len(policy.propose(["Evaluate: 1 + 2"], 2, seed=0, max_new_tokens=4)[0]) == 2
     assert json.loads((export / "training_args.json").read_text())["recipe"] == "default"
+
+
+# ---------------------------------------------------------------- one configuration
+def test_sft_config_is_the_one_source_of_defaults() -> None:
+    import argparse
+    import dataclasses
+    import inspect
+
+    from thinkgym.commands._common import field_docs
+    from thinkgym.commands.train_sft import add_arguments
+    from thinkgym.learning.recipes import RECIPES
+    from thinkgym.learning.sft import SFTConfig
+
+    docs = field_docs(SFTConfig)
+    assert {f.name for f in dataclasses.fields(SFTConfig)} == set(docs), "a field lacks a docstring"
+    # sft() has no defaults of its own: its settings come from SFTConfig
+    params = inspect.signature(sft).parameters
+    assert not set(params) & {f.name for f in dataclasses.fields(SFTConfig)}
+    for recipe in RECIPES.values():
+        assert isinstance(recipe.config, SFTConfig) and recipe.config.validate() is recipe.config
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--out", "x"])
+    # options left out stay absent, so SFTConfig's (or the recipe's) value is used
+    assert not any(hasattr(args, f.name) for f in dataclasses.fields(SFTConfig))
+    args = parser.parse_args(["--out", "x", "--batch-size", "8", "--no-resume"])
+    assert (args.batch_size, args.resume) == (8, False)
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        ({"batch_size": 0}, "batch_size=0 is below 1"),
+        ({"lr": float("nan")}, "lr=nan is not finite"),
+        ({"lr": -1.0}, "lr=-1.0 is not positive"),
+        ({"steps": None}, "exactly one of steps"),
+        ({"heads": 3}, "heads=3 does not divide hidden=256"),
+        ({"export_dtype": "int8"}, "export_dtype='int8'.*float16"),
+        ({"time_budget": float("inf")}, "time_budget=inf is not finite"),
+        ({"steps": 2.5}, "steps=2.5 is not an integer"),
+    ],
+)
+def test_sft_config_validate_names_the_field_the_value_and_the_fix(change, match) -> None:
+    from thinkgym.learning.sft import SFTConfig
+
+    with pytest.raises(ValueError, match=match):
+        SFTConfig(**change).validate()
+
+
+def test_unknown_sft_setting_suggests_the_right_one() -> None:
+    with pytest.raises(TypeError, match="did you mean 'batch_size'"):
+        sft(_policy(), _copy_traces(["abc"]), batch_sise=4)
+
+
+def test_epochs_replace_steps() -> None:
+    from thinkgym.learning.sft import SFTConfig
+
+    cfg = SFTConfig().replace(epochs=2.0).validate()
+    assert cfg.steps is None and cfg.epochs == 2.0
+
+
+# ---------------------------------------------------------------- damaged checkpoints, bad losses
+def _traces_small() -> list[Trace]:
+    return make_traces("thinkgym/Countdown-v0", 20, seed=0, env_kwargs={"n_numbers": 2})
+
+
+def test_resume_falls_back_to_the_newest_intact_checkpoint(tmp_path) -> None:
+    torch.set_num_threads(1)
+    traces = _traces_small()
+    kw = dict(steps=6, batch_size=4, lr=2e-3, progress=False, seed=1, keep_checkpoints=3)
+    full = sft(_policy(), traces, **kw)
+    out = tmp_path / "run"
+    sft(_policy(), traces, out_dir=out, save_every=2, stop_at=4, **kw)
+    newest = out / "checkpoints" / "step-0000004"
+    weights = newest / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])  # truncated copy
+    lines: list[str] = []
+    resumed = sft(_policy(seed=9), traces, out_dir=out, save_every=2, log=lines.append, **kw)
+    assert any("skipping damaged checkpoint" in s and "model.safetensors" in s for s in lines)
+    assert any("resumed from" in s and "step-0000002" in s for s in lines)
+    np.testing.assert_allclose(resumed.losses, full.losses, rtol=1e-5, atol=1e-6)
+    assert (out / "checkpoints" / "step-0000004.damaged").is_dir()
+
+
+@pytest.mark.parametrize("damage", ["truncate_state", "garbage_state", "foreign_state"])
+def test_no_usable_checkpoint_is_an_error_not_a_silent_restart(tmp_path, damage) -> None:
+    from thinkgym.checkpoints import CheckpointError
+
+    torch.set_num_threads(1)
+    traces = _traces_small()
+    out = tmp_path / "run"
+    sft(_policy(), traces, out_dir=out, steps=2, batch_size=4, progress=False)
+    state = out / "checkpoints" / "step-0000002" / "trainer_state.pt"
+    if damage == "truncate_state":
+        state.write_bytes(state.read_bytes()[:300])
+    elif damage == "garbage_state":
+        state.write_bytes(b"\x00garbage" * 50)
+    else:
+        torch.save({"step": 2}, state)
+    with pytest.raises(CheckpointError, match="no usable checkpoint.*trainer_state.pt"):
+        sft(_policy(), traces, out_dir=out, steps=4, batch_size=4, progress=False)
+
+
+def test_a_checkpoint_of_another_model_is_refused(tmp_path) -> None:
+    from thinkgym.checkpoints import CheckpointError
+
+    torch.set_num_threads(1)
+    traces = _traces_small()
+    out = tmp_path / "run"
+    sft(_policy(), traces, out_dir=out, steps=2, batch_size=4, progress=False)
+    tok = build_char_tokenizer()
+    model = build_tiny_model(tok, hidden_size=64, layers=2, heads=2, max_positions=64)
+    wider = LLMPolicy(model, tok, device="cpu")
+    with pytest.raises(CheckpointError, match="shape mismatch"):
+        sft(wider, traces, out_dir=out, steps=4, batch_size=4, progress=False)
+
+
+def test_a_non_finite_loss_stops_training_and_saves_nothing_new(tmp_path) -> None:
+    from thinkgym.learning.sft import NonFiniteLossError
+
+    torch.set_num_threads(1)
+    traces = _traces_small()
+    out = tmp_path / "run"
+    kw = dict(batch_size=4, progress=False, warmup=1, grad_clip=0.0)
+    sft(_policy(), traces, out_dir=out, steps=1, lr=1e-3, **kw)
+    good = out / "checkpoints" / "step-0000001"
+    before = {p.name: p.read_bytes() for p in good.iterdir()}
+    with pytest.raises(NonFiniteLossError, match="training stopped.*step-0000001 is kept"):
+        sft(_policy(), traces, out_dir=out, steps=50, lr=1e30, resume=False, **kw)
+    assert [p.name for p in (out / "checkpoints").iterdir()] == ["step-0000001"]
+    assert {p.name: p.read_bytes() for p in good.iterdir()} == before

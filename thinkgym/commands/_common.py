@@ -7,6 +7,7 @@ one-line ``usage ... error: argument --lr: ...`` and exit status 2, never in a t
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import difflib
 import importlib
 import math
@@ -22,11 +23,14 @@ __all__ = [
     "CommandError",
     "HelpFormatter",
     "add_command",
+    "add_config_arguments",
+    "config_from_args",
     "choice",
     "device_arg",
     "env_name",
     "existing_dir",
     "existing_file",
+    "field_docs",
     "finite_float",
     "load_plugins",
     "nonneg_int",
@@ -285,3 +289,92 @@ def error_line(exc: BaseException) -> str:
 def warn(message: str) -> None:
     """Print a one-line warning to stderr."""
     print(f"thinkgym: warning: {message}", file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------- config dataclasses
+def field_docs(cls: type) -> dict[str, str]:
+    """The docstring under each field of a dataclass (cleanrl style), by field name."""
+    import ast
+    import inspect
+    import textwrap
+
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not dataclasses.is_dataclass(klass):
+            continue
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        except (OSError, TypeError):  # pragma: no cover - no source (frozen app)
+            continue
+        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+        for node, nxt in zip(body, body[1:], strict=False):
+            if (
+                isinstance(node, ast.AnnAssign)
+                and isinstance(node.target, ast.Name)
+                and isinstance(nxt, ast.Expr)
+                and isinstance(nxt.value, ast.Constant)
+                and isinstance(nxt.value.value, str)
+            ):
+                docs[node.target.id] = " ".join(nxt.value.value.split())
+    return docs
+
+
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def add_config_arguments(
+    parser: argparse.ArgumentParser | Any, cls: type, *, skip: Sequence[str] = ()
+) -> None:
+    """Add one option per field of the dataclass ``cls`` (``batch_size`` -> ``--batch-size``).
+
+    Help texts are the fields' docstrings, defaults the dataclass's; an option left out stays
+    absent from the parsed namespace (so a recipe's value can fill it, see
+    :func:`config_from_args`). ``float`` fields refuse ``nan``/``inf`` at parse time; ranges are
+    the config's ``validate()``'s job.
+    """
+    docs = field_docs(cls)
+    defaults = cls()
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        kind = str(f.type).replace(" ", "")
+        default = getattr(defaults, f.name)
+        help_text = docs.get(f.name, f.name.replace("_", " "))
+        help_text = f"{help_text} (default: {default})".replace("%", "%%")
+        kw: dict[str, Any] = {"default": argparse.SUPPRESS, "help": help_text}
+        base = kind.split("|")[0]
+        if base == "bool":
+            kw["action"] = argparse.BooleanOptionalAction
+        elif base == "int":
+            kw["type"] = _int
+            kw["metavar"] = "N"
+        elif base == "float":
+            kw["type"] = finite_float
+            kw["metavar"] = "X"
+        else:
+            kw["metavar"] = f.name.upper()
+        parser.add_argument(_option(f.name), dest=f.name, **kw)
+
+
+def config_from_args(args: argparse.Namespace, base: Any) -> Any:
+    """``base`` with the options given on the command line, validated.
+
+    Raises:
+        CommandError: ``validate()`` refused a value; the message names the option.
+    """
+    given = {
+        f.name: getattr(args, f.name) for f in dataclasses.fields(base) if hasattr(args, f.name)
+    }
+    try:
+        cfg = (
+            base.replace(**given)
+            if hasattr(base, "replace")
+            else dataclasses.replace(base, **given)
+        )
+        return cfg.validate()
+    except ValueError as exc:
+        text = error_line(exc)
+        for f in dataclasses.fields(base):
+            text = text.replace(f"{type(base).__name__}.{f.name}=", f"{_option(f.name)} ")
+        raise CommandError(text) from None

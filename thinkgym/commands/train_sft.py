@@ -1,11 +1,14 @@
 """``thinkgym train sft``: behaviour cloning of a (tiny or given) causal LM on solver traces.
 
+Every training setting is a field of :class:`thinkgym.learning.sft.SFTConfig`; a ``--recipe``
+supplies a whole config (and its data table), and options given on the command line override it.
+
 Examples::
 
     thinkgym train sft --env Arithmetic --env LinearEquation --out runs/a --steps 2000
     thinkgym train sft --recipe default --out runs/policy --export thinkgym/data/policy
     thinkgym train sft --recipe default --out /tmp/smoke --steps 50 --data-scale 0.01 \\
-        --eval-limit 5 --device cpu
+        --eval-limit 5 --device cpu --log-dir /tmp/smoke/logs
 """
 
 from __future__ import annotations
@@ -13,132 +16,107 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+
+from thinkgym.commands._common import (
+    add_config_arguments,
+    config_from_args,
+    device_arg,
+    env_name,
+    existing_dir,
+    resolve_device_arg,
+    writable_dir,
+)
 
 __all__ = ["add_arguments", "run"]
-
-# fields a recipe fills in when the command line leaves them out
-_RECIPE_FIELDS = (
-    "steps",
-    "batch_size",
-    "lr",
-    "hidden",
-    "layers",
-    "heads",
-    "intermediate",
-    "max_positions",
-    "eval_every",
-    "eval_limit",
-    "save_every",
-    "export_dtype",
-)
-_FALLBACK = {
-    "steps": 1000,
-    "batch_size": 64,
-    "lr": 1e-3,
-    "hidden": 256,
-    "layers": 4,
-    "heads": 4,
-    "intermediate": None,
-    "max_positions": 384,
-    "eval_every": 0,
-    "eval_limit": 50,
-    "save_every": 500,
-    "export_dtype": "float32",
-}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``train sft`` options to ``parser``."""
-    p = parser
-    p.add_argument("--env", action="append", default=None, help="task id; repeat for several")
-    p.add_argument("--recipe", default=None, help="named defaults, e.g. 'default'")
-    p.add_argument("--out", required=True, help="run directory (checkpoints, final model)")
-    p.add_argument("--export", default=None, help="also save the final policy here")
-    p.add_argument("--export-dtype", default=None, choices=["float32", "float16", "bfloat16"])
-    p.add_argument("--init", default=None, help="start from this pretrained model directory")
-    p.add_argument("--steps", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--traces-per-env", type=int, default=2000, help="problems per --env task")
-    p.add_argument("--solutions-per-problem", type=int, default=4)
-    p.add_argument("--data-scale", type=float, default=1.0, help="scale a recipe's data sizes")
-    p.add_argument("--hidden", type=int, default=None)
-    p.add_argument("--layers", type=int, default=None)
-    p.add_argument("--heads", type=int, default=None)
-    p.add_argument("--intermediate", type=int, default=None)
-    p.add_argument("--max-positions", type=int, default=None)
-    p.add_argument("--eval-every", type=int, default=None)
-    p.add_argument("--eval-limit", type=int, default=None)
-    p.add_argument("--save-every", type=int, default=None)
-    p.add_argument(
+    from thinkgym.learning.recipes import RECIPES
+    from thinkgym.learning.sft import SFTConfig
+
+    parser.add_argument(
+        "--env",
+        action="append",
+        type=env_name,
+        default=None,
+        help="task to train on (short names are case-insensitive); repeat for several",
+    )
+    parser.add_argument(
+        "--recipe",
+        default=None,
+        choices=sorted(RECIPES),
+        help="named settings and data (see thinkgym/learning/recipes.py)",
+    )
+    parser.add_argument(
+        "--out", required=True, type=writable_dir, help="run directory (checkpoints, final model)"
+    )
+    parser.add_argument(
+        "--export", type=writable_dir, default=None, help="also save the policy here"
+    )
+    parser.add_argument(
+        "--init",
+        type=existing_dir,
+        default=None,
+        help="start from this model directory (saved with save_pretrained) instead of a new model",
+    )
+    parser.add_argument(
         "--traces-file",
         default=None,
         help="JSONL(.gz) of traces: loaded when it exists, else built and written there",
     )
-    p.add_argument(
-        "--time-budget",
-        type=float,
+    parser.add_argument("--device", type=device_arg, default="auto", help="auto, cpu, cuda, cuda:N")
+    parser.add_argument(
+        "--log-dir",
+        type=writable_dir,
         default=None,
-        help="seconds for the training loop: lowers --steps to what fits at the measured speed",
+        help="write metrics.jsonl/metrics.json there, and TensorBoard scalars when tensorboard "
+        "is installed (pip install thinkgym[tb])",
     )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True)
-    p.add_argument("--no-progress", action="store_true")
-
-
-def _settings(args: argparse.Namespace) -> tuple[dict[str, Any], list[str], dict | None]:
-    from thinkgym.learning.recipes import get_recipe
-
-    recipe = get_recipe(args.recipe) if args.recipe else None
-    values: dict[str, Any] = {}
-    for name in _RECIPE_FIELDS:
-        given = getattr(args, name, None)
-        if given is not None:
-            values[name] = given
-        elif recipe is not None:
-            values[name] = getattr(recipe, name)
-        else:
-            values[name] = _FALLBACK[name]
-    envs = list(args.env or (recipe.envs if recipe else []))
-    if not envs:
-        raise ValueError("give at least one --env (e.g. --env Arithmetic) or --recipe default")
-    data = dict(recipe.data) if recipe is not None and not args.env else None
-    return values, envs, data
+    group = parser.add_argument_group("settings (SFTConfig; a --recipe changes the defaults)")
+    add_config_arguments(group, SFTConfig)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``thinkgym train sft`` from parsed arguments; returns the exit status."""
+    from thinkgym.learning.recipes import build_traces, get_recipe
+    from thinkgym.learning.sft import SFTConfig
+
+    recipe = get_recipe(args.recipe) if args.recipe else None
+    cfg = config_from_args(args, recipe.config if recipe else SFTConfig())
+    envs = list(args.env or (recipe.envs if recipe else []))
+    if not envs:
+        raise ValueError("give at least one --env (e.g. --env Arithmetic) or --recipe default")
+    data = dict(recipe.data) if recipe is not None and not args.env else None
+    device = resolve_device_arg(args.device)
+    traces_file = Path(args.traces_file) if args.traces_file else None
+    if traces_file is not None and traces_file.exists() and not traces_file.is_file():
+        raise ValueError(f"--traces-file {traces_file} is a directory; give a .jsonl(.gz) file")
+
     import torch
 
-    from thinkgym.agents.llm import LLMPolicy, resolve_device
-    from thinkgym.envs import resolve_id
-    from thinkgym.learning.recipes import build_traces
+    from thinkgym.agents.llm import LLMPolicy
+    from thinkgym.learning.logging import MetricLogger
     from thinkgym.learning.sft import sft
     from thinkgym.learning.traces import load_traces, make_traces, save_traces
     from thinkgym.models import build_char_tokenizer, build_tiny_model
 
-    values, envs, data = _settings(args)
-    envs = [resolve_id(e) for e in envs]
-    out = Path(args.out)
+    out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(args.device)
-    torch.manual_seed(args.seed)
-    traces_file = Path(args.traces_file) if args.traces_file else None
+    torch.manual_seed(cfg.seed)
     if traces_file is not None and traces_file.exists():
         traces = load_traces(traces_file)
         print(f"[data] {len(traces)} traces from {traces_file}")
     elif data is not None:
-        traces = build_traces(data, seed=args.seed, scale=args.data_scale)
+        traces = build_traces(data, seed=cfg.seed, scale=cfg.data_scale)
     else:
         traces = []
         for env_id in envs:
             made = make_traces(
                 env_id,
-                args.traces_per_env,
-                seed=2_000_000 + args.seed * 1_000_000,
-                solutions_per_problem=args.solutions_per_problem,
+                cfg.traces_per_env,
+                seed=2_000_000 + cfg.seed * 1_000_000,
+                solutions_per_problem=cfg.solutions_per_problem,
             )
             print(f"[data] {env_id}: {len(made)} traces")
             traces.extend(made)
@@ -151,12 +129,12 @@ def run(args: argparse.Namespace) -> int:
         tok = build_char_tokenizer()
         model = build_tiny_model(
             tok,
-            seed=args.seed,
-            hidden_size=values["hidden"],
-            layers=values["layers"],
-            heads=values["heads"],
-            intermediate_size=values["intermediate"],
-            max_positions=values["max_positions"],
+            seed=cfg.seed,
+            hidden_size=cfg.hidden,
+            layers=cfg.layers,
+            heads=cfg.heads,
+            intermediate_size=cfg.intermediate,
+            max_positions=cfg.max_positions,
         )
         policy = LLMPolicy(model, tok, device=device)
     n_params = sum(p.numel() for p in policy.model.parameters())
@@ -165,28 +143,12 @@ def run(args: argparse.Namespace) -> int:
         "command": "thinkgym train sft",
         "recipe": args.recipe,
         "envs": envs,
-        "seed": args.seed,
-        "data_scale": args.data_scale,
-        **values,
+        "init": str(args.init) if args.init else None,
+        **cfg.as_dict(),
     }
     (out / "training_args.json").write_text(json.dumps(record, indent=2) + "\n")
-    result = sft(
-        policy,
-        traces,
-        steps=values["steps"],
-        batch_size=values["batch_size"],
-        lr=values["lr"],
-        max_prompt_tokens=max(16, values["max_positions"] - 64),
-        eval_envs=envs,
-        eval_limit=values["eval_limit"],
-        eval_every=values["eval_every"],
-        out_dir=out,
-        save_every=values["save_every"],
-        resume=args.resume,
-        seed=args.seed,
-        progress=not args.no_progress,
-        time_budget=args.time_budget,
-    )
+    with MetricLogger(args.log_dir, config=record) as logger:
+        result = sft(policy, traces, cfg, eval_envs=envs, out_dir=out, on_step=logger.log)
     record["steps"] = result.step
     final = out / "final"
     policy.save_pretrained(final)
@@ -197,9 +159,9 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.export:
         export = Path(args.export)
-        policy.save_pretrained(export, dtype=values["export_dtype"])
+        policy.save_pretrained(export, dtype=cfg.export_dtype)
         (export / "training_args.json").write_text(json.dumps(record, indent=2) + "\n")
-        print(f"[export] {export} ({values['export_dtype']})")
+        print(f"[export] {export} ({cfg.export_dtype})")
     if result.evals:
         print("[eval] " + json.dumps(result.evals[-1]))
     print(f"[done] step {result.step}, {result.seconds:.0f} s, final model in {final}")

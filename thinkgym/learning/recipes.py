@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from thinkgym.learning.sft import SFTConfig
 from thinkgym.learning.traces import (
     GAME24,
     Trace,
@@ -34,41 +35,20 @@ __all__ = ["Recipe", "RECIPES", "get_recipe", "build_traces"]
 
 @dataclass(frozen=True)
 class Recipe:
-    """Defaults of one ``thinkgym train sft --recipe`` run (every field can be overridden).
+    """A named ``thinkgym train sft --recipe`` run: tasks, data table and settings.
 
     Attributes:
         envs: tasks trained on (and evaluated).
         data: per source, ``(problems, solutions per problem, difficulty)``; sources are env ids,
             ``"game24-extra"`` (:func:`game24_extra_traces`) and the env ids with ``":sub"``
             appended (sub-puzzles of that source's traces).
-        steps: optimizer steps.
-        batch_size: pairs per batch.
-        lr: peak learning rate.
-        hidden: model width.
-        layers: decoder layers.
-        heads: attention heads.
-        intermediate: MLP width.
-        max_positions: context length (tokens = characters).
-        eval_every: steps between held-out evaluations.
-        eval_limit: held-out problems per task in those evaluations.
-        save_every: steps between checkpoints.
-        export_dtype: dtype of the exported policy (the shipped one must stay under 10 MB).
+        config: the training, model and export settings; every field can be overridden on the
+            command line. (The shipped policy must stay under 10 MB: ``export_dtype="float16"``.)
     """
 
     envs: tuple[str, ...]
     data: dict[str, tuple[int, int, int | None]] = field(default_factory=dict)
-    steps: int = 1000
-    batch_size: int = 64
-    lr: float = 1e-3
-    hidden: int = 256
-    layers: int = 4
-    heads: int = 4
-    intermediate: int | None = None
-    max_positions: int = 384
-    eval_every: int = 1000
-    eval_limit: int = 100
-    save_every: int = 1000
-    export_dtype: str = "float16"
+    config: SFTConfig = field(default_factory=SFTConfig)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values (for the run's JSON record)."""
@@ -94,18 +74,20 @@ RECIPES: dict[str, Recipe] = {
             "game24-extra": (10_000, 3, None),
             "game24:sub": (0, 1, None),
         },
-        steps=40_000,
-        batch_size=256,
-        lr=1e-3,
-        hidden=256,
-        layers=6,
-        heads=4,
-        intermediate=512,
-        max_positions=384,
-        eval_every=5_000,
-        eval_limit=100,
-        save_every=2_000,
-        export_dtype="float16",
+        config=SFTConfig(
+            steps=40_000,
+            batch_size=256,
+            lr=1e-3,
+            hidden=256,
+            layers=6,
+            heads=4,
+            intermediate=512,
+            max_positions=384,
+            eval_every=5_000,
+            eval_limit=100,
+            save_every=2_000,
+            export_dtype="float16",
+        ),
     ),
 }
 

@@ -12,11 +12,18 @@ cross-entropy on the target tokens only (labels are ``-100`` on the prompt and t
   each checkpoint, a resumed run continues with the same loss curve as an uninterrupted one.
 * **Checkpoints** (``out_dir/checkpoints/step-NNNNNNN``): the model and tokenizer via
   ``save_pretrained`` (safetensors) and ``trainer_state.pt``, which holds only tensors and plain
-  Python values and is read back with ``torch.load(weights_only=True)``.
+  Python values and is read back with ``torch.load(weights_only=True)``. Resume checks every
+  file (:mod:`thinkgym.checkpoints`) and falls back to the newest intact checkpoint.
+* **A non-finite loss** stops training with :class:`NonFiniteLossError` before the optimizer
+  step: nothing new is saved, the last good checkpoint stays as it was.
+* **Settings** live in one :class:`SFTConfig` (the command line, the recipes and :func:`sft`
+  share its defaults and its :meth:`SFTConfig.validate`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import json
 import math
 import re
@@ -31,9 +38,182 @@ import numpy as np
 
 from thinkgym.learning.traces import Trace, eval_problems
 
-__all__ = ["SFTResult", "sft", "encode_pairs", "batch_indices", "latest_checkpoint"]
+__all__ = [
+    "NonFiniteLossError",
+    "SFTConfig",
+    "SFTResult",
+    "batch_indices",
+    "checkpoints",
+    "encode_pairs",
+    "latest_checkpoint",
+    "sft",
+]
 
 _CKPT_RE = re.compile(r"^step-(\d+)$")
+
+_EXPORT_DTYPES = ("float32", "float16", "bfloat16")
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or infinite; training stopped and nothing new was saved."""
+
+
+@dataclass
+class SFTConfig:
+    """Settings of a behaviour-cloning run: :func:`sft`, ``thinkgym train sft`` and the recipes.
+
+    The training fields are read by :func:`sft`; the model, data and export fields by the
+    ``thinkgym train sft`` command (a recipe holds a whole ``SFTConfig``). Every field is a
+    command-line option of the same name (``batch_size`` -> ``--batch-size``).
+    """
+
+    # --- optimisation
+    steps: int | None = 1000
+    """optimizer steps (leave empty and give ``epochs`` instead to count passes over the data)"""
+    epochs: float | None = None
+    """passes over the (prompt, step) pairs, instead of ``steps``"""
+    batch_size: int = 64
+    """(prompt, step) pairs per batch"""
+    lr: float = 1e-3
+    """peak learning rate of AdamW (linear warmup, then cosine decay to 10%)"""
+    weight_decay: float = 0.01
+    """AdamW weight decay (matrices only)"""
+    warmup: int | None = None
+    """warmup steps (default: 5% of the steps, at most 200)"""
+    grad_clip: float = 1.0
+    """gradient-norm clip (0: none)"""
+    max_prompt_tokens: int | None = None
+    """longer prompts keep their last tokens (default: the model's context minus 64)"""
+    seed: int = 0
+    """data order and the initial weights of a model built here"""
+    bf16: bool | None = None
+    """bfloat16 autocast (default: on CUDA devices that support it)"""
+    # --- evaluation, checkpoints, time
+    eval_limit: int = 50
+    """held-out problems per task in each evaluation"""
+    eval_every: int = 0
+    """evaluate every this many steps, and at the end (0: only at the end)"""
+    save_every: int = 500
+    """checkpoint every this many steps, and at the end (0: only at the end)"""
+    keep_checkpoints: int = 2
+    """how many recent checkpoints to keep"""
+    resume: bool = True
+    """continue from the newest intact checkpoint of the run directory"""
+    stop_at: int | None = None
+    """stop after this step while the schedule runs to ``steps`` (time-sliced jobs)"""
+    time_budget: float | None = None
+    """seconds for the training loop: after a 30-step probe the step count is lowered, once, to
+    what fits (recorded with the checkpoints, so ``steps=`` that count repeats the run)"""
+    progress: bool = True
+    """show a progress bar"""
+    # --- model built by the command (ignored with an initial model)
+    hidden: int = 256
+    """model width of a model built from scratch"""
+    layers: int = 4
+    """decoder layers of a model built from scratch"""
+    heads: int = 4
+    """attention heads (must divide ``hidden``)"""
+    intermediate: int | None = None
+    """MLP width (default: 4 x hidden)"""
+    max_positions: int = 384
+    """context length in tokens (= characters for the char tokenizer)"""
+    # --- data made by the command (without a recipe or a traces file)
+    traces_per_env: int = 2000
+    """problems per task"""
+    solutions_per_problem: int = 4
+    """solver solutions sampled per problem"""
+    data_scale: float = 1.0
+    """multiply a recipe's data sizes (0.01 for a smoke run)"""
+    # --- export
+    export_dtype: str = "float32"
+    """dtype of the exported policy (float32, float16, bfloat16)"""
+
+    def validate(self) -> SFTConfig:
+        """Check every field; returns ``self``.
+
+        Raises:
+            ValueError: the first bad field, with its value and the fix.
+        """
+
+        def bad(name: str, problem: str, fix: str) -> ValueError:
+            value = getattr(self, name)
+            return ValueError(f"SFTConfig.{name}={value!r} {problem}; {fix}")
+
+        def finite(name: str) -> float:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise bad(name, "is not a number", "give a number")
+            if not math.isfinite(value):
+                raise bad(name, "is not finite", "give a finite number")
+            return float(value)
+
+        def integer(name: str, low: int, optional: bool = False) -> None:
+            value = getattr(self, name)
+            if value is None and optional:
+                return
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise bad(name, "is not an integer", f"give an integer >= {low}")
+            if value < low:
+                raise bad(name, f"is below {low}", f"give an integer >= {low}")
+
+        if (self.steps is None) == (self.epochs is None):
+            raise ValueError(
+                f"SFTConfig: give exactly one of steps={self.steps!r} and epochs={self.epochs!r}; "
+                "set the other to None"
+            )
+        integer("steps", 1, optional=True)
+        if self.epochs is not None and finite("epochs") <= 0:
+            raise bad("epochs", "is not positive", "give a number > 0")
+        integer("batch_size", 1)
+        if finite("lr") <= 0:
+            raise bad("lr", "is not positive", "give a learning rate > 0, e.g. 1e-3")
+        if finite("weight_decay") < 0:
+            raise bad("weight_decay", "is negative", "give a value >= 0")
+        integer("warmup", 1, optional=True)
+        if finite("grad_clip") < 0:
+            raise bad("grad_clip", "is negative", "give a norm > 0, or 0 for no clipping")
+        integer("max_prompt_tokens", 1, optional=True)
+        integer("seed", 0)
+        integer("eval_limit", 1)
+        integer("eval_every", 0)
+        integer("save_every", 0)
+        integer("keep_checkpoints", 1)
+        integer("stop_at", 1, optional=True)
+        if self.time_budget is not None and finite("time_budget") <= 0:
+            raise bad("time_budget", "is not positive", "give seconds > 0")
+        integer("hidden", 1)
+        integer("layers", 1)
+        integer("heads", 1)
+        if self.hidden % self.heads:
+            raise bad("heads", f"does not divide hidden={self.hidden}", "pick a divisor of hidden")
+        integer("intermediate", 1, optional=True)
+        integer("max_positions", 32)
+        integer("traces_per_env", 1)
+        integer("solutions_per_problem", 1)
+        if finite("data_scale") <= 0:
+            raise bad("data_scale", "is not positive", "give a factor > 0, e.g. 0.01")
+        if self.export_dtype not in _EXPORT_DTYPES:
+            raise bad("export_dtype", "is not a dtype", f"use one of {', '.join(_EXPORT_DTYPES)}")
+        return self
+
+    def replace(self, **changes: Any) -> SFTConfig:
+        """A copy with ``changes``; an unknown name is a ``TypeError`` with a "did you mean".
+
+        Setting ``epochs`` without ``steps`` clears ``steps`` (the two are alternatives).
+        """
+        names = [f.name for f in dataclasses.fields(self)]
+        for key in changes:
+            if key not in names:
+                hint = difflib.get_close_matches(key, names, n=1)
+                did = f" (did you mean {hint[0]!r}?)" if hint else ""
+                raise TypeError(f"SFTConfig has no setting {key!r}{did}; known: {', '.join(names)}")
+        if changes.get("epochs") is not None and "steps" not in changes:
+            changes["steps"] = None
+        return dataclasses.replace(self, **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain values (for the run's JSON record)."""
+        return dataclasses.asdict(self)
 
 
 @dataclass
@@ -95,17 +275,29 @@ def _collate(examples: list[tuple[list[int], list[int]]], pad_id: int) -> dict[s
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
-def latest_checkpoint(out_dir: str | Path) -> Path | None:
-    """The newest complete checkpoint under ``out_dir/checkpoints`` (``None`` when none)."""
+def checkpoints(out_dir: str | Path) -> list[Path]:
+    """The checkpoint directories under ``out_dir/checkpoints``, newest first (unchecked)."""
     root = Path(out_dir) / "checkpoints"
     if not root.is_dir():
-        return None
+        return []
     found = []
     for d in root.iterdir():
         m = _CKPT_RE.match(d.name)
-        if m and (d / "trainer_state.pt").is_file():
+        if m and d.is_dir():
             found.append((int(m.group(1)), d))
-    return max(found)[1] if found else None
+    return [d for _, d in sorted(found, reverse=True)]
+
+
+def latest_checkpoint(out_dir: str | Path) -> Path | None:
+    """The newest complete checkpoint under ``out_dir/checkpoints`` (``None`` when none).
+
+    Complete means it has its ``trainer_state.pt``; :func:`sft` checks the files themselves when
+    it resumes and falls back to an older checkpoint when they are damaged.
+    """
+    for d in checkpoints(out_dir):
+        if (d / "trainer_state.pt").is_file():
+            return d
+    return None
 
 
 class _Schedule:
@@ -126,109 +318,68 @@ def _schedule(steps: int, warmup: int) -> _Schedule:
     return _Schedule(steps, warmup)
 
 
-def _load_weights(model: Any, ckpt: Path) -> None:
-    from safetensors.torch import load_file
+_STATE_KEYS = ("step", "optimizer", "scheduler", "rng", "losses", "evals", "config")
 
-    files = sorted(ckpt.glob("*.safetensors"))
-    if not files:
-        raise FileNotFoundError(f"no .safetensors weights in checkpoint {ckpt}")
-    state: dict[str, Any] = {}
-    for f in files:
-        state.update(load_file(str(f)))
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    tied = {"lm_head.weight"} if getattr(model.config, "tie_word_embeddings", False) else set()
-    if set(missing) - tied or unexpected:
-        raise ValueError(
-            f"checkpoint {ckpt} does not fit the model: missing {sorted(set(missing) - tied)}, "
-            f"unexpected {sorted(unexpected)}; resume with the model it was trained from"
-        )
-    if tied:
-        model.tie_weights()
+
+def _default_prompt_tokens(model: Any) -> int:
+    n = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    return max(16, int(n) - 64) if isinstance(n, int) else 256
 
 
 def sft(
     policy: Any,
     traces: Sequence[Trace],
+    config: SFTConfig | None = None,
     *,
-    steps: int | None = None,
-    epochs: float | None = None,
-    batch_size: int = 32,
-    lr: float = 1e-3,
-    weight_decay: float = 0.01,
-    warmup: int | None = None,
-    grad_clip: float = 1.0,
-    max_prompt_tokens: int = 256,
     eval_envs: Sequence[str] = (),
-    eval_limit: int = 50,
-    eval_every: int = 0,
     out_dir: str | Path | None = None,
-    save_every: int = 0,
-    keep_checkpoints: int = 2,
-    resume: bool = True,
-    seed: int = 0,
-    progress: bool = True,
-    stop_at: int | None = None,
-    bf16: bool | None = None,
     log: Callable[[str], None] | None = None,
-    time_budget: float | None = None,
+    on_step: Callable[[int, dict[str, float]], None] | None = None,
+    **overrides: Any,
 ) -> SFTResult:
     """Behaviour cloning: fine-tune ``policy.model`` on the steps of ``traces``.
 
     Args:
         policy: an :class:`~thinkgym.agents.llm.LLMPolicy` (its model is trained in place).
         traces: training traces (see :mod:`thinkgym.learning.traces`).
-        steps: optimizer steps; or give ``epochs`` (passes over the pairs) instead.
-        epochs: see ``steps``.
-        batch_size: (prompt, step) pairs per batch.
-        lr: peak learning rate of AdamW (linear warmup, cosine decay to 10%).
-        weight_decay: AdamW weight decay.
-        warmup: warmup steps (default: 5% of ``steps``, at most 200).
-        grad_clip: gradient-norm clip (``0``: none).
-        max_prompt_tokens: longer prompts keep their last tokens.
+        config: the settings (default :class:`SFTConfig()`); see its fields.
         eval_envs: tasks on which greedy pass@1 is measured on held-out problems
-            (:func:`~thinkgym.learning.traces.eval_problems`).
-        eval_limit: held-out problems per task in those evaluations.
-        eval_every: evaluate every this many steps (and at the end); ``0``: only at the end
-            (when ``eval_envs`` is given).
+            (:func:`~thinkgym.learning.traces.eval_problems`), every ``eval_every`` steps and at
+            the end.
         out_dir: where checkpoints go (``out_dir/checkpoints/step-N``); ``None``: none.
-        save_every: checkpoint every this many steps (and at the end); ``0``: only at the end.
-        keep_checkpoints: how many recent checkpoints to keep.
-        resume: continue from the newest checkpoint in ``out_dir`` when there is one.
-        seed: data order (and nothing else: the model is initialised by its builder).
-        progress: show a tqdm progress bar.
-        stop_at: stop after this step although the schedule runs to ``steps`` (an
-            interruption, for time-sliced jobs and resume tests).
-        bf16: bfloat16 autocast; default on CUDA devices that support it.
         log: called with one line per evaluation and checkpoint (default: tqdm.write).
-        time_budget: seconds the training loop may take. After a short probe (30 steps) the
-            step count is lowered, once, to what fits the budget at the
-            measured speed, and the cosine schedule is stretched to it; the resulting count is
-            reported in ``SFTResult.step`` and saved with the checkpoints, so a rerun with
-            ``steps=`` that count and no budget repeats the run. ``steps`` stays the upper
-            bound.
+        on_step: called after every step with the step number and its metrics
+            (``{"loss": ..., "lr": ...}``; an evaluation adds its pass@1 values), e.g. a
+            :class:`~thinkgym.learning.logging.MetricLogger`'s ``log``.
+        **overrides: fields of :class:`SFTConfig` that replace ``config``'s
+            (``sft(policy, traces, steps=400, lr=3e-3)``).
 
     Returns:
         An :class:`SFTResult`.
 
     Raises:
-        ValueError: bad arguments (no traces, neither or both of ``steps``/``epochs``, ...).
+        ValueError: bad settings (:meth:`SFTConfig.validate`) or no traces.
+        TypeError: an override that is not a field of :class:`SFTConfig`.
+        NonFiniteLossError: the loss became NaN or infinite (nothing new was saved).
+        thinkgym.checkpoints.CheckpointError: ``out_dir`` has checkpoints and none is usable.
     """
     import torch
     from tqdm.auto import tqdm
 
     t0 = time.perf_counter()
+    cfg = (config or SFTConfig()).replace(**overrides).validate()
     if not traces:
         raise ValueError("traces is empty; make some with thinkgym.learning.traces.make_traces")
-    if (steps is None) == (epochs is None):
-        raise ValueError(f"give exactly one of steps={steps!r} and epochs={epochs!r}")
-    if batch_size < 1 or lr <= 0:
-        raise ValueError(f"batch_size={batch_size} must be >= 1 and lr={lr} > 0")
-    examples = encode_pairs(policy, traces, max_prompt_tokens)
-    if steps is None:
-        steps = max(1, math.ceil(float(epochs) * len(examples) / batch_size))
-    warmup = min(200, max(1, steps // 20)) if warmup is None else max(1, int(warmup))
     model = policy.model
+    max_prompt_tokens = cfg.max_prompt_tokens or _default_prompt_tokens(model)
+    examples = encode_pairs(policy, traces, max_prompt_tokens)
+    batch_size, seed = cfg.batch_size, cfg.seed
+    steps = cfg.steps
+    if steps is None:
+        steps = max(1, math.ceil(float(cfg.epochs) * len(examples) / batch_size))
+    warmup = min(200, max(1, steps // 20)) if cfg.warmup is None else cfg.warmup
     device = next(model.parameters()).device
+    bf16 = cfg.bf16
     if bf16 is None:
         bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
     pad_id = policy.tokenizer.pad_token_id
@@ -236,38 +387,47 @@ def sft(
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
     opt = torch.optim.AdamW(
         [
-            {"params": decay, "weight_decay": weight_decay},
+            {"params": decay, "weight_decay": cfg.weight_decay},
             {"params": no_decay, "weight_decay": 0.0},
         ],
-        lr=lr,
+        lr=cfg.lr,
         betas=(0.9, 0.95),
     )
     schedule = _schedule(steps, warmup)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
     result = SFTResult()
     write = log or tqdm.write
-    config = {"seed": seed, "steps": steps, "batch_size": batch_size, "lr": lr}
+    record = {"seed": seed, "steps": steps, "batch_size": batch_size, "lr": cfg.lr}
     start = 0
-    if out_dir is not None and resume:
-        ckpt = latest_checkpoint(out_dir)
-        if ckpt is not None:
-            start = _restore(ckpt, model, opt, sched, result, config, write)
+    if out_dir is not None and cfg.resume:
+        start = _resume(Path(out_dir), model, opt, sched, result, record, write)
     out_path = Path(out_dir) if out_dir is not None else None
+    time_budget = cfg.time_budget
 
-    def evaluate(step: int) -> None:
+    def evaluate(step: int) -> dict[str, float]:
         from thinkgym.learning.evaluation import pass_at, run_episodes
 
         model.eval()
         row: dict[str, float] = {"step": step}
         for env_id in eval_envs:
-            res = run_episodes(policy, env_id, eval_problems(env_id, eval_limit))
+            res = run_episodes(policy, env_id, eval_problems(env_id, cfg.eval_limit))
             row[env_id] = pass_at(res)
         model.train()
         result.evals.append(row)
         write(f"[sft] step {step} eval pass@1: " + json.dumps(row))
+        return row
 
-    end = steps if stop_at is None else min(steps, stop_at)
-    bar = tqdm(total=steps, initial=start, disable=not progress, desc="sft", dynamic_ncols=True)
+    end = steps if cfg.stop_at is None else min(steps, cfg.stop_at)
+    # smoothing=0: the time estimate uses the mean speed of the whole run (evaluations included),
+    # not the last few steps, so it does not swing after each evaluation
+    bar = tqdm(
+        total=steps,
+        initial=start,
+        disable=not cfg.progress,
+        desc="sft",
+        dynamic_ncols=True,
+        smoothing=0,
+    )
     model.train()
     # Speed probe for time_budget: steps start+5 .. start+30 (the first ones warm caches up).
     probe_from, probe_end = start + 5, start + 30
@@ -281,9 +441,9 @@ def sft(
             fits = step + int((time_budget - (time.perf_counter() - loop_start)) / per_step)
             if fits < steps:
                 steps = max(step + 1, fits)
-                end = steps if stop_at is None else min(steps, stop_at)
+                end = steps if cfg.stop_at is None else min(steps, cfg.stop_at)
                 schedule.steps = steps
-                config["steps"] = steps
+                record["steps"] = steps
                 bar.total = steps
                 write(
                     f"[sft] time budget {time_budget:.0f} s: {per_step * 1e3:.1f} ms/step, "
@@ -293,22 +453,37 @@ def sft(
         batch = {k: v.to(device) for k, v in _collate([examples[i] for i in idx], pad_id).items()}
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bool(bf16)):
             loss = model(**batch).loss
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            bar.close()
+            model.eval()
+            good = latest_checkpoint(out_path) if out_path is not None else None
+            kept = f"the last good checkpoint {good} is kept" if good else "nothing was saved"
+            raise NonFiniteLossError(
+                f"the training loss is {value} at step {step + 1} (lr={cfg.lr:g}): training "
+                f"stopped, {kept}; lower the learning rate or check the data"
+            )
         loss.backward()
-        if grad_clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        if cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
-        result.losses.append(float(loss.detach()))
+        result.losses.append(value)
         done = step + 1
         bar.update(1)
-        bar.set_postfix(loss=f"{result.losses[-1]:.4f}", lr=f"{sched.get_last_lr()[0]:.2e}")
+        lr_now = sched.get_last_lr()[0]
+        bar.set_postfix(loss=f"{value:.4f}", lr=f"{lr_now:.2e}")
+        metrics = {"loss": value, "lr": lr_now}
         last = done == end
-        if eval_envs and ((eval_every and done % eval_every == 0) or done == steps):
-            evaluate(done)
-        if out_path is not None and ((save_every and done % save_every == 0) or last):
-            result.checkpoint = _save(out_path, done, policy, opt, sched, result, config)
-            _prune(out_path, keep_checkpoints)
+        if eval_envs and ((cfg.eval_every and done % cfg.eval_every == 0) or done == steps):
+            row = evaluate(done)
+            metrics.update({f"pass@1/{k}": v for k, v in row.items() if k != "step"})
+        if on_step is not None:
+            on_step(done, metrics)
+        if out_path is not None and ((cfg.save_every and done % cfg.save_every == 0) or last):
+            result.checkpoint = _save(out_path, done, policy, opt, sched, result, record)
+            _prune(out_path, cfg.keep_checkpoints)
         step = done
     bar.close()
     model.eval()
@@ -348,6 +523,43 @@ def _save(
     return ckpt
 
 
+def _resume(
+    out: Path,
+    model: Any,
+    opt: Any,
+    sched: Any,
+    result: SFTResult,
+    config: dict,
+    write: Callable[[str], None],
+) -> int:
+    """Restore the newest intact checkpoint of ``out``; the step to continue from (0: none)."""
+    from thinkgym.checkpoints import CheckpointError
+
+    found = checkpoints(out)
+    skipped = []
+    for ckpt in found:
+        try:
+            step = _restore(ckpt, model, opt, sched, result, config, write)
+        except CheckpointError as exc:
+            write(f"[sft] skipping damaged checkpoint: {exc}")
+            skipped.append(str(exc))
+            continue
+        for bad in found[: len(skipped)]:  # set aside, so they are neither resumed nor pruned
+            aside = bad.with_name(bad.name + ".damaged")
+            if aside.exists():
+                shutil.rmtree(aside)
+            bad.rename(aside)
+            write(f"[sft] moved the damaged {bad.name} to {aside.name}")
+        return step
+    if found:
+        raise CheckpointError(
+            f"no usable checkpoint in {out / 'checkpoints'} ({len(found)} damaged: "
+            f"{skipped[0]}); remove them, or start afresh with resume off (--no-resume) or "
+            "another run directory"
+        )
+    return 0
+
+
 def _restore(
     ckpt: Path,
     model: Any,
@@ -357,18 +569,27 @@ def _restore(
     config: dict,
     write: Callable[[str], None],
 ) -> int:
+    """Check every file of ``ckpt``, then load it (nothing is changed when a check fails)."""
     import torch
 
-    state = torch.load(ckpt / "trainer_state.pt", map_location="cpu", weights_only=True)
+    from thinkgym.checkpoints import CheckpointError, load_trainer_state, load_weights
+
+    path = ckpt / "trainer_state.pt"
+    state = load_trainer_state(path, required=_STATE_KEYS)
     saved = state.get("config", {})
+    if len(state["optimizer"].get("param_groups", ())) != len(opt.param_groups):
+        raise CheckpointError(f"{path}: the optimizer state belongs to another model")
+    try:
+        opt.load_state_dict(state["optimizer"])
+    except (ValueError, KeyError, RuntimeError) as exc:
+        raise CheckpointError(f"{path}: unusable optimizer state ({exc})") from None
+    load_weights(model, ckpt)  # checks keys and shapes before copying anything
     differ = {k: (saved.get(k), v) for k, v in config.items() if saved.get(k) != v}
     if differ:
         write(
             f"[sft] warning: resuming {ckpt} with other settings {differ} (saved, now); the "
             "loss curve will differ from an uninterrupted run"
         )
-    _load_weights(model, ckpt)
-    opt.load_state_dict(state["optimizer"])
     sched_state = dict(state["scheduler"])
     sched_state["lr_lambdas"] = [None] * len(opt.param_groups)
     sched.load_state_dict(sched_state)
@@ -382,7 +603,5 @@ def _restore(
 
 
 def _prune(out: Path, keep: int) -> None:
-    root = out / "checkpoints"
-    found = sorted((int(m.group(1)), d) for d in root.iterdir() if (m := _CKPT_RE.match(d.name)))
-    for _, d in found[: max(0, len(found) - max(1, keep))]:
+    for d in checkpoints(out)[max(1, keep) :]:
         shutil.rmtree(d, ignore_errors=True)
