@@ -234,3 +234,19 @@ def test_beam_guidance_budget_leaves_unscored_children_last() -> None:
     ).plan(env, seed=0)
     assert r.cost.guidance_calls <= 2
     json.dumps(r.to_json(), allow_nan=False)
+
+
+@pytest.mark.parametrize("name", ["beam", "mcts", "revision"])
+def test_guidance_that_raises_or_returns_nan(name: str) -> None:
+    from thinkgym.agents.search import FunctionGuidance, GuidanceError
+
+    env, _ = resolve_env("Arithmetic")
+
+    def broken(cand: Any) -> float:
+        raise RuntimeError("no score")
+
+    with pytest.raises(GuidanceError, match=rf"no score \(planner {name}, problem"):
+        _plan(name, OracleAgent(env, seed=0), env, 20, guidance=FunctionGuidance(broken))
+    results = _plan(name, RandomAgent(env, seed=0), env, 20, guidance=lambda c: math.nan)
+    for r in results:
+        json.dumps(r.to_json(), allow_nan=False)
