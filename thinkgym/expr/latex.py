@@ -169,7 +169,8 @@ def normalize(text: str) -> str:
 # number: digits with optional decimals, repeating part (\overline{..} or (..)) and exponent.
 _NUM = re.compile(
     r"(?P<int>\d+)?(?:\.(?P<frac>\d*)(?:\\overline\s*\{(?P<rep>\d+)\}|\((?P<rep2>\d+)\))?)?"
-    r"(?:[eE](?P<exp>[+-]?\d{1,4})(?![a-zA-Z]))?"
+    r"(?:[eE](?P<exp>[+-]?\d{1,4})(?![a-zA-Z]))?",
+    re.ASCII,
 )
 _PUNCT = {
     "**": "^", "+": "+", "-": "-", "*": "*", "/": "/", "^": "^", "(": "(", ")": ")", "[": "[",

@@ -25,7 +25,9 @@ __all__ = ["parse", "FUNCTIONS"]
 FUNCTIONS = frozenset({"sqrt", "abs", "factorial"})
 """Function names :func:`parse` can allow (pass a subset as ``functions=``)."""
 
-_TOKEN_RE = re.compile(r"(\d+(?:\.\d+)?|\.\d+)|([A-Za-z_][A-Za-z_0-9]*)|(\*\*|[-+*/^()×÷·−])|(\S)")
+_TOKEN_RE = re.compile(
+    r"(\d+(?:\.\d+)?|\.\d+)|([A-Za-z_][A-Za-z_0-9]*)|(\*\*|[-+*/^()×÷·−])|(\S)", re.ASCII
+)
 _OP_ALIASES = {"×": "*", "·": "*", "÷": "/", "−": "-", "**": "^"}
 _BINARY = {"+": ("add", 10), "-": ("sub", 10), "*": ("mul", 20), "/": ("div", 20), "^": ("pow", 30)}
 

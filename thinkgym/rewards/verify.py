@@ -4,22 +4,30 @@ Pipeline (each stage bounded, nothing from the input is ever evaluated as code):
 
 1. **Extraction** from free text: the last ``\\boxed{...}``/``\\fbox{...}``, else the text after
    ``The (final) answer is`` / ``Answer:``, else the whole text if it looks like math, else the
-   last ``$...$`` segment, else the last number. Trailing unit words are dropped.
-2. **Structure**: multiple-choice letters (when the reference is one), equations (``x = 3``),
-   tuples, sets (``\\{...\\}`` and bare comma lists, unordered), intervals and unions,
-   inequalities (``x > 2`` is the interval ``(2, oo)``), ``\\pm``, percentages.
-3. **Scalars** are parsed by our own bounded parser (:func:`thinkgym.expr.parse_latex`) into
-   a tuple AST, then compared by
+   first (after "answer is") or last ``$...$`` segment or number of the prose. Trailing unit
+   words are dropped. Program code (``print(1)``, ``__import__(...)``, method calls, quoted
+   arguments) is never an answer, nor is a number that its sentence negates (``the answer is
+   not 5``) or that stands in a list (``3 or 5``, ``2, 4 and 6``). Every scan is linear in the
+   input (string scans where a regex would backtrack).
+2. **Structure**: multiple-choice letters (when the reference is one), equations (``x = 3``;
+   exactly one ``=`` with two non-empty sides), tuples, sets (``\\{...\\}`` and bare comma
+   lists, unordered), intervals and unions, inequalities (``x > 2`` is the interval
+   ``(2, oo)``), ``\\pm``, percentages, matrices (``\\begin{pmatrix}``, ``[[1, 2]]``: equal only
+   to a matrix of the same shape).
+3. **Scalars** are parsed by the project's one bounded parser (:func:`thinkgym.expr.parse_latex`,
+   the limits of :mod:`thinkgym.expr.limits`) into a tuple AST, then compared by
 
    a. an exact path with :class:`fractions.Fraction` when both sides are rational;
-   b. a numeric probe with mpmath at 50 digits (constants once; expressions at three fixed
-      points); any difference is a disproof;
+   b. a numeric probe with mpmath at 50 digits (constants once; expressions at up to 13 fixed
+      real and complex points, until three evaluate); any difference is a disproof;
    c. sympy, built node by node from the AST: ``expand(a - b) == 0`` when the expansion is small
-      (a proof), otherwise the numeric identity from (b) is accepted;
-   d. only when no point can be evaluated, ``simplify(a - b) == 0`` in a persistent worker
-      process that is killed on timeout (:mod:`thinkgym.rewards._verify_worker`).
+      (a proof), otherwise the numeric identity from (b) is accepted.
 
-Every stage checks a deadline (``timeout``, default 1 s); a timeout or any malformed input gives
+   Expressions that no sample point can evaluate (``log(x - x)``) are undecided: ``False``.
+   No subprocess and no ``simplify`` (which has no time bound) is ever used.
+
+Every stage checks a budget (``timeout``, default 1 s) of the calling thread's own CPU time,
+so other threads' load never changes a verdict; a timeout or any malformed input gives
 ``False``. No signals are used, so ``verify`` works in any thread or process.
 """
 
@@ -34,6 +42,7 @@ from typing import Any, Literal, overload
 
 from thinkgym.expr import (
     MAX_CHARS,
+    MAX_ITEMS,
     ExprError,
     Node,
     NumericError,
@@ -48,7 +57,6 @@ from thinkgym.expr import (
 )
 from thinkgym.expr import clear_caches as clear_expr_caches
 from thinkgym.expr import latex as L
-from thinkgym.rewards._verify_worker import WORKER
 
 __all__ = ["VerifyResult", "verify", "extract_answer", "clear_caches"]
 
@@ -85,11 +93,41 @@ _BOXED = re.compile(r"\\(?:boxed|fbox)\s*")
 _ANSWER = re.compile(
     r"(?i)(?:final\s+answer|the\s+answer|answer)\s*(?:is\s*:?|:|=)\s*(?:\*\*)?\s*([^\n]*)"
 )
-_MATH_SEG = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.S)
-_LAST_NUM = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?(?:\s*/\s*\d+)?|-?\.\d+")
+_LAST_NUM = re.compile(
+    r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?(?:\s*/\s*\d+)?|-?\.\d+", re.ASCII
+)
 _WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}")
-_KNOWN_WORDS = frozenset(L.FUNCS) | {"pi", "inf", "infty", "infinity", "and", "or", "sqrt", "frac"}
-_TRAILING_WORD = re.compile(r"^(.*?)[\s~]+(?:\\text\s*\{[^{}]*\}|[A-Za-z]{2,}\.?)\s*[.!]?$", re.S)
+_KNOWN_WORDS = frozenset(L.FUNCS) | {
+    "pi",
+    "inf",
+    "infty",
+    "infinity",
+    "and",
+    "or",
+    "sqrt",
+    "frac",
+    "percent",
+}
+_TEXT_TAIL = re.compile(r"\\text\s*\{[^{}]*\}$")
+_PERCENT_TEXT = re.compile(r"\\text\s*\{\s*%\s*\}$")
+# Program code around an answer: dunders, imports, method calls, quoted call arguments, and
+# calls of names that are no math function (print(1), exit(0)).
+_CODE = re.compile(
+    r"__|`|\bimport\s+\w|\blambda\b[^:\n]{0,40}:|\bdef\s+\w+\s*\(|\bprint\s*\(|"
+    r"(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+\s*\(|\(\s*['\"]|['\"]\s*\)"
+)
+_CALL = re.compile(r"(?<![\\A-Za-z0-9_])([A-Za-z_][A-Za-z_0-9]+)\(")
+_MATH_CALLS = frozenset(L.FUNCS) | {
+    "asin", "acos", "atan", "gcd", "lcm", "max", "min", "det", "sgn", "sign", "mod", "deg",
+    "Re", "Im", "arg", "floor", "ceil", "binom", "frac", "sqrt", "boxed", "text", "ln", "lg",
+}  # fmt: skip
+_NEGATION = re.compile(
+    r"(?i)\b(?:not|never|neither|nor|except|cannot|isn't|aren't|wasn't|doesn't|can't|won't|"
+    r"isn’t|aren’t|wasn’t|doesn’t|can’t|won’t)\b"
+)
+_LIST_AFTER = re.compile(r"\s*(?:,|;|\bor\b|\band\b|\bto\b)\s*(?:\$|\\\(|-?\.?\d)")
+_LIST_BEFORE = re.compile(r"(?:\d|\$|\\\))\s*(?:,|;|\bor\b|\band\b)\s*$")
+_SENTENCE_END = re.compile(r"[.!?](?:\s|$)|\n")
 
 
 def _last_boxed(s: str) -> str | None:
@@ -132,20 +170,110 @@ def extract_answer(text: str) -> tuple[str, str]:
     return s.strip(), "whole"
 
 
+def _split_last_word(s: str) -> tuple[str, str] | None:
+    """``"5 apples."`` -> ``("5", "apples")``: the text before a final word or ``\\text{...}``.
+
+    Written with string scans rather than one backtracking regex, so it is linear in ``len(s)``.
+    """
+    t = s.rstrip()
+    if t[-1:] in (".", "!"):
+        t = t[:-1].rstrip()
+    m = _TEXT_TAIL.search(t)
+    if m is not None:
+        word, t = t[m.start() :], t[: m.start()]
+    else:
+        if t[-1:] == ".":
+            t = t[:-1]
+        end = k = len(t)
+        while k > 0 and t[k - 1].isascii() and t[k - 1].isalpha():
+            k -= 1
+        if end - k < 2:
+            return None
+        word, t = t[k:end], t[:k]
+    k = len(t)
+    while k > 0 and (t[k - 1].isspace() or t[k - 1] == "~"):
+        k -= 1
+    if k == len(t):
+        return None
+    return t[:k], word
+
+
 def _strip_units(s: str) -> str:
     for _ in range(4):
-        m = _TRAILING_WORD.match(s)
-        if m is None:
+        split = _split_last_word(s)
+        if split is None:
             break
-        word = s[m.end(1) :].strip().strip(".!").strip()
-        if word.lower() in _KNOWN_WORDS or not m.group(1).strip():
+        head, word = split
+        if word.strip(".!").lower() in _KNOWN_WORDS or not head.strip():
             break
-        s = m.group(1)
+        s = head
     return s.strip()
 
 
 def _looks_like_prose(s: str) -> bool:
     return any(w.group(0).lower() not in _KNOWN_WORDS for w in _WORD.finditer(s))
+
+
+_DELIMS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
+
+
+def _math_segments(text: str) -> list[tuple[int, int, str]]:
+    """``(start, end, inner)`` of each ``$..$``, ``$$..$$``, ``\\(..\\)``, ``\\[..\\]`` segment.
+
+    A left-to-right scan with ``str.find`` whose positions only move forward (an opener without a
+    closer means no later opener of its kind closes either), so it is linear in ``len(text)``;
+    a lazy regex over unclosed delimiters is quadratic.
+    """
+    out: list[tuple[int, int, str]] = []
+    nxt = {op: -1 for op, _ in _DELIMS}
+    dead: set[str] = set()
+    i, n = 0, len(text)
+    while i < n:
+        best: tuple[int, str, str] | None = None
+        for op, cl in _DELIMS:
+            if op in dead:
+                continue
+            if nxt[op] < i:
+                nxt[op] = text.find(op, i)
+                if nxt[op] < 0:
+                    dead.add(op)
+                    continue
+            j = nxt[op]
+            if best is None or j < best[0]:
+                best = (j, op, cl)
+        if best is None:
+            break
+        j, op, cl = best
+        k = text.find(cl, j + len(op) + 1)  # at least one character inside
+        if k < 0:
+            dead.add(op)
+            i = j + len(op)
+            continue
+        out.append((j, k + len(cl), text[j + len(op) : k]))
+        i = k + len(cl)
+    return out
+
+
+def _prose_candidate(text: str, pick: int) -> str:
+    """The answer inside prose: the first (after "answer is") or last math segment or number.
+
+    Refused (``ParseError``) when the words before it in its sentence negate it ("the answer is
+    not 5") or when it is one of a list ("3 or 5", "2, 4 and 6").
+    """
+    cands = [(a, b, inner.strip()) for a, b, inner in _math_segments(text)]
+    if not cands:
+        cands = [(m.start(), m.end(), m.group(0)) for m in _LAST_NUM.finditer(text)]
+    if not cands:
+        raise ParseError("no answer found in the text")
+    start, end, cand = cands[pick]
+    before = text[:start]
+    cut = max((m.end() for m in _SENTENCE_END.finditer(before[-400:])), default=0)
+    sentence = before[-400:][cut:]
+    if _NEGATION.search(sentence):
+        raise ParseError(f"the text negates its answer ({sentence.strip()[-60:]!r})")
+    if _LIST_AFTER.match(text, end) or _LIST_BEFORE.search(sentence):
+        raise ParseError("the text lists several answers")
+    return cand
 
 
 # --------------------------------------------------------------------------------------------
@@ -182,14 +310,63 @@ class _Set:
     kind: str = "set"  # "set" | "bare" | "union"
 
 
-_Answer = _Scalar | _Eq | _Seq | _Set
+@dataclass(frozen=True)
+class _Matrix:
+    """A matrix (``\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}``): equal only to a matrix."""
+
+    rows: tuple[tuple[Any, ...], ...]
+
+
+_Answer = _Scalar | _Eq | _Seq | _Set | _Matrix
 _OPEN = {"(", "[", "{"}
 _CLOSE = {")", "]", "}"}
-_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$", re.ASCII)
 _PLAIN_NUM = re.compile(
-    r"^\s*([+-]?(?:\d{1,3}(?:,\d{3})+|\d{1,300})(?:\.\d{1,300})?)(?:\s*/\s*(\d{1,300}))?\s*$"
+    r"^\s*([+-]?(?:\d{1,3}(?:,\d{3})+|\d{1,300})(?:\.\d{1,300})?)(?:\s*/\s*(\d{1,300}))?\s*$",
+    re.ASCII,
 )
-_PERCENT = re.compile(r"\s*(?:\\?%|\\text\s*\{\s*%\s*\}|percent)\s*$")
+_MATRIX_ENVS = frozenset({"matrix", "pmatrix", "bmatrix", "Bmatrix", "smallmatrix", "array"})
+_BEGIN = re.compile(r"\s*\\begin\s*\{(\w+)\}")
+_END = re.compile(r"\\end\s*\{(\w+)\}\s*$")
+_COLSPEC = re.compile(r"\s*\{[^{}]*\}")
+
+
+def _strip_percent(text: str) -> tuple[str, bool]:
+    """``"12\\%"`` -> ``("12", True)`` (string scans; a ``\\s*...$`` regex search is quadratic)."""
+    t = text.rstrip()
+    for tail in ("\\%", "%", "percent"):
+        if t.endswith(tail):
+            return t[: -len(tail)].rstrip(), True
+    m = _PERCENT_TEXT.search(t)
+    if m is not None:
+        return t[: m.start()].rstrip(), True
+    return text, False
+
+
+def _parse_matrix(text: str) -> _Matrix:
+    """A whole-answer LaTeX matrix environment; anything else with ``\\begin`` is refused."""
+    m, e = _BEGIN.match(text), _END.search(text)
+    if m is None or e is None or m.group(1) != e.group(1):
+        raise ParseError("a LaTeX environment that is not one whole matrix")
+    env = m.group(1)
+    if env not in _MATRIX_ENVS:
+        hint = " (a determinant is not a matrix answer)" if env in ("vmatrix", "Vmatrix") else ""
+        raise ParseError(f"unsupported environment {env!r}{hint}")
+    body = text[m.end() : e.start()]
+    if env == "array":
+        spec = _COLSPEC.match(body)
+        body = body[spec.end() :] if spec else body
+    if "\\begin" in body:
+        raise ParseError("nested environments")
+    rows = [r for r in body.split("\\\\")]
+    if rows and not rows[-1].strip():
+        rows.pop()
+    cells = [r.split("&") for r in rows]
+    if not cells or len({len(r) for r in cells}) != 1:
+        raise ParseError("a matrix with rows of different lengths")
+    if len(cells) * len(cells[0]) > MAX_ITEMS * 4:
+        raise ParseError(f"a matrix with more than {MAX_ITEMS * 4} entries")
+    return _Matrix(tuple(tuple(_parse_text(c.strip()) for c in r) for r in cells))
 
 
 def _is_open(tok: L.Token) -> bool:
@@ -248,9 +425,17 @@ def _is_op(tok: L.Token, val: str) -> bool:
     return tok[0] == "OP" and tok[1] == val
 
 
-@lru_cache(maxsize=8192)
 def _parse_text(text: str) -> _Answer:
-    """Parse one extracted answer string (cached; raises ``ParseError``)."""
+    """Parse one extracted answer string (raises ``ExprError``)."""
+    if len(text) > MAX_CHARS:
+        raise ParseError(f"answer is {len(text)} characters long (limit {MAX_CHARS})")
+    return _parse_text_cached(text)
+
+
+@lru_cache(maxsize=8192)
+def _parse_text_cached(text: str) -> _Answer:
+    if "\\begin" in text:
+        return _parse_matrix(text)
     m = _PLAIN_NUM.match(text)
     if m:  # fast path: a plain integer, decimal or a/b needs no tokenizer
         value = Fraction(m.group(1).replace(",", ""))
@@ -260,12 +445,7 @@ def _parse_text(text: str) -> _Answer:
                 raise ParseError("division by zero")
             value /= den
         return _Scalar(("num", value))
-    if len(text) > MAX_CHARS:
-        raise ParseError(f"answer is {len(text)} characters long (limit {MAX_CHARS})")
-    percent = False
-    m = _PERCENT.search(text)
-    if m:
-        text, percent = text[: m.start()], True
+    text, percent = _strip_percent(text)
     s = L.normalize(text)
     s = s.strip().rstrip(".").strip()
     if _THOUSANDS.match(s):
@@ -293,7 +473,7 @@ def _parse_answer(tokens: list[L.Token]) -> _Answer:
         return _Set(items, "union")
     if "," in marks:
         parts = _split_top(tokens, lambda t: _is_op(t, ","))
-        if len(parts) > 64:
+        if len(parts) > MAX_ITEMS:
             raise ParseError("too many items")
         return _Set(tuple(_parse_item(p) for p in parts), "bare")
     return _parse_item(tokens)
@@ -313,8 +493,10 @@ def _parse_item(tokens: list[L.Token]) -> _Answer:
             parts = _split_top(inner, lambda t: _is_op(t, ","))
             return _Set(tuple(_parse_item(p) for p in parts))
         parts = _split_top(inner, lambda t: _is_op(t, ","))
+        if first[1] == "[" and len(parts) == 1 and _wrapped(inner) and inner[0][1] == "[":
+            return _Seq("[", "]", (_parse_item(inner),))  # [[3]]: a matrix, not a number
         if len(parts) > 1:
-            if len(parts) > 64:
+            if len(parts) > MAX_ITEMS:
                 raise ParseError("too many items")
             items = tuple(_parse_item(p) for p in parts)
             if first[1] == "{":
@@ -325,7 +507,11 @@ def _parse_item(tokens: list[L.Token]) -> _Answer:
         return _inequality(tokens)
     if "=" in marks:
         eq_parts = _split_top(tokens, lambda t: _is_op(t, "="))
-        lhs, rhs = _parse_item(eq_parts[0]), _parse_item(eq_parts[-1])
+        if len(eq_parts) != 2:
+            raise ParseError("a chained equation (more than one '=') is not one answer")
+        if not eq_parts[0] or not eq_parts[1]:
+            raise ParseError("an equation with an empty side")
+        lhs, rhs = _parse_item(eq_parts[0]), _parse_item(eq_parts[1])
         if isinstance(lhs, _Scalar) and isinstance(rhs, _Scalar):
             return _Eq(lhs.node, rhs.node)
         if isinstance(lhs, _Seq | _Set) and all(
@@ -383,26 +569,24 @@ def _inequality(tokens: list[L.Token]) -> _Seq:
 
 
 def _parse_loose(text: str, how: str) -> tuple[_Answer, str]:
-    """Parse extracted text; prose falls back to its last (first, after "answer is") math
-    segment or number. Math-looking text that fails to parse is rejected, not salvaged."""
-    if how == "boxed" or not _looks_like_prose(text):
+    """Parse extracted text; prose falls back to its first (after "answer is") or last math
+    segment or number. Math-looking text that fails to parse is rejected, not salvaged; program
+    code, and prose that negates its answer or lists several, are not answers."""
+    if _CODE.search(text) is not None:
+        raise ParseError("the answer looks like program code, not math")
+    if how == "boxed" or "\\begin" in text or not _looks_like_prose(text):
         text = _strip_units(text)
         return _parse_text(text), text
-    pick = 0 if how == "phrase" else -1
-    segs = [next(g for g in m.groups() if g is not None) for m in _MATH_SEG.finditer(text)]
-    if segs:
-        seg = segs[pick].strip()
-        try:
-            return _parse_text(seg), seg
-        except ParseError:
-            if "=" not in seg:
-                raise
-            seg = seg.rsplit("=", 1)[-1].strip()
-            return _parse_text(seg), seg
-    nums = _LAST_NUM.findall(text)
-    if nums:
-        return _parse_text(nums[pick]), nums[pick]
-    raise ParseError("no answer found in the text")
+    if any(m.group(1) not in _MATH_CALLS for m in _CALL.finditer(text)):
+        raise ParseError("the answer looks like program code (a call of a non-math name)")
+    cand = _prose_candidate(text, 0 if how == "phrase" else -1)
+    try:
+        return _parse_text(cand), cand
+    except ParseError:
+        if cand.count("=") != 1:
+            raise
+        cand = cand.rsplit("=", 1)[-1].strip()
+        return _parse_text(cand), cand
 
 
 # --------------------------------------------------------------------------------------------
@@ -414,22 +598,37 @@ class _Timeout(Exception):
     pass
 
 
-class _Cmp:
-    """Comparison state: deadline and the reason for the verdict."""
+# What a malformed or absurd input can raise anywhere below (ExprError is a ValueError).
+_EXPECTED = (ValueError, TypeError, ArithmeticError, LookupError, RecursionError)
 
-    def __init__(self, deadline: float) -> None:
-        self.deadline = deadline
+
+_WALL_FACTOR = 20
+"""The wall-clock cap of one call, in units of its ``timeout`` (CPU seconds)."""
+
+
+class _Cmp:
+    """Comparison state: the time budget and the reason for the verdict.
+
+    The budget counts this thread's own CPU time (``time.thread_time``), so other threads'
+    work, hostile or not, never turns a verdict into a timeout; a wall-clock cap of
+    ``_WALL_FACTOR`` times the budget still bounds a call on a saturated machine.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.cpu_deadline = time.thread_time() + timeout
+        self.wall_deadline = time.monotonic() + _WALL_FACTOR * timeout
         self.reason = ""
 
     def tick(self) -> None:
-        if time.monotonic() > self.deadline:
+        if time.thread_time() > self.cpu_deadline or time.monotonic() > self.wall_deadline:
             raise _Timeout
-
-    def left(self) -> float:
-        return self.deadline - time.monotonic()
 
 
 def _points(names: frozenset[str]) -> list[dict[str, Any]]:
+    """Sample points, tried in order until enough evaluate: five real points of magnitude
+    1.3-2.2 (signs mixed, so ``sqrt(x^2)`` and ``x`` differ early), four of magnitude 0.25-0.6
+    (for ``exp(x^100)``), four complex ones (for functions undefined on much of the real line).
+    Irrational coordinates keep accidental equalities and poles away."""
     mp = mp_context()
     ordered = sorted(names)
     out = []
@@ -437,6 +636,23 @@ def _points(names: frozenset[str]) -> list[dict[str, Any]]:
         out.append(
             {
                 n: sign * (mp.mpf(1) + mp.sqrt(mp.mpf(2 + 3 * j + 7 * p)) / 5)
+                for j, n in enumerate(ordered)
+            }
+        )
+    for p, sign in enumerate((1, -1, 1, -1)):
+        out.append(
+            {
+                n: sign * (mp.mpf(1) / 8 + mp.sqrt(mp.mpf(3 + 5 * j + 11 * p)) / 9)
+                for j, n in enumerate(ordered)
+            }
+        )
+    for p, (sr, si) in enumerate(((1, 1), (-1, 1), (1, -1), (-1, -1))):
+        out.append(
+            {
+                n: mp.mpc(
+                    sr * (mp.mpf(1) / 4 + mp.sqrt(mp.mpf(2 + 3 * j + 5 * p)) / 6),
+                    si * (mp.mpf(1) / 3 + mp.sqrt(mp.mpf(5 + 7 * j + 3 * p)) / 7),
+                )
                 for j, n in enumerate(ordered)
             }
         )
@@ -485,11 +701,11 @@ def _scalar_eq(a: Node, b: Node, c: _Cmp) -> bool:
         if not names:
             c.reason = "numeric: equal to 50 digits"
             return True
+        # A proof when it is cheap (bounded size, so expand cannot run away); the numeric
+        # identity at several points stands otherwise.
         if term_estimate(a) + term_estimate(b) <= 400 and calls(a) + calls(b) <= 12:
-            import sympy
-
             c.tick()
-            if sympy.expand(to_sympy(a) - to_sympy(b)) == 0:
+            if _expands_to_zero(a, b):
                 c.reason = "sympy: expand(a - b) == 0"
                 return True
         c.reason = f"numeric: identical at {valid} points"
@@ -497,14 +713,20 @@ def _scalar_eq(a: Node, b: Node, c: _Cmp) -> bool:
     if not names:
         c.reason = "undecided: a constant that cannot be evaluated (pole, domain or overflow)"
         return False
-    # No point could be evaluated: ask sympy, in the worker process (it may not terminate).
-    diff: Node = ("sub", a, b)
-    verdict = WORKER.is_zero(diff, c.left())
-    if verdict is None:
-        c.reason = "undecided: sympy.simplify timed out or failed"
+    c.reason = (
+        f"undecided: the expressions could be evaluated at only {valid} of "
+        f"{len(_points(names))} sample points (real and complex)"
+    )
+    return False
+
+
+def _expands_to_zero(a: Node, b: Node) -> bool:
+    import sympy
+
+    try:
+        return bool(sympy.expand(to_sympy(a) - to_sympy(b)) == 0)
+    except (ExprError, ValueError, TypeError, ArithmeticError, RecursionError):
         return False
-    c.reason = f"sympy: simplify(a - b) {'==' if verdict else '!='} 0"
-    return verdict
 
 
 def _proportional(a: Node, b: Node, c: _Cmp) -> bool:
@@ -552,8 +774,35 @@ def _as_value(x: _Answer) -> Node | None:
     return None
 
 
+def _matrix_rows(x: _Answer) -> tuple[tuple[Any, ...], ...] | None:
+    """The rows of a matrix answer: a ``_Matrix``, or a bracketed list of equal-length rows."""
+    if isinstance(x, _Matrix):
+        return x.rows
+    if isinstance(x, _Seq) and x.items and all(isinstance(r, _Seq) for r in x.items):
+        return tuple(r.items for r in x.items)
+    return None
+
+
+def _matrix_eq(a: _Answer, b: _Answer, c: _Cmp) -> bool:
+    ra, rb = _matrix_rows(a), _matrix_rows(b)
+    if ra is None or rb is None:
+        c.reason = "a matrix against something that is not a matrix"
+        return False
+    if len(ra) != len(rb) or any(len(x) != len(y) for x, y in zip(ra, rb, strict=True)):
+        c.reason = "matrices of different shapes"
+        return False
+    for row_a, row_b in zip(ra, rb, strict=True):
+        for x, y in zip(row_a, row_b, strict=True):
+            if not _eq(x, y, c):
+                return False
+    c.reason = "equal matrices"
+    return True
+
+
 def _eq(a: _Answer, b: _Answer, c: _Cmp) -> bool:
     c.tick()
+    if isinstance(a, _Matrix) or isinstance(b, _Matrix):
+        return _matrix_eq(a, b, c)
     if isinstance(a, _Scalar) and isinstance(b, _Scalar) and a.percent != b.percent:
         p, q = (a, b) if a.percent else (b, a)
         if _scalar_eq(p.node, q.node, c):
@@ -600,7 +849,9 @@ def _set_eq(a: _Answer, b: _Answer, c: _Cmp) -> bool:
         c.reason = "equal as sets"
         return True
     s, other = (a, b) if isinstance(a, _Set) else (b, a)
-    assert isinstance(s, _Set)
+    if not isinstance(s, _Set):
+        c.reason = "no set to compare"
+        return False
     if s.kind == "bare" and isinstance(other, _Seq) and (other.open, other.close) == ("(", ")"):
         return _eq(_Seq("(", ")", s.items), other, c)
     if len(s.items) == 1 and s.kind != "union":
@@ -642,7 +893,7 @@ def _verify_choice(pred: str, ref_letter: str) -> VerifyResult:
 
 
 def _verify(pred: str, ref: str, timeout: float) -> VerifyResult:
-    c = _Cmp(time.monotonic() + timeout)
+    c = _Cmp(timeout)
     if not isinstance(pred, str) or not isinstance(ref, str):
         return VerifyResult(False, "inputs must be strings")
     ref_text, ref_how = extract_answer(ref)
@@ -664,7 +915,7 @@ def _verify(pred: str, ref: str, timeout: float) -> VerifyResult:
         equal = _eq(pred_ans, ref_ans, c)
     except _Timeout:
         return VerifyResult(False, "timeout", pred_text, ref_text)
-    except (ParseError, RecursionError, ValueError, TypeError, ArithmeticError) as exc:
+    except _EXPECTED as exc:
         return VerifyResult(False, f"error while comparing: {exc}", pred_text, ref_text)
     return VerifyResult(equal, c.reason, pred_text, ref_text)
 
@@ -680,14 +931,18 @@ def verify(
 ) -> bool | VerifyResult:
     """Decide whether a model's final answer equals the reference answer.
 
-    Safe on untrusted text: nothing is evaluated as code, size and nesting are bounded, every
-    stage checks a deadline, garbage gives ``False`` and no exception escapes. Thread-safe.
+    Safe on untrusted text: nothing is evaluated as code, size and nesting are bounded before
+    any work, every stage checks a deadline, garbage gives ``False`` and no exception escapes.
+    Program code (``print(1)``), prose that negates its answer (``the answer is not 5``) or lists
+    several (``3 or 5``), chained equations (``x = 5 = 3``) and matrices against scalars are
+    never equal to anything. Thread-safe; no subprocess, no signal.
 
     Args:
         pred: the model output (free text; the answer is extracted, see the module docstring).
         ref: the reference answer (plain, LaTeX or ``\\boxed{}``).
-        timeout: time bound in seconds (the rare sympy fallback runs in a worker process that is
-            killed when the bound is reached).
+        timeout: time bound in seconds of this call's own CPU time, checked between stages
+            (each stage is bounded in size, so none runs long); other threads' load does not
+            count, so it never changes a verdict. Wall time is capped at 20 times the bound.
         explain: return a :class:`VerifyResult` (``.equal``, ``.reason``) instead of a bool.
 
     Returns:
@@ -701,12 +956,12 @@ def verify(
     """
     try:
         result = _verify(pred, ref, timeout)
-    except (ParseError, RecursionError, ValueError, TypeError, ArithmeticError) as exc:
-        result = VerifyResult(False, f"error: {exc}")
+    except _EXPECTED as exc:
+        result = VerifyResult(False, f"error: {type(exc).__name__}: {exc}")
     return result if explain else result.equal
 
 
 def clear_caches() -> None:
     """Forget cached parses (used by benchmarks to time cold calls)."""
-    _parse_text.cache_clear()
+    _parse_text_cached.cache_clear()
     clear_expr_caches()
