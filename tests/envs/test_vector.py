@@ -112,7 +112,7 @@ class _TinyObsGame24(Game24Env):
         return 8  # shorter than any Game24 problem line
 
 
-@pytest.mark.filterwarnings("ignore:.*Raising the last exception:UserWarning")
+@pytest.mark.filterwarnings("ignore::UserWarning")
 def test_async_fails_loudly_when_an_observation_does_not_fit() -> None:
     vec = gym.vector.AsyncVectorEnv([lambda: _TinyObsGame24()] * 2)
     try:

@@ -1,0 +1,254 @@
+"""The local and Ray backends of :mod:`thinkgym.distributed`.
+
+The Ray tests share one local Ray instance limited to 2 CPUs (start-up takes seconds), and one
+2-worker backend; they are skipped when ray is not installed.
+"""
+
+from __future__ import annotations
+
+import _thread
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import thinkgym  # noqa: F401  (registers the envs)
+from thinkgym.agents.base import Proposal
+from thinkgym.distributed import (
+    LocalBackend,
+    RayBackend,
+    ShardError,
+    make_backend,
+    run_sharded,
+    shard_bounds,
+)
+
+RAY_REASON = "the Ray backend tests need ray: pip install 'thinkgym[ray]'"
+
+
+# ---------------------------------------------------------------- picklable test factories
+class Square:
+    """Factory: fn squares its items and tags them with the worker's pid and build id."""
+
+    def __call__(self):
+        build = int(np.random.default_rng().integers(1 << 30))
+        return lambda items: [(x * x, os.getpid(), build) for x in items]
+
+
+class DieOnce:
+    """Factory: the first run of the shard holding ``trigger`` kills its worker process."""
+
+    def __init__(self, marker: str, trigger: int) -> None:
+        self.marker, self.trigger = marker, trigger
+
+    def __call__(self):
+        def fn(items):
+            if self.trigger in items and not Path(self.marker).exists():
+                Path(self.marker).write_text("died")
+                os._exit(1)
+            return [x + 1 for x in items]
+
+        return fn
+
+
+class AlwaysDie:
+    """Factory: any shard holding ``trigger`` kills its worker, every time."""
+
+    def __init__(self, trigger: str) -> None:
+        self.trigger = trigger
+
+    def __call__(self):
+        def fn(items):
+            if self.trigger in items:
+                os._exit(1)
+            return [x.upper() for x in items]
+
+        return fn
+
+
+class RaiseOn:
+    """Factory: any shard holding ``trigger`` raises ValueError."""
+
+    def __init__(self, trigger: int) -> None:
+        self.trigger = trigger
+
+    def __call__(self):
+        def fn(items):
+            if self.trigger in items:
+                raise ValueError(f"cannot handle {self.trigger}")
+            return list(items)
+
+        return fn
+
+
+class Sleep:
+    """Factory: fn sleeps for a long time (to be interrupted)."""
+
+    def __call__(self):
+        return lambda items: [time.sleep(60) for _ in items]
+
+
+class SeededRandomPolicy:
+    """A policy whose samples depend only on the ``seed`` of each call (like LLMPolicy)."""
+
+    def __init__(self, env_id: str) -> None:
+        self.env = gym.make(env_id).unwrapped
+
+    def propose(self, observations, n, seed=None, **kwargs):
+        rng = np.random.default_rng(seed)
+        out = []
+        for obs in observations:
+            state = self.env.state_from_transcript(obs)
+            out.append(
+                [
+                    Proposal(
+                        self.env.random_step(state, rng), logprob=-float(rng.random()), tokens=4
+                    )
+                    for _ in range(n)
+                ]
+            )
+        return out
+
+
+class PlanShard:
+    """Factory: a worker loads its policy once, then runs ``plan_many`` on each shard."""
+
+    def __init__(self, env_id: str, planner: str, **kwargs) -> None:
+        self.env_id, self.planner, self.kwargs = env_id, planner, kwargs
+
+    def __call__(self):
+        from thinkgym.agents.search.registry import get_planner
+
+        policy = SeededRandomPolicy(self.env_id)
+        cls = get_planner(self.planner)
+
+        def fn(seeds):
+            planner = cls(policy, seed=7, **self.kwargs)
+            return [
+                (r.steps, [c["answer"] for c in r.candidates or []], r.cost.policy_calls)
+                for r in planner.plan_many(self.env_id, seeds=seeds)
+            ]
+
+        return fn
+
+
+# ---------------------------------------------------------------- no Ray needed
+def test_shard_bounds() -> None:
+    assert shard_bounds(10, 3) == [(0, 4), (4, 7), (7, 10)]
+    assert shard_bounds(2, 5) == [(0, 1), (1, 2)]
+    assert shard_bounds(0, 3) == []
+    with pytest.raises(ValueError, match="shards=0"):
+        shard_bounds(3, 0)
+
+
+def test_local_backend_keeps_order_and_builds_once() -> None:
+    factory = Square()
+    with LocalBackend() as backend:
+        out = backend.map(factory, list(range(7)), shards=3)
+        again = backend.map(factory, [3], shards=1)
+    assert [x[0] for x in out] == [x * x for x in range(7)]
+    assert len({x[2] for x in out + again}) == 1  # the factory ran once
+
+
+def test_make_backend_errors() -> None:
+    with pytest.raises(ValueError, match="did you mean 'ray'"):
+        make_backend("rey")
+    with pytest.raises(ValueError, match="need backend='ray'"):
+        make_backend("local", workers=2)
+    with pytest.raises(RuntimeError, match="one result per item"):
+        run_sharded(lambda: lambda items: items[:-1], [1, 2, 3])
+
+
+# ---------------------------------------------------------------- Ray
+@pytest.fixture(scope="module")
+def ray_session():
+    ray = pytest.importorskip("ray", reason=RAY_REASON)
+    # the test classes above must travel by value: the workers cannot import this test module
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def backend(ray_session):
+    be = RayBackend(workers=2, cpus_per_worker=0.5)  # leaves a CPU for the Ctrl-C test
+    be.start()
+    yield be
+    be.close()
+
+
+def test_ray_map_in_order_one_factory_run_per_worker(backend) -> None:
+    factory = Square()
+    out = backend.map(factory, list(range(9)), shards=5)
+    out += backend.map(factory, [9, 10])  # default: one shard per worker
+    assert [x[0] for x in out] == [x * x for x in range(11)]
+    pids = {x[1] for x in out}
+    assert pids <= set(backend.worker_pids()) and os.getpid() not in pids
+    builds = {(pid, b) for _, pid, b in out}
+    assert len(builds) == len(pids)  # each worker built the function once
+
+
+def test_same_seeds_same_results_local_and_ray(backend) -> None:
+    factory = PlanShard("thinkgym/Countdown-v0", "best_of_n", n=3, budget=12)
+    seeds = list(range(100, 106))
+    local = run_sharded(factory, seeds, backend="local", shards=3)
+    assert all(len(samples) == 3 for _, samples, _ in local)
+    assert backend.map(factory, seeds, shards=3) == local
+    with LocalBackend() as one:  # another cut changes nothing for this per-call-seeded policy
+        assert one.map(factory, seeds, shards=3) == local
+
+
+def test_dead_worker_is_restarted_and_its_shard_rerun(backend, tmp_path) -> None:
+    restarts = backend.restarts
+    factory = DieOnce(str(tmp_path / "died"), trigger=5)
+    out = backend.map(factory, list(range(8)), shards=4)
+    assert out == [x + 1 for x in range(8)]
+    assert (tmp_path / "died").exists()
+    assert backend.restarts == restarts + 1
+    assert len(backend.worker_pids()) == 2
+
+
+def test_shard_failing_twice_is_reported_with_its_items(backend) -> None:
+    with pytest.raises(ShardError) as info:
+        backend.map(AlwaysDie("c"), ["a", "b", "c", "d", "e", "f"], shards=3)
+    err = info.value
+    assert [f.items for f in err.failures] == [["c", "d"]]
+    assert err.failures[0].attempts == 2
+    assert "'c', 'd'" in str(err) and "worker died" in str(err)
+    assert err.results == ["A", "B", None, None, "E", "F"]
+    with pytest.raises(ShardError, match="ValueError: cannot handle 3"):
+        backend.map(RaiseOn(3), [1, 2, 3, 4], shards=2)
+    assert backend.map(Square(), [2])[0][0] == 4  # the backend still works
+
+
+def test_ctrl_c_shuts_the_workers_down(ray_session) -> None:
+    be = RayBackend(workers=1)
+    pid = be.worker_pids()[0]
+    timer = threading.Timer(1.0, _thread.interrupt_main)
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            be.map(Sleep(), [1])
+    finally:
+        timer.cancel()
+    assert be._actors == []
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail(f"worker process {pid} still runs after Ctrl-C")
+
+
+def test_too_many_workers_is_a_clear_error(ray_session) -> None:
+    with pytest.raises(ValueError, match="workers=5 need 5 CPUs"):
+        RayBackend(workers=5).start()
