@@ -252,3 +252,42 @@ def test_ctrl_c_shuts_the_workers_down(ray_session) -> None:
 def test_too_many_workers_is_a_clear_error(ray_session) -> None:
     with pytest.raises(ValueError, match="workers=5 need 5 CPUs"):
         RayBackend(workers=5).start()
+
+
+# ---------------------------------------------------------------- the bench on a backend
+def _bench_rows(backend, shards):
+    from thinkgym.agents.search.bench import BenchConfig, run_benchmark
+
+    config = BenchConfig(
+        envs=["Countdown"],
+        planners=["greedy", "best_of_n", "beam"],
+        budgets=[4, 8],
+        problems=4,
+        policy="random",
+        progress=False,
+        shards=shards,
+    )
+    report = run_benchmark(config, backend=backend)
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in report.rows]
+
+
+def test_bench_same_rows_local_and_ray(backend) -> None:
+    local = _bench_rows(LocalBackend(), shards=2)
+    assert len(local) == 5 and {r["problems"] for r in local} == {4}
+    assert _bench_rows(backend, shards=2) == local
+
+
+def test_bench_cli_backend_flags() -> None:
+    import argparse
+
+    from thinkgym.commands import bench
+    from thinkgym.commands._common import CommandError
+
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    args = parser.parse_args(["--workers", "2"])
+    with pytest.raises(CommandError, match="--workers and --address need --backend ray"):
+        bench.run(args)
+    args = parser.parse_args(["--backend", "ray", "--workers", "3", "--shards", "5"])
+    assert (args.backend, args.workers, args.shards) == ("ray", 3, 5)
+    assert bench.config_from_args(args).shards == 5

@@ -11,13 +11,15 @@ Example::
     thinkgym bench --envs Game24 --planners greedy,best_of_n,beam,mcts --budgets 4,16
     thinkgym bench --envs Game24 --budgets 100 --prm runs/rm/prm_game24 --no-answer-check
     thinkgym bench --plugin examples/custom_planner.py --planners retry_greedy --policy random
+    thinkgym bench --envs Game24 --backend ray --workers 2        # problems sharded over Ray
+    thinkgym bench --envs Game24 --backend ray --address auto    # on a running Ray cluster
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from thinkgym.commands._common import (
     CommandError,
@@ -109,6 +111,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="most rows (observations x samples) per forward batch of the LLM policy (default: "
         "64 on a CPU, 4096 on a GPU)",
     )
+    parser.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default="local",
+        help="'local': this process; 'ray': each env's problems sharded over Ray workers, each "
+        "loading the policy once (pip install 'thinkgym[ray]')",
+    )
+    parser.add_argument(
+        "--workers",
+        type=positive_int,
+        default=None,
+        help="Ray workers (--backend ray; default: one per CPU of the Ray cluster)",
+    )
+    parser.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster to join ('auto' or host:port, after `ray start --head`; --backend ray; "
+        "default: start Ray on this machine)",
+    )
+    parser.add_argument(
+        "--shards",
+        type=positive_int,
+        default=None,
+        help="cut each env's problems into this many shards (default: all in one batch locally, "
+        "one shard per Ray worker); the same shards give the same results on either backend",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> BenchConfig:
@@ -129,7 +157,28 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         batch_rows=args.batch_rows,
         throughput=not args.no_throughput,
         progress=not args.quiet,
+        shards=getattr(args, "shards", None),
     )
+
+
+def _backend(args: argparse.Namespace) -> Any:
+    """The :mod:`thinkgym.distributed` backend of ``--backend`` (``None``: one local batch)."""
+    name = getattr(args, "backend", "local")
+    workers, address = getattr(args, "workers", None), getattr(args, "address", None)
+    if name == "local":
+        if workers is not None or address is not None:
+            raise CommandError("--workers and --address need --backend ray")
+        return None if getattr(args, "shards", None) is None else _make_backend("local")
+    try:
+        return _make_backend(name, workers=workers, address=address)
+    except (ImportError, ValueError) as exc:
+        raise CommandError(f"--backend {name}: {exc}") from None
+
+
+def _make_backend(name: str, **kwargs: Any) -> Any:
+    from thinkgym.distributed import make_backend
+
+    return make_backend(name, **kwargs)
 
 
 def _as_list(value: list[str] | str) -> list[str]:
@@ -147,7 +196,27 @@ def run(args: argparse.Namespace) -> int:
         config.envs = [env_name(e) for e in config.envs]
     except argparse.ArgumentTypeError as exc:
         raise CommandError(f"--envs: {exc}") from None
-    report = run_benchmark(config)
+    backend = _backend(args)
+    try:
+        if backend is not None and backend.name == "ray":
+            try:
+                backend.start()
+            except (ValueError, RuntimeError) as exc:
+                raise CommandError(f"--backend ray: {exc}") from None
+            print(
+                f"[bench] ray: {backend.workers} workers started in "
+                f"{backend.startup_seconds:.1f} s",
+                file=sys.stderr,
+            )
+        from thinkgym.distributed import ShardError
+
+        try:
+            report = run_benchmark(config, backend=backend)
+        except ShardError as exc:
+            raise CommandError(str(exc)) from None
+    finally:
+        if backend is not None:
+            backend.close()
     try:
         paths = write_results(report, args.out, plot=not args.no_plot, x=args.x)
     except ImportError as exc:

@@ -18,11 +18,12 @@ against plain batch-64 ``generate`` on the same model, in the same run.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import statistics
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,9 @@ from thinkgym.agents.search.result import score_result
 __all__ = [
     "BenchConfig",
     "BenchReport",
+    "BenchShards",
     "run_benchmark",
+    "run_env_jobs",
     "write_results",
     "markdown_table",
     "plot_scaling",
@@ -72,6 +75,10 @@ class BenchConfig:
         batch_rows: the LLM policy's rows per forward batch (``None``: its default).
         throughput: time plain batch-64 ``generate`` before and after (LLM policies only).
         progress: show progress bars.
+        shards: when a backend runs the bench (:func:`run_benchmark`'s ``backend=``), how many
+            shards each env's problems are cut into (``None``: one per worker). Results depend
+            on the shards (a batched search draws its samples per batch), not on the backend or
+            the number of workers.
     """
 
     envs: list[str] = field(default_factory=lambda: ["Game24", "Arithmetic"])
@@ -87,6 +94,7 @@ class BenchConfig:
     batch_rows: int | None = None
     throughput: bool = True
     progress: bool = True
+    shards: int | None = None
 
     def validate(self) -> None:
         """Raise ``ValueError`` (naming the value) for a config that cannot run."""
@@ -107,6 +115,8 @@ class BenchConfig:
             raise ValueError(f"temperature={self.temperature!r} must be a finite number >= 0")
         if self.batch_rows is not None and self.batch_rows < 1:
             raise ValueError(f"batch_rows={self.batch_rows!r} must be >= 1")
+        if self.shards is not None and self.shards < 1:
+            raise ValueError(f"shards={self.shards!r} must be >= 1 (or None: one per worker)")
 
 
 @dataclass
@@ -206,11 +216,101 @@ def _guidance_label(planner: Any) -> str:
     return planner.guidance.name if planner.guidance is not None else "none"
 
 
-def run_benchmark(config: BenchConfig) -> BenchReport:
+def load_bench_models(config: BenchConfig) -> tuple[Any, str, RewardModelGuidance | None]:
+    """The shared policy (``None`` for ``random``/``oracle``, built per env), its label and the
+    guidance of ``config``."""
+    shared_policy, label = None, ""
+    if config.policy not in ("random", "oracle"):
+        shared_policy, label = load_policy(
+            config.policy, resolve_env(config.envs[0])[0], batch_rows=config.batch_rows
+        )
+    guidance = bench_guidance(load_reward_model(config.prm), load_reward_model(config.orm))
+    return shared_policy, label, guidance
+
+
+def run_env_jobs(
+    config: BenchConfig,
+    env: Any,
+    policy: Any,
+    guidance: RewardModelGuidance | None,
+    seeds: list[int | None],
+    problems: list[Any],
+) -> tuple[list[tuple[str, int | None, str, bool]], list[list[Any]]]:
+    """Every planner x budget of ``config`` on these problems of ``env``, all at once.
+
+    Returns:
+        One ``(planner name, budget, guidance label, answer check)`` per job, and per job one
+        :class:`~thinkgym.agents.search.result.SearchResult` per problem (not yet scored).
+    """
+    depth = task_depth(env)
+    jobs = []
+    for pname in config.planners:
+        cls = get_planner(pname)
+        for budget in config.budgets if cls.budgeted else [None]:
+            planner = cls.for_budget(
+                policy,
+                budget,
+                depth=depth,
+                guidance=guidance,
+                temperature=config.temperature,
+                seed=config.seed,
+                answer_check=config.answer_check,
+            )
+            jobs.append((pname, budget, planner))
+    # Every planner and budget runs at once: their requests share policy calls.
+    all_results = plan_together(
+        [(planner, env, seeds, problems) for _, _, planner in jobs], progress=config.progress
+    )
+    meta = [(p, b, _guidance_label(planner), planner.answer_check) for p, b, planner in jobs]
+    return meta, all_results
+
+
+class BenchShards:
+    """Factory of bench shards for a :mod:`thinkgym.distributed` backend.
+
+    A worker calls it once: it loads the policy and reward models of ``config`` (or takes
+    ``loaded``, models already in this process, for the local backend) and returns the
+    function that runs every planner x budget on a shard of ``(env name, seed, problem)``
+    items. Each item's result is ``(policy label, job list, one SearchResult per job)``.
+    """
+
+    def __init__(self, config: BenchConfig, loaded: tuple[Any, str, Any] | None = None) -> None:
+        self.config = replace(config, progress=False, throughput=False)
+        self.loaded = loaded
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"config": self.config, "loaded": None}  # a worker loads its own models
+
+    def __call__(self) -> Any:
+        loaded = self.loaded if self.loaded is not None else load_bench_models(self.config)
+        return functools.partial(_bench_shard, self.config, *loaded)
+
+
+def _bench_shard(
+    config: BenchConfig, shared_policy: Any, label: str, guidance: Any, items: list[Any]
+) -> list[tuple[str, list[Any], list[Any]]]:
+    names = {item[0] for item in items}
+    if len(names) != 1:
+        raise ValueError(f"a bench shard holds the problems of one env, got {sorted(names)}")
+    env, _ = resolve_env(items[0][0])
+    policy = shared_policy
+    if policy is None or label.startswith("random"):  # scripted agents: per env and per shard
+        spec = config.policy if shared_policy is None else "random"
+        policy, label = load_policy(spec, env)
+    meta, results = run_env_jobs(
+        config, env, policy, guidance, [i[1] for i in items], [i[2] for i in items]
+    )
+    return [(label, meta, [res[k] for res in results]) for k in range(len(items))]
+
+
+def run_benchmark(config: BenchConfig, backend: Any = None) -> BenchReport:
     """Run every planner x budget of every env of ``config`` (all of an env's jobs at once).
 
     Args:
         config: what to run (validated first).
+        backend: a :class:`thinkgym.distributed.Backend` that runs each env's problems in
+            shards (``config.shards``; the Ray backend on its workers, each loading the policy
+            once); ``None`` runs them all in one batch in this process.
 
     Returns:
         The :class:`BenchReport`.
@@ -220,15 +320,8 @@ def run_benchmark(config: BenchConfig) -> BenchReport:
 
     rows: list[dict[str, Any]] = []
     tokens_total = 0
-    label = ""
-    shared_policy = None
-    if config.policy not in ("random", "oracle"):
-        shared_policy, label = load_policy(
-            config.policy, resolve_env(config.envs[0])[0], batch_rows=config.batch_rows
-        )
-    prm = load_reward_model(config.prm)
-    orm = load_reward_model(config.orm)
-    guidance = bench_guidance(prm, orm)
+    in_process = backend is None or getattr(backend, "name", "") == "local"
+    shared_policy, label, guidance = load_bench_models(config) if in_process else (None, "", None)
     measure = False
     if config.throughput and shared_policy is not None:
         from thinkgym.agents.llm import LLMPolicy
@@ -243,32 +336,24 @@ def run_benchmark(config: BenchConfig) -> BenchReport:
     bar = tqdm(config.envs, desc="bench", disable=not config.progress)
     for env_name in bar:
         env, env_id = resolve_env(env_name)
-        policy = shared_policy
-        if policy is None or label.startswith("random"):
-            spec = config.policy if shared_policy is None else "random"
-            policy, label = load_policy(spec, env)
-        depth = task_depth(env)
         seeds, problems = held_out_problems(env_name, config.problems)
-        jobs = []
-        for pname in config.planners:
-            cls = get_planner(pname)
-            for budget in config.budgets if cls.budgeted else [None]:
-                planner = cls.for_budget(
-                    policy,
-                    budget,
-                    depth=depth,
-                    guidance=guidance,
-                    temperature=config.temperature,
-                    seed=config.seed,
-                    answer_check=config.answer_check,
-                )
-                jobs.append((pname, budget, planner))
-        bar.set_postfix_str(f"{env_name}: {len(jobs)} planner x budget jobs at once")
-        # Every planner and budget of this env runs at once: their requests share policy calls.
-        all_results = plan_together(
-            [(planner, env, seeds, problems) for _, _, planner in jobs], progress=config.progress
-        )
-        for (pname, budget, planner), results in zip(jobs, all_results, strict=True):
+        if backend is None:
+            policy = shared_policy
+            if policy is None or label.startswith("random"):
+                spec = config.policy if shared_policy is None else "random"
+                policy, label = load_policy(spec, env)
+            bar.set_postfix_str(f"{env_name}: every planner x budget at once")
+            jobs, all_results = run_env_jobs(config, env, policy, guidance, seeds, problems)
+        else:
+            bar.set_postfix_str(f"{env_name}: shards on the {backend.name} backend")
+            loaded = (shared_policy, label, guidance) if in_process else None
+            items = [(env_name, s, p) for s, p in zip(seeds, problems, strict=True)]
+            per_problem = backend.map(BenchShards(config, loaded), items, shards=config.shards)
+            label, jobs = per_problem[0][0], per_problem[0][1]
+            all_results = [[item[2][j] for item in per_problem] for j in range(len(jobs))]
+        for (pname, budget, guidance_label, answer_check), results in zip(
+            jobs, all_results, strict=True
+        ):
             for r in results:
                 score_result(env, r)
             n = max(1, len(results))
@@ -279,8 +364,8 @@ def run_benchmark(config: BenchConfig) -> BenchReport:
                     "env": env_id,
                     "planner": pname,
                     "budget": budget if budget else "",
-                    "guidance": _guidance_label(planner),
-                    "answer_check": planner.answer_check,
+                    "guidance": guidance_label,
+                    "answer_check": answer_check,
                     "problems": len(results),
                     "solve_rate": sum(bool(r.correct) for r in results) / n,
                     "policy_calls": sum(r.cost.policy_calls for r in results) / n,
