@@ -96,6 +96,8 @@ class Sleep:
 class SeededRandomPolicy:
     """A policy whose samples depend only on the ``seed`` of each call (like LLMPolicy)."""
 
+    stats = None  # collect() passes a per-call seed to policies with stats (as to LLMPolicy)
+
     def __init__(self, env_id: str) -> None:
         self.env = gym.make(env_id).unwrapped
 
@@ -291,3 +293,25 @@ def test_bench_cli_backend_flags() -> None:
     args = parser.parse_args(["--backend", "ray", "--workers", "3", "--shards", "5"])
     assert (args.backend, args.workers, args.shards) == ("ray", 3, 5)
     assert bench.config_from_args(args).shards == 5
+
+
+# ---------------------------------------------------------------- the rollout collector
+def _episodes(backend, shards=None):
+    from thinkgym.learning.rollout import collect
+
+    policy = SeededRandomPolicy("thinkgym/Countdown-v0")
+    problems = [{"seed": s} for s in range(20, 25)]
+    eps = collect(
+        policy, "thinkgym/Countdown-v0", problems, samples=2, seed=3, backend=backend, shards=shards
+    )
+    return [(e.index, e.sample, e.problem, e.actions, e.correct) for e in eps]
+
+
+def test_collect_same_episodes_local_and_ray(backend) -> None:
+    local = _episodes(LocalBackend(), shards=2)
+    assert [(i, j) for i, j, *_ in local] == [(i, j) for i in range(5) for j in range(2)]
+    assert [p for _, _, p, _, _ in local[::2]] == [{"seed": s} for s in range(20, 25)]
+    assert all(actions for *_, actions, _ in local)
+    assert _episodes(backend, shards=2) == local
+    one = _episodes(None)  # one batch: same problems and order, other samples are allowed
+    assert [e[:3] for e in one] == [e[:3] for e in local]

@@ -158,7 +158,9 @@ class Backend:
         Args:
             factory: a picklable zero-argument callable returning ``fn(shard_items) -> results``.
                 A worker calls it once and keeps the function for later calls with an equal
-                factory (equal pickled bytes), so a policy is loaded once per worker.
+                factory (equal pickled bytes), so a policy is loaded once per worker. Keep
+                ``fn`` free of state that changes results from shard to shard (seed sampling
+                per call, as ``LLMPolicy`` does), or results depend on which worker ran what.
             items: the work items (picklable for Ray).
             shards: how many shards to cut the items into (default: one per worker).
 
@@ -216,7 +218,13 @@ class LocalBackend(Backend):
 
 
 class _Worker:
-    """What a Ray actor holds: the functions its factories built, by factory key."""
+    """What a Ray actor holds: the functions its latest factories built, by factory key.
+
+    Only the :attr:`keep` most recently used are kept: a learning loop ships a new policy each
+    iteration, and the old ones must not pile up in the worker's memory.
+    """
+
+    keep: ClassVar[int] = 2
 
     def __init__(self) -> None:
         self._fns: dict[str, ShardFn] = {}
@@ -225,9 +233,12 @@ class _Worker:
         return os.getpid()
 
     def run(self, key: str, factory: Factory, items: list[Any]) -> list[Any]:
-        fn = self._fns.get(key)
+        fn = self._fns.pop(key, None)
         if fn is None:
-            fn = self._fns[key] = factory()
+            while len(self._fns) >= self.keep:
+                self._fns.pop(next(iter(self._fns)))  # least recently used first
+            fn = factory()
+        self._fns[key] = fn
         return _check_results(fn(items), items, f"worker pid {os.getpid()}")
 
 

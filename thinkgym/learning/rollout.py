@@ -140,6 +140,8 @@ def collect(
     env_kwargs: dict[str, Any] | None = None,
     step_reward: Any = None,
     progress: bool = False,
+    backend: Any = None,
+    shards: int | None = None,
 ) -> list[Episode]:
     """Play ``samples`` episodes per problem with ``policy``; all episodes advance in lockstep.
 
@@ -160,11 +162,36 @@ def collect(
             a reward object (``process(state, step)``; rule PRM, learned PRM) or a batched
             callable ``fn(states_before, steps, states_after) -> scores`` (e.g. MC values).
         progress: show a tqdm bar over finished episodes.
+        backend: a :class:`thinkgym.distributed.Backend` (``make_backend("ray", workers=4)``)
+            that plays the problems in ``shards`` shards, each a ``collect`` call on a worker
+            (the policy, env and ``step_reward`` are pickled to the workers; the Ray backend
+            keeps them between calls with the same policy). ``None``: all in this process.
+        shards: how many shards (default: one per worker). The same shards give the same
+            episodes on any backend; different shards batch the sampling differently.
 
     Returns:
         The episodes, problem by problem and sample by sample
         (``episodes[i * samples + j]`` is sample ``j`` of problem ``i``).
     """
+    if backend is not None:
+        kwargs = dict(
+            samples=samples,
+            temperature=temperature,
+            top_p=top_p,
+            seed=seed,
+            max_new_tokens=max_new_tokens,
+            env_kwargs=env_kwargs,
+            step_reward=step_reward,
+        )
+        per_problem = backend.map(
+            _CollectShards(policy, env, kwargs), [dict(kw) for kw in problems], shards=shards
+        )
+        episodes_out = []
+        for i, eps in enumerate(per_problem):
+            for ep in eps:
+                ep.index = i  # a shard numbers its problems from 0
+                episodes_out.append(ep)
+        return episodes_out
     from thinkgym.envs import make
 
     if samples < 1:
@@ -251,3 +278,18 @@ def collect(
     if bar is not None:
         bar.close()
     return episodes
+
+
+class _CollectShards:
+    """Factory of :func:`collect` shards for a :mod:`thinkgym.distributed` backend."""
+
+    def __init__(self, policy: Any, env: Any, kwargs: dict[str, Any]) -> None:
+        self.policy, self.env, self.kwargs = policy, env, kwargs
+
+    def __call__(self) -> Callable[[list[dict[str, Any]]], list[list[Episode]]]:
+        def run(problems: list[dict[str, Any]]) -> list[list[Episode]]:
+            eps = collect(self.policy, self.env, problems, **self.kwargs)
+            k = self.kwargs["samples"]
+            return [eps[i * k : (i + 1) * k] for i in range(len(problems))]
+
+        return run
