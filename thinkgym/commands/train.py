@@ -17,6 +17,7 @@ __all__ = ["TRAIN_COMMANDS", "add_arguments", "run"]
 #: (its docstring's first line is the help text).
 TRAIN_COMMANDS: dict[str, str] = {
     "sft": "thinkgym.commands.train_sft",
+    "sb3": "thinkgym.commands.train_sb3",
 }
 
 

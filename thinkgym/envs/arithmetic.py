@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from thinkgym.envs.base import ANSWER_PREFIX, EnvState, ReasoningEnv, StepCheck
-from thinkgym.expr import ExprError, Node, parse
+from thinkgym.expr import ExprError, Node, apply, parse
 
 __all__ = ["ArithmeticEnv", "format_expr", "read_expr", "count_ops", "evaluate_int"]
 
@@ -108,17 +108,15 @@ def count_ops(node: Node) -> int:
 
 
 def _apply(kind: str, a: int, b: int) -> int:
-    if kind == "add":
-        return a + b
-    if kind == "sub":
-        return a - b
-    if kind == "mul":
-        return a * b
-    if b == 0:
-        raise ExprError(f"{a} / 0 divides by zero")
-    if a % b:
-        raise ExprError(f"{a} / {b} does not divide evenly; every value in this task is an integer")
-    return a // b
+    """``a op b`` with the shared exact evaluator; every value in this task is an integer."""
+    if kind == "div":
+        if b == 0:
+            raise ExprError(f"{a} / 0 divides by zero")
+        if a % b:
+            raise ExprError(
+                f"{a} / {b} does not divide evenly; every value in this task is an integer"
+            )
+    return int(apply(kind, a, b, _MAX_VALUE_BITS))
 
 
 def evaluate_int(node: Node) -> int:
@@ -129,7 +127,10 @@ def evaluate_int(node: Node) -> int:
     """
     kind = node[0]
     if kind == "num":
-        return int(node[1])
+        value = int(node[1])
+        if value.bit_length() > _MAX_VALUE_BITS:
+            raise ExprError(f"the number {value} exceeds {_MAX_VALUE_BITS} bits")
+        return value
     if kind == "neg":
         return -evaluate_int(node[1])
     value = _apply(kind, evaluate_int(node[1]), evaluate_int(node[2]))
@@ -534,6 +535,59 @@ class ArithmeticEnv(ReasoningEnv):
             steps.append(f"= {format_expr(tree)}")
         steps.append(f"{ANSWER_PREFIX} {int(tree[1])}")
         return steps
+
+    def candidate_steps(self, state: EnvState) -> list[str]:
+        """Every operation that can be evaluated now, each as a rewrite; then the answer line.
+
+        Operations that cannot be evaluated (a division by zero or an inexact one) are left out.
+        """
+        if state.done:
+            return []
+        current = read_expr(state.data)
+        if current[0] == "num":
+            return [f"{ANSWER_PREFIX} {int(current[1])}"]
+        out: list[str] = []
+        for node in _reducible(current):
+            try:
+                value = _apply(node[0], int(node[1][1]), int(node[2][1]))
+            except ValueError:
+                continue
+            step = f"= {format_expr(_fold(_substitute(current, node, value)[0]))}"
+            if step not in out:
+                out.append(step)
+        return out
+
+    def features(self, state: EnvState) -> np.ndarray:
+        """A fixed-size float32 vector describing a state, for SB3 policies (see ``wrappers``).
+
+        Done flag, operations left (scaled by the most a tree of this depth holds), the
+        operations of each kind, how many can be evaluated now, and the size of the numbers.
+        """
+        tree = read_expr(state.data)
+        most = float(2**self.depth - 1)
+        kinds = {"add": 0, "sub": 0, "mul": 0, "div": 0, "neg": 0}
+        nums: list[int] = []
+        stack = [tree]
+        while stack:
+            node = stack.pop()
+            if node[0] == "num":
+                nums.append(abs(int(node[1])))
+                continue
+            kinds[node[0]] += 1
+            stack.extend(node[1:])
+        scale = np.log1p(float(self.max_value))
+        return np.array(
+            [
+                float(state.done),
+                count_ops(tree) / most,
+                *(v / most for v in kinds.values()),
+                len(_reducible(tree)) / most,
+                len(nums) / (most + 1),
+                np.log1p(max(nums)) / scale,
+                np.log1p(sum(nums) / len(nums)) / scale,
+            ],
+            dtype=np.float32,
+        )
 
     def random_step(self, state: EnvState, rng: np.random.Generator) -> str:
         """A plausible step: a (sometimes mis-computed) operation, rewrite, or answer."""

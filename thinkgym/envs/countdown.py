@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any
@@ -23,7 +24,11 @@ _NUM = r"-?\d+(?:/\d+)?"
 _STEP_RE = re.compile(
     rf"^({_NUM})\s*([-+*/×x÷−])\s*({_NUM})\s*=\s*({_NUM})\s*(?:\(\s*left\s*:\s*([^)]*)\))?\s*$"
 )
-_HEAD_RE = re.compile(r"^Numbers:\s*((?:-?\d+\s*)+)\|\s*Target:\s*(-?\d+)$")
+# One way to split the line (each further number must follow whitespace), so a line that does
+# not match fails in linear time; "(?:-?\d+\s*)+" backtracks exponentially.
+_HEAD_RE = re.compile(r"^Numbers:\s*(-?\d+(?:\s+-?\d+)*)\s*\|\s*Target:\s*(-?\d+)$")
+_MAX_DIGITS = 12
+"""Most digits a step can write for one number (see ``_num``); pinned numbers must fit."""
 _OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
 _OP_ALIASES = {"×": "*", "x": "*", "÷": "/", "−": "-"}
 
@@ -54,17 +59,67 @@ def _norm(value: Number) -> Number:
 
 
 def _apply(a: Number, op: str, b: Number) -> Number | None:
-    if op == "+":
-        return a + b
-    if op == "-":
-        return a - b
-    if op == "*":
-        return a * b
-    if b == 0:
+    """``a op b`` with the shared exact evaluator; ``None`` for a division by zero."""
+    if op == "/" and b == 0:
         return None
-    if type(a) is int and type(b) is int and a % b == 0:
-        return a // b
-    return _norm(Fraction(a) / b)
+    return X.apply(_OPS[op], a, b)
+
+
+def _describe(value: int) -> str:
+    """A number for an error message (huge ones by their size: printing them may not work)."""
+    n = abs(value)
+    if n.bit_length() <= 128:
+        return str(value)
+    d = int(n.bit_length() * 0.3010299956639812)  # floor(log10(n)) or one more
+    return f"an integer of {d + 1 if n >= 10**d else d} digits"
+
+
+def check_pinned(numbers: Any, target: Any, counts: tuple[int, int]) -> dict[str, Any]:
+    """Validate a pinned Countdown problem; return it as ``{"numbers": [...], "target": T}``.
+
+    Raises:
+        ValueError: naming the bad value and the fix: not a list of integers, a count outside
+            ``counts``, a number too long for a step to write (so it could never be used), or a
+            target no combination of the numbers can reach.
+    """
+    if not isinstance(numbers, (list, tuple)):
+        raise ValueError(
+            f"options['numbers'] must be a list of integers like [3, 7, 25, 4], got "
+            f"{type(numbers).__name__}"
+        )
+    lo, hi = counts
+    if not lo <= len(numbers) <= hi:
+        want = f"exactly {lo}" if lo == hi else f"{lo} to {hi}"
+        raise ValueError(f"options['numbers'] has {len(numbers)} numbers; pass {want}")
+    limit = 10**_MAX_DIGITS
+    for i, v in enumerate(numbers):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise ValueError(
+                f"options['numbers'][{i}]={v!r} is not an integer; pass a list of integers, "
+                "e.g. [3, 7, 25, 4]"
+            )
+        if abs(int(v)) >= limit:
+            raise ValueError(
+                f"options['numbers'][{i}] is {_describe(int(v))}: a step writes numbers of at "
+                f"most {_MAX_DIGITS} digits, so it could never be used; pass numbers below "
+                f"10**{_MAX_DIGITS} in size"
+            )
+    if isinstance(target, bool) or not isinstance(target, (int, np.integer)):
+        raise ValueError(f"options['target']={target!r} is not an integer; pass one, e.g. 24")
+    nums = [int(v) for v in numbers]
+    # Every value the numbers make is p/q with |p|, q <= 2^(n-1) * prod(max(|v|, 1)) (each of
+    # the n - 1 operations at most doubles the product of its operands' bounds).
+    reach = 2 ** (len(nums) - 1)
+    for v in nums:
+        reach *= max(abs(v), 1)
+    t = int(target)
+    if abs(t) > min(reach, limit - 1):
+        raise ValueError(
+            f"options['target'] is {_describe(t)}, which no combination of {nums} can reach "
+            f"(none is larger than {_describe(min(reach, limit - 1))} in size); pass a reachable "
+            "target"
+        )
+    return {"numbers": nums, "target": t}
 
 
 def _moves(values: tuple[Fraction, ...]) -> list[tuple[int, int, str, Fraction]]:
@@ -190,6 +245,8 @@ class CountdownEnv(ReasoningEnv):
 
     default_max_steps = 12
     outcome_needs_reference = False
+    pin_counts: tuple[int, int] = (2, 8)
+    """How many numbers a pinned problem may have."""
 
     def __init__(
         self,
@@ -240,15 +297,22 @@ class CountdownEnv(ReasoningEnv):
         target = options.get("target", getattr(self, "fixed_target", None))
         if target is None:
             raise ValueError('options need a "target" next to "numbers", e.g. {"target": 24}')
-        if not isinstance(numbers, (list, tuple)) or not all(
-            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in numbers
-        ):
-            raise ValueError(f"options['numbers']={numbers!r} must be a list of integers")
-        if not 2 <= len(numbers) <= 8:
-            raise ValueError(f"options['numbers'] has {len(numbers)} numbers; use 2 to 8")
-        if not isinstance(target, (int, np.integer)):
-            raise ValueError(f"options['target']={target!r} must be an integer")
-        return {"numbers": [int(v) for v in numbers], "target": int(target)}
+        return check_pinned(numbers, target, self.pin_counts)
+
+    def problem_key(self, problem: dict[str, Any]) -> str:
+        """Sorted numbers and target: the order of the numbers does not change the problem."""
+        return f"{sorted(int(v) for v in problem['numbers'])}|{int(problem['target'])}"
+
+    def problem_split(self, problem: dict[str, Any]) -> str:
+        """Four numbers with target 24 split as in Game24 (test: exactly the 100 Tree-of-Thoughts
+        puzzles), so no Countdown training problem is a Game24 test puzzle and the two tasks agree
+        on the problems they share; other problems split by hash."""
+        numbers = problem["numbers"]
+        if len(numbers) == 4 and problem["target"] == 24:
+            from thinkgym.envs.game24 import is_test_puzzle
+
+            return "test" if is_test_puzzle(numbers) else "train"
+        return super().problem_split(problem)
 
     def format_problem(self, problem: dict[str, Any]) -> str:
         """``Numbers: 3 7 25 4 | Target: 103``."""
@@ -268,7 +332,18 @@ class CountdownEnv(ReasoningEnv):
             raise ValueError(
                 f"{text[:80]!r} is not a problem line like 'Numbers: 1 2 3 | Target: 6'"
             )
-        return {"numbers": [int(v) for v in m.group(1).split()], "target": int(m.group(2))}
+        tokens = [*m.group(1).split(), m.group(2)]
+        longest = max(tokens, key=len).lstrip("-")
+        if len(longest) > _MAX_DIGITS:
+            raise ValueError(
+                f"{text[:80]!r} holds a number of {len(longest)} digits; numbers have at most "
+                f"{_MAX_DIGITS}"
+            )
+        numbers = [int(v) for v in tokens[:-1]]
+        problem = self.problem_from_options({"numbers": numbers, "target": int(tokens[-1])})
+        if problem is None:  # pragma: no cover - "numbers" is always given here
+            raise ValueError(f"{text[:80]!r} is not a problem line")
+        return problem
 
     def solve_state(
         self, state: EnvState, rng: np.random.Generator | None = None
@@ -407,6 +482,39 @@ class CountdownEnv(ReasoningEnv):
             )
         return out
 
+    def candidate_transitions(self, state: EnvState) -> list[tuple[str, EnvState]]:
+        """``(step, next state)`` for each of :meth:`candidate_steps`, built without re-reading
+        the step texts (what ``apply`` would return for each; SB3 wrappers call this per step).
+        """
+        items: tuple[Item, ...] = state.data
+        if state.done:
+            return []
+        if len(items) == 1:
+            step = self._answer_line(state)
+            return [(step, self.apply(state, step)[0])]
+        values = tuple(v for v, _ in items)
+        out = []
+        for i, j, op, r in _moves(values):
+            rest = [it for k, it in enumerate(items) if k not in (i, j)]
+            rest.append((r, (_OPS[op], items[i][1], items[j][1])))
+            left = " ".join(fmt(v) for v, _ in rest)
+            text = f"{fmt(values[i])} {op} {fmt(values[j])} = {fmt(r)} (left: {left})"
+            nxt = replace(state, steps=state.steps + (text,), data=tuple(rest), t=state.t + 1)
+            out.append((text, nxt))
+        return out
+
+    def features(self, state: EnvState) -> np.ndarray:
+        """A fixed-size float32 vector describing a state, for SB3 policies (see ``wrappers``).
+
+        Numbers left (one-hot), done / correct (the answer check needs no reference here),
+        whether one operation reaches the target, per remaining number (largest first) its
+        value over the target and a few relations to it, and a histogram of the small integers
+        left. The size depends only on ``n_numbers`` and the target range.
+        """
+        values = tuple(sorted((v for v, _ in state.data), reverse=True))
+        target = int(state.problem["target"])
+        return _features(values, target, self.n_numbers, state.done, bool(state.correct))
+
     def random_step(self, state: EnvState, rng: np.random.Generator) -> str:
         """A random operation on two remaining numbers (sometimes with a wrong result)."""
         cands = self.candidate_steps(state)
@@ -417,6 +525,50 @@ class CountdownEnv(ReasoningEnv):
             lhs = step.split("=")[0]
             return f"{lhs}= {int(rng.integers(0, 100))}"
         return step
+
+
+_HIST = 48  # integers 0.._HIST get a histogram bin each (scaled to the target when it is larger)
+
+
+@lru_cache(maxsize=100_000)
+def _features(
+    values: tuple[Number, ...], target: int, n: int, done: bool, correct: bool
+) -> np.ndarray:
+    m = len(values)
+    t = target if target != 0 else 1
+    head = np.zeros(n + 3, dtype=np.float32)
+    head[min(m, n) - 1] = 1.0
+    head[n] = float(done)
+    head[n + 1] = float(done and correct)
+    if m == 1:
+        head[n + 2] = float(values[0] == target)
+    elif m == 2:
+        a, b = values
+        head[n + 2] = float(
+            any(_apply(x, op, y) == target for x, y in ((a, b), (b, a)) for op in "+-*/")
+        )
+    slots = np.zeros((n, 6), dtype=np.float32)
+    scale = max(1, -(-abs(t) // _HIST))  # bin width: 1 for targets up to _HIST
+    hist = np.zeros(_HIST + 4, dtype=np.float32)
+    for i, v in enumerate(values[:n]):
+        whole = type(v) is int
+        slots[i] = (
+            1.0,
+            max(-4.0, min(4.0, float(v) / t)),
+            float(v == target),
+            float(whole),
+            float(whole and v != 0 and target % v == 0),
+            float(np.sign(v) * np.log1p(abs(float(v))) / np.log1p(abs(t))),
+        )
+        if not whole:
+            hist[_HIST + 1] += 1
+        elif v < 0:
+            hist[_HIST + 2] += 1
+        elif v // scale > _HIST:
+            hist[_HIST + 3] += 1
+        else:
+            hist[v // scale] += 1
+    return np.concatenate([head, slots.ravel(), hist])
 
 
 def _index(values: list[Fraction], v: Fraction, skip: int) -> int:

@@ -61,7 +61,7 @@ def _poly(node: Node) -> Poly:
     """
     kind = node[0]
     if kind == "num":
-        return (node[1],)
+        return _check((node[1],))
     if kind == "var":
         return (Fraction(0), Fraction(1))
     if kind == "neg":
@@ -496,6 +496,49 @@ class LinearEquationEnv(ReasoningEnv):
     def solve(self, problem: dict[str, Any]) -> list[str]:
         """Expand, combine, collect x left and numbers right, combine, divide; then answer."""
         return _trace(problem["equation"]) + [f"{ANSWER_PREFIX} {self.reference_answer(problem)}"]
+
+    def candidate_steps(self, state: EnvState) -> list[str]:
+        """The standard moves from the current equation: expand, combine like terms, collect x
+        on the left and numbers on the right, combine, divide (each one that gives a new
+        equation); the answer line once the equation reads ``x = <number>``.
+        """
+        if state.done:
+            return []
+        data: EquationData = state.data
+        out = [s for s in _trace(data.equation) if _read_equation(s).key not in data.seen]
+        lhs, rhs = _split(data.equation)
+        if not out or lhs == "x":
+            try:
+                coef, value = linear_coefficients(read_side(rhs), "right side")
+            except ExprError:
+                coef, value = Fraction(1), Fraction(0)
+            if lhs == "x" and coef == 0:
+                out.append(f"{ANSWER_PREFIX} x = {_fmt_num(value)}")
+        return out
+
+    def features(self, state: EnvState) -> np.ndarray:
+        """A fixed-size float32 vector describing a state, for SB3 policies (see ``wrappers``).
+
+        Done flag, whether the equation reads ``x = <number>``, x on both sides, parentheses,
+        the number of terms, the size of ``p`` and ``q`` in ``p x + q = 0``, and the step count.
+        """
+        data: EquationData = state.data
+        lhs, rhs = _split(data.equation)
+        solved = lhs == "x" and "x" not in rhs
+        terms = sum(data.equation.count(c) for c in "+-") + 2
+        return np.array(
+            [
+                float(state.done),
+                float(solved),
+                float("x" in lhs and "x" in rhs),
+                float("(" in data.equation),
+                min(terms, 20) / 20.0,
+                float(np.log1p(abs(float(data.p)))) / 5.0,
+                float(np.log1p(abs(float(data.q)))) / 5.0,
+                min(len(state.steps), 20) / 20.0,
+            ],
+            dtype=np.float32,
+        )
 
     def random_step(self, state: EnvState, rng: np.random.Generator) -> str:
         """The solver's next step, often with one number changed, or an answer."""
