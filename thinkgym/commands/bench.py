@@ -214,6 +214,12 @@ def run(args: argparse.Namespace) -> int:
             report = run_benchmark(config, backend=backend)
         except ShardError as exc:
             raise CommandError(str(exc)) from None
+        if backend is not None:
+            print(
+                f"[bench] {backend.name}: {report.seconds:.2f} s of search on {backend.workers} "
+                f"worker(s), {config.shards or backend.workers} shard(s) per env",
+                file=sys.stderr,
+            )
     finally:
         if backend is not None:
             backend.close()
