@@ -95,6 +95,7 @@ class Game24Env(CountdownEnv):
 
     default_max_steps = 8
     fixed_target = 24
+    pin_counts = (4, 4)
 
     def __init__(self, difficulty: int = 1, split: str = "train", **kwargs: Any) -> None:
         if split not in SPLITS:
@@ -115,7 +116,10 @@ class Game24Env(CountdownEnv):
         """Pin a puzzle with ``{"numbers": [a, b, c, d]}`` (the target is always 24)."""
         problem = super().problem_from_options(options)
         if problem is not None and problem.get("target") != 24:
-            raise ValueError(f"Game24's target is 24, not {problem.get('target')!r}")
+            raise ValueError(
+                f"Game24's target is always 24, not {problem.get('target')!r}; leave 'target' "
+                "out of options (or use Countdown-v0 for other targets)"
+            )
         return problem
 
     def format_problem(self, problem: dict[str, Any]) -> str:

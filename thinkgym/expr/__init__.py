@@ -11,7 +11,8 @@ front ends build the same tiny immutable AST of tuples:
 
 One set of evaluators (:mod:`thinkgym.expr.evaluators`) works on both: :func:`evaluate` /
 :func:`exact` (exact, with :class:`fractions.Fraction`), :func:`numeric` (mpmath) and
-:func:`to_sympy` (node by node). One set of limits (:mod:`thinkgym.expr.limits`) bounds input
+:func:`to_sympy` (node by node), all built on one binary operation, :func:`apply`, which the
+envs' step checks use too. One set of limits (:mod:`thinkgym.expr.limits`) bounds input
 length, tokens, nesting, nodes, digits, and the size of powers, factorials and binomials; each is
 checked before the work it limits runs, so every call finishes quickly whatever the input.
 
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 from thinkgym.expr.evaluators import (
     NumericError,
+    apply,
     clear_caches,
     evaluate,
     exact,
@@ -67,6 +69,7 @@ __all__ = [
     "parse",
     "parse_latex",
     "normalize",
+    "apply",
     "evaluate",
     "exact",
     "numeric",
