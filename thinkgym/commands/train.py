@@ -18,6 +18,8 @@ __all__ = ["TRAIN_COMMANDS", "add_arguments", "run"]
 TRAIN_COMMANDS: dict[str, str] = {
     "sft": "thinkgym.commands.train_sft",
     "sb3": "thinkgym.commands.train_sb3",
+    "expert-iteration": "thinkgym.commands.train_expert_iteration",
+    "grpo": "thinkgym.commands.train_grpo",
 }
 
 
