@@ -220,6 +220,28 @@ def test_split_and_reset_options():
     assert env.get_state().problem["question"] == q
 
 
+def test_held_out_split_hooks():
+    train, test = MathWordEnv(), MathWordEnv(split="test")
+    fixed = train.fixed_test_set()
+    assert fixed == test.fixed_test_set() == shipped_problems("test")
+    assert train.problem_split(fixed[0]) == "test"
+    assert test.problem_split(train.problems[0]) == "train"
+    everything = MathWordEnv(split="all")
+    assert len(everything.problems) == len(train.problems) + len(test.problems)
+
+
+def test_eval_problems_are_the_test_split():
+    splits = pytest.importorskip("thinkgym.envs.splits")
+    rows = splits.eval_problems("MathWord", 5)
+    assert [r["options"]["problem"] for r in rows] == shipped_problems("test")[:5]
+    env = MathWordEnv()  # a train env replays a pinned test problem
+    env.reset(**rows[0])
+    assert env.get_state().problem == shipped_problems("test")[0]
+    head = env.format_problem(shipped_problems("test")[1])
+    assert splits.is_held_out(head)
+    assert not splits.is_held_out(env.format_problem(shipped_problems("train")[0]))
+
+
 # ---------------------------------------------------------------------- data files
 def test_gsm8k_style_jsonl(tmp_path):
     path = _write_jsonl(tmp_path / "gsm.jsonl", [GSM8K_ROW])

@@ -541,7 +541,10 @@ class MathWordEnv(ReasoningEnv):
     * ``data_files``: a path, a list of paths, or a dict ``split -> path(s)`` of JSONL, JSON,
       CSV or Parquet files; ``None`` (default) uses the shipped set (600 train, 200 test).
     * ``split``: which split to draw from (``"train"`` default, ``"test"`` for the held-out
-      problems). With a single path or list, the files are that split.
+      problems, ``"all"`` for every file). With a single path or list, the files are that split.
+      The ``"test"`` split is the task's fixed test set (:meth:`fixed_test_set`, which
+      :func:`thinkgym.envs.eval_problems` reads); a problem is in the test split when its
+      question is one of the test file's.
     * ``question_field`` / ``answer_field`` / ``solution_field``: column names (defaults
       ``"question"``, ``"answer"``, none).
     * ``check_arithmetic`` (default ``True``): reject steps with false arithmetic; ``False`` for
@@ -576,6 +579,9 @@ class MathWordEnv(ReasoningEnv):
         difficulty: int = 1,
         **kwargs: Any,
     ) -> None:
+        # ``split`` is handled here, not by the base class: a data file's split may have any name
+        # (e.g. "validation"), and a problem's split is the file it comes from, not a hash.
+        kwargs.pop("split", None)
         super().__init__(difficulty=difficulty, **kwargs)
         if not isinstance(check_arithmetic, bool):
             raise ValueError(f"check_arithmetic={check_arithmetic!r} must be True or False")
@@ -587,34 +593,62 @@ class MathWordEnv(ReasoningEnv):
         self.answer_checker = answer_checker
         self.split = split
         if data_files is None:
-            if split not in ("train", "test"):
+            data_files = {
+                "train": DEFAULT_DATA_DIR / "train.jsonl",
+                "test": DEFAULT_DATA_DIR / "test.jsonl",
+            }
+        if isinstance(data_files, dict):
+            splits = {str(k): v for k, v in data_files.items()}
+            if split == "all" and "all" not in splits:
+                splits["all"] = [p for v in splits.values() for p in _as_paths(v)]
+            if split not in splits:
                 raise ValueError(
-                    f"split={split!r}: the shipped MathWord set has 'train' and 'test'."
-                    f"{_suggest(split, ['train', 'test'])}"
+                    f"split={split!r} is not in data_files (splits: {', '.join(splits)})."
+                    f"{_suggest(split, list(splits))}"
                 )
-            files: Any = DEFAULT_DATA_DIR / f"{split}.jsonl"
-        elif isinstance(data_files, dict):
-            if split not in data_files:
-                raise ValueError(
-                    f"split={split!r} is not in data_files (splits: {', '.join(map(str, data_files))})."
-                    f"{_suggest(split, list(map(str, data_files)))}"
-                )
-            files = data_files[split]
         else:
-            files = data_files
-        self.problems = load_problems(
-            files,
-            question_field=question_field,
-            answer_field=answer_field,
-            solution_field=solution_field,
-            on_bad_rows=on_bad_rows,
-        )
+            splits = {split: data_files}
+        self._load_kwargs = {
+            "question_field": question_field,
+            "answer_field": answer_field,
+            "solution_field": solution_field,
+            "on_bad_rows": on_bad_rows,
+        }
+        self._test_files = splits.get("test") if split != "test" else None
+        self.problems = load_problems(splits[split], **self._load_kwargs)
         self._by_text = {self.format_problem(p): p for p in self.problems}
+        self._test_keys: frozenset[str] | None = None
 
     # ------------------------------------------------------------------ problems
     def generate_problem(self, rng: np.random.Generator) -> dict[str, Any]:
         """A row of the split, uniformly at random."""
         return dict(self.problems[int(rng.integers(len(self.problems)))])
+
+    def draw_problem(self, rng: np.random.Generator, max_draws: int = 1000) -> dict[str, Any]:
+        """A row of the split: the split is the data file, so no problem is redrawn."""
+        return self.generate_problem(rng)
+
+    def fixed_test_set(self) -> list[dict[str, Any]] | None:
+        """The held-out problems, in file order: the ``"test"`` split (shipped: 200 problems).
+
+        ``None`` when the data has no ``"test"`` split.
+        """
+        if self.split == "test":
+            return [dict(p) for p in self.problems]
+        if self._test_files is None:
+            return None
+        return load_problems(self._test_files, **self._load_kwargs)
+
+    def problem_key(self, problem: dict[str, Any]) -> str:
+        """The problem line (the question decides the problem)."""
+        return self.format_problem(problem)
+
+    def problem_split(self, problem: dict[str, Any]) -> str:
+        """``"test"`` when the question is one of the data's test problems, else ``"train"``."""
+        if self._test_keys is None:
+            test = self.fixed_test_set() or []
+            self._test_keys = frozenset(self.problem_key(p) for p in test)
+        return "test" if self.problem_key(problem) in self._test_keys else "train"
 
     def problem_from_options(self, options: dict[str, Any]) -> dict[str, Any] | None:
         """Pin ``{"index": i}`` (row of the split) or ``{"problem": {...} | "question text"}``."""
