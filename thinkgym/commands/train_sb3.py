@@ -149,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
         import stable_baselines3 as sb3
         from stable_baselines3.common.callbacks import CheckpointCallback
         from stable_baselines3.common.logger import configure
+        from stable_baselines3.common.monitor import Monitor
         from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
     except ImportError:
         raise ValueError(
@@ -175,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
     )
     make_env(args.env, args.wrapper, **env_kw).close()  # fail fast on a bad combination
     vec_cls = SubprocVecEnv if args.vec == "subproc" else DummyVecEnv
-    venv = vec_cls([lambda: make_env(args.env, args.wrapper, **env_kw)] * args.n_envs)
+    venv = vec_cls([lambda: Monitor(make_env(args.env, args.wrapper, **env_kw))] * args.n_envs)
     venv.seed(args.seed)
 
     common: dict[str, Any] = dict(
@@ -214,7 +215,11 @@ def run(args: argparse.Namespace) -> int:
     ]
     if args.eval_freq:
         eval_env = DummyVecEnv(
-            [lambda: make_env(args.env, args.wrapper, split=_test_split(args.env), **env_kw)]
+            [
+                lambda: Monitor(
+                    make_env(args.env, args.wrapper, split=_test_split(args.env), **env_kw)
+                )
+            ]
         )
         eval_env.seed(EVAL_SEED)
         kw = dict(

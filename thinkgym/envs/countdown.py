@@ -503,6 +503,20 @@ class CountdownEnv(ReasoningEnv):
             out.append((text, nxt))
         return out
 
+    def candidate_table(self, state: EnvState) -> tuple[list[str], np.ndarray]:
+        """:meth:`candidate_steps` and the :meth:`features` of the state each one leads to
+        (one row per step), cached by the numbers left: the SB3 wrapper's fast path.
+        """
+        items: tuple[Item, ...] = state.data
+        if state.done:
+            return [], np.zeros((0, self.features(state).size), dtype=np.float32)
+        if len(items) == 1:
+            step = self._answer_line(state)
+            return [step], self.features(self.apply(state, step)[0])[None, :]
+        values = tuple(v for v, _ in items)
+        texts, rows = _candidate_table(values, int(state.problem["target"]), self.n_numbers)
+        return list(texts), rows
+
     def features(self, state: EnvState) -> np.ndarray:
         """A fixed-size float32 vector describing a state, for SB3 policies (see ``wrappers``).
 
@@ -569,6 +583,21 @@ def _features(
         else:
             hist[v // scale] += 1
     return np.concatenate([head, slots.ravel(), hist])
+
+
+@lru_cache(maxsize=100_000)
+def _candidate_table(
+    values: tuple[Number, ...], target: int, n: int
+) -> tuple[tuple[str, ...], np.ndarray]:
+    texts, rows = [], []
+    for i, j, op, r in _moves(values):
+        rest = [v for k, v in enumerate(values) if k not in (i, j)] + [r]
+        left = " ".join(fmt(v) for v in rest)
+        texts.append(f"{fmt(values[i])} {op} {fmt(values[j])} = {fmt(r)} (left: {left})")
+        rows.append(_features(tuple(sorted(rest, reverse=True)), target, n, False, False))
+    table = np.stack(rows)
+    table.setflags(write=False)  # shared by every caller of the cache
+    return tuple(texts), table
 
 
 def _index(values: list[Fraction], v: Fraction, skip: int) -> int:

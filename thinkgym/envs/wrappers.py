@@ -191,6 +191,16 @@ class CandidateStepWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self._mask[:] = False
         self._obs[:] = 0.0
         if self.proposer is None:
+            table = getattr(self.task, "candidate_table", None)
+            if callable(table):  # steps and next-state features at once (Countdown, Game24)
+                steps, rows = table(state)
+                self._steps = list(steps)[: self.k]
+                n = len(self._steps)
+                self._mask[:n] = True
+                self._obs[:n, 0] = 1.0
+                self._obs[:n, 1:] = rows[:n]
+                np.clip(self._obs, -FEATURE_BOUND, FEATURE_BOUND, out=self._obs)
+                return
             fast = getattr(self.task, "candidate_transitions", None)
             if callable(fast):  # (step, next state) pairs without re-reading the texts
                 moves = [(s, nxt, True) for s, nxt in fast(state)[: self.k]]
