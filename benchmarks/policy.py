@@ -40,7 +40,7 @@ def _load(args: argparse.Namespace):
 def throughput(policy, batch: int, seconds: float = 3.0) -> float:
     """Proposed steps per second for ``batch`` Game24 observations per call (temperature 1)."""
     import thinkgym
-    from thinkgym.learning.traces import eval_problems
+    from thinkgym.envs import eval_problems
 
     env = thinkgym.make("thinkgym/Game24-v0")
     obs = [env.reset(**kw)[0] for kw in eval_problems("thinkgym/Game24-v0", batch)]
@@ -68,8 +68,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.limit, args.samples = 5, 4
+    from thinkgym.envs import eval_problems
     from thinkgym.learning.evaluation import pass_at, run_episodes
-    from thinkgym.learning.traces import eval_problems
 
     policy, name = _load(args)
     print(f"policy: {name}; device: {policy.device}\n")

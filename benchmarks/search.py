@@ -139,7 +139,7 @@ def _select(samples: list[dict[str, Any] | None], how: str) -> dict[str, Any] | 
 def arithmetic_best_of_n(
     policy: Any,
     env: Any,
-    seeds: list[int | None],
+    problems: list[dict[str, Any]],
     ns: tuple[int, ...],
     rms: dict[str, Any],
     args: argparse.Namespace,
@@ -164,16 +164,16 @@ def arithmetic_best_of_n(
         seed=args.seed,
         progress=not args.quiet,
     )
-    flat = planner.plan_many(env, seeds=[s for s in seeds for _ in range(big)])
+    flat = planner.plan_many(env, problems=[p for p in problems for _ in range(big)])
     sample_s = time.perf_counter() - t0
     per_problem = [
-        [_sample(r, env) for r in flat[i * big : (i + 1) * big]] for i in range(len(seeds))
+        [_sample(r, env) for r in flat[i * big : (i + 1) * big]] for i in range(len(problems))
     ]
     finished = [s for samples in per_problem for s in samples if s is not None and not s["refuted"]]
     info: dict[str, Any] = {
         "samples_per_problem": big,
         "sampling_seconds": sample_s,
-        "policy_calls_per_problem": sum(r.cost.policy_calls for r in flat) / max(1, len(seeds)),
+        "policy_calls_per_problem": sum(r.cost.policy_calls for r in flat) / max(1, len(problems)),
         "finished_share": len(finished) / max(1, len(flat)),
     }
     for kind, rm in rms.items():
@@ -289,12 +289,12 @@ def figures(args: argparse.Namespace) -> int:
         "orm": _on_policy_device(load_reward_model(args.arith_orm), policy),
         "prm": _on_policy_device(load_reward_model(args.arith_prm), policy),
     }
-    a_seeds, _ = held_out_problems("Arithmetic", n_arith)
+    _, a_problems = held_out_problems("Arithmetic", n_arith, difficulty=args.arith_difficulty)
     print(
         f"\nArithmetic ({setting}): sampling {max(ns)} solutions x {n_arith} problems ...",
         flush=True,
     )
-    acc, info = arithmetic_best_of_n(a_policy, ar, a_seeds, ns, rms, args)
+    acc, info = arithmetic_best_of_n(a_policy, ar, a_problems, ns, rms, args)
     names = {
         "vote": "majority vote",
         "orm": "ORM",

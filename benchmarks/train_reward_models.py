@@ -9,10 +9,8 @@ solver can.
 * ``OUT/prm_game24``: a PRM on Game24 *train* puzzles (``split="train"``; the 100 test puzzles of
   :func:`thinkgym.envs.game24.test_puzzles` are never drawn, checked).
 * ``OUT/prm_arithmetic`` and ``OUT/orm_arithmetic``: a PRM and an ORM on Arithmetic at
-  difficulty 4 (the setting of the figures), on seeds disjoint from every evaluation seed
-  (``benchmarks/search.py --figures`` evaluates seeds ``EVAL_SEED..``; the traces hold out
-  ``thinkgym.learning.traces.EVAL_SEEDS``), and problems whose text equals an evaluation
-  problem's are dropped. The ORM label is whether the final answer is correct per the env's
+  difficulty 4 (the setting of the figures), on problems of the ``train`` split (every
+  evaluation set of the project is drawn from the ``test`` split: :mod:`thinkgym.envs.splits`). The ORM label is whether the final answer is correct per the env's
   ``check_answer`` (it uses the hidden reference: fine for training data).
 * ``OUT/summary.json``: counts, label balance and held-out ROC AUC of each model (a share of the
   problems is held out of training; AUC of PRM step scores against hard labels, of ORM scores
@@ -35,9 +33,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-# Evaluation seeds to stay away from: the figures use EVAL_SEED + i (i < --problems, 200 by
-# default); the whole block below is refused to leave room for larger figure runs.
-_FIGURE_SEED_SPAN = 100_000
 ARITH_TRAIN_SEED = 2_000_000
 """First Arithmetic training seed (plus ``50_000 * --seed``)."""
 GAME24_TRAIN_SEED = 0
@@ -101,35 +96,27 @@ def game24_problems(count: int, seed: int) -> list[dict[str, Any]]:
 
 
 def arithmetic_problems(env: Any, count: int, seed: int, figure_problems: int) -> list[dict]:
-    """``count`` Arithmetic problems on training seeds, disjoint from every evaluation seed and
-    with no problem text equal to an evaluation problem's (seeds ``EVAL_SEED..`` of the
-    figures and ``traces.EVAL_SEEDS``)."""
-    from thinkgym.agents.search.bench import EVAL_SEED, held_out_problems
-    from thinkgym.learning.traces import EVAL_SEEDS
+    """``count`` Arithmetic training problems: drawn from the ``train`` split, so none is an
+    evaluation problem of the figures (:func:`thinkgym.envs.eval_problems` draws from ``test``).
 
-    banned_ranges = [
-        range(EVAL_SEED, EVAL_SEED + max(_FIGURE_SEED_SPAN, figure_problems)),
-        EVAL_SEEDS["thinkgym/Arithmetic-v0"],
-    ]
-    eval_seeds, _ = held_out_problems("Arithmetic", max(figure_problems, 200))
-    eval_seeds = list(eval_seeds) + list(EVAL_SEEDS["thinkgym/Arithmetic-v0"])
-    banned_texts = set()
-    for s in eval_seeds:
-        env.reset(seed=s)
-        banned_texts.add(env.format_problem(env.get_state().problem))
+    ``figure_problems`` is kept for the command line; the split does not depend on it. Problems
+    are pinned (``{"options": {"problem": ...}}``), so the env's own split setting does not
+    matter.
+    """
+    from thinkgym.agents.base import unwrap_env
+    from thinkgym.envs import is_held_out, make
+
+    inner = unwrap_env(env)
+    kwargs = {"difficulty": inner.difficulty, "split": "train"}
+    train_env = unwrap_env(make("Arithmetic", **kwargs))
     out: list[dict[str, Any]] = []
     s = ARITH_TRAIN_SEED + 50_000 * seed
-    dropped = 0
     while len(out) < count:
-        assert all(s not in r for r in banned_ranges), f"seed {s} is an evaluation seed"
-        env.reset(seed=s)
-        if env.format_problem(env.get_state().problem) in banned_texts:
-            dropped += 1
-        else:
-            out.append({"seed": s})
+        train_env.reset(seed=s)
         s += 1
-    if dropped:
-        _log(f"  dropped {dropped} training problem(s) equal to an evaluation problem")
+        problem = train_env.get_state().problem
+        assert not is_held_out(train_env.format_problem(problem)), problem
+        out.append({"options": {"problem": problem}})
     return out
 
 
@@ -533,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
             "prm_arithmetic", env, policy, *_prm_rows(groups, n_hold, args.prm_samples), args
         )
         prm["problems"] = len(problems)
-        prm["seeds"] = [problems[0]["seed"], problems[-1]["seed"]]
+        prm["split"] = "train"  # the figures evaluate on the test split
         summary["models"]["prm_arithmetic"] = prm
         orm = train_orm("orm_arithmetic", env, groups, n_hold, args, policy)
         orm["problems"] = len(problems)

@@ -106,10 +106,10 @@ def main(args: Args) -> None:
     print(f"act(): solved {solved}/{args.episodes}")
 
     # The same agent as a batch policy: greedy episodes on ten of the 100 test puzzles at once.
+    from thinkgym.envs import eval_problems
     from thinkgym.learning.evaluation import pass_at, run_episodes
-    from thinkgym.learning.traces import eval_problems
 
-    results = run_episodes(agent, args.env_id, eval_problems(args.env_id, limit=10))
+    results = run_episodes(agent, args.env_id, eval_problems(args.env_id, 10))
     print(f"propose(): pass@1 on 10 test puzzles = {pass_at(results):.0%}")
 
 

@@ -40,11 +40,20 @@ def test_quick_trains_and_saves_loadable_models(script, tmp_path):
     ):
         assert summary["models"][name]["dir"] == str(out / name)
         assert LearnedRewardModel.from_pretrained(out / name).kind == kind
-    # never the Game24 test puzzles, never the figures' Arithmetic seeds
-    from thinkgym.agents.search.bench import EVAL_SEED
+    assert summary["models"]["prm_arithmetic"]["split"] == "train"
 
-    lo, hi = summary["models"]["prm_arithmetic"]["seeds"]
-    assert lo > hi - 1_000 and not (EVAL_SEED - 1_000 < lo < EVAL_SEED + 100_000)
+
+def test_arithmetic_problems_are_not_the_figures_problems(script):
+    from thinkgym.agents.search.bench import held_out_problems
+    from thinkgym.envs import is_held_out, make
+
+    env = make("Arithmetic", difficulty=4).unwrapped
+    probs = [kw["options"]["problem"] for kw in script.arithmetic_problems(env, 300, 0, 200)]
+    _, figures = held_out_problems("Arithmetic", 200, difficulty=4)
+    assert len(probs) == 300 and not {p["expression"] for p in probs} & {
+        p["expression"] for p in figures
+    }
+    assert not any(is_held_out(env.format_problem(p)) for p in probs)
 
 
 def test_game24_problems_avoid_test_puzzles(script):

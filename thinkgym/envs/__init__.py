@@ -12,6 +12,7 @@ from typing import Any
 import gymnasium as gym
 
 from thinkgym.envs.base import DefaultReward, EnvState, ReasoningEnv, Reward, StepCheck
+from thinkgym.envs.splits import SPLITS, eval_problems, is_held_out
 
 __all__ = [
     "ReasoningEnv",
@@ -19,6 +20,9 @@ __all__ = [
     "StepCheck",
     "Reward",
     "DefaultReward",
+    "SPLITS",
+    "eval_problems",
+    "is_held_out",
     "register",
     "make",
     "list_envs",

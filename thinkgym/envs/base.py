@@ -12,6 +12,9 @@ reward, and the envs are the layer below every reward implementation (:mod:`thin
 from __future__ import annotations
 
 import copy
+import difflib
+import hashlib
+import json
 import string
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, NamedTuple, Protocol, runtime_checkable
@@ -29,6 +32,7 @@ __all__ = [
     "Transition",
     "ReasoningEnv",
     "ANSWER_PREFIX",
+    "SPLITS",
     "is_answer",
     "answer_text",
     "Reward",
@@ -37,6 +41,11 @@ __all__ = [
 ]
 
 ANSWER_PREFIX = "Answer:"
+
+SPLITS = ("train", "test", "all")
+"""Problem splits every task takes (``split=``): ``train`` never draws a test problem, ``test``
+draws only test problems, ``all`` draws any. Which split a problem is in is a fixed function of the
+problem (:meth:`ReasoningEnv.problem_split`), so the splits never overlap whatever the seeds."""
 
 CHARSET = frozenset(string.printable + "×÷·−√π≤≥≠")
 """Characters the observation and action spaces contain: printable ASCII plus a few math signs."""
@@ -214,6 +223,9 @@ class ReasoningEnv(gym.Env[str, str]):
     default_max_steps: ClassVar[int] = 20
     #: Longest step (in characters) that is looked at; longer ones are rejected unread.
     max_step_chars: ClassVar[int] = 400
+    #: Share of the task's problems in the test split (by a hash of the problem; see
+    #: :meth:`problem_split`).
+    test_share: ClassVar[float] = 0.2
     #: Whether the outcome check needs the hidden reference answer. When ``True`` a planner
     #: may not use :meth:`check_answer` during search (see DESIGN.md, "Honest search").
     outcome_needs_reference: ClassVar[bool] = True
@@ -225,7 +237,15 @@ class ReasoningEnv(gym.Env[str, str]):
         invalid_penalty: float = -0.1,
         reward: Any = None,
         render_mode: str | None = None,
+        split: str = "train",
     ) -> None:
+        if split not in SPLITS:
+            hint = difflib.get_close_matches(str(split), SPLITS, n=1)
+            raise ValueError(
+                f"split={split!r} is not one of {SPLITS}"
+                + (f"; did you mean {hint[0]!r}?" if hint else "")
+            )
+        self.split = split
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(
                 f"render_mode={render_mode!r} is not supported; use one of "
@@ -280,6 +300,51 @@ class ReasoningEnv(gym.Env[str, str]):
     def format_problem(self, problem: dict[str, Any]) -> str:
         """The first line(s) of the transcript."""
         raise NotImplementedError
+
+    # ------------------------------------------------------------------ splits
+    def problem_key(self, problem: dict[str, Any]) -> str:
+        """A canonical text of a problem: equal problems give equal keys (default: sorted JSON).
+
+        Tasks where different dicts pose the same problem override it (Countdown: the order of
+        the numbers does not matter).
+        """
+        return json.dumps(problem, sort_keys=True, separators=(",", ":"), default=str)
+
+    def problem_split(self, problem: dict[str, Any]) -> str:
+        """``"train"`` or ``"test"``: the split ``problem`` belongs to, whatever drew it.
+
+        The default hashes :meth:`problem_key` (blake2b) and puts a share :attr:`test_share` of
+        the problems in ``"test"``; tasks with a fixed test set override it (Game24).
+        """
+        digest = hashlib.blake2b(self.problem_key(problem).encode("utf-8"), digest_size=8)
+        return (
+            "test"
+            if int.from_bytes(digest.digest(), "big") % 10_000 < self.test_share * 10_000
+            else "train"
+        )
+
+    def fixed_test_set(self) -> list[dict[str, Any]] | None:
+        """The task's test problems when they are a fixed list (Game24: the 100 Tree-of-Thoughts
+        puzzles), in a fixed order; ``None`` when test problems are drawn (the default)."""
+        return None
+
+    def draw_problem(self, rng: np.random.Generator, max_draws: int = 1000) -> dict[str, Any]:
+        """Draw a problem of :attr:`split` with :meth:`generate_problem` (redrawing others).
+
+        Raises:
+            RuntimeError: no problem of the split came up in ``max_draws`` draws.
+        """
+        if self.split == "all":
+            return self.generate_problem(rng)
+        for _ in range(max_draws):
+            problem = self.generate_problem(rng)
+            if self.problem_split(problem) == self.split:
+                return problem
+        raise RuntimeError(
+            f"{self.task_name} drew {max_draws} problems at difficulty={self.difficulty} and none "
+            f"is in split={self.split!r}; the problem space is too small for it (try another "
+            "difficulty, or split='all')"
+        )
 
     def initial_data(self, problem: dict[str, Any]) -> Any:
         """The task's working state before any step (immutable)."""
@@ -395,7 +460,7 @@ class ReasoningEnv(gym.Env[str, str]):
                 raise ValueError(f"options must be a dict, got {type(options).__name__}")
             problem = self.problem_from_options(options)
         if problem is None:
-            problem = self.generate_problem(self.np_random)
+            problem = self.draw_problem(self.np_random)
         self._state = self.initial_state(problem)
         return self.transcript(), self._info(valid=True, error="")
 

@@ -13,7 +13,14 @@ import numpy as np
 
 from thinkgym.envs.countdown import CountdownEnv, count_paths
 
-__all__ = ["Game24Env", "puzzle_table", "test_puzzles", "build_puzzle_table", "SPLITS"]
+__all__ = [
+    "Game24Env",
+    "puzzle_table",
+    "test_puzzles",
+    "is_test_puzzle",
+    "build_puzzle_table",
+    "SPLITS",
+]
 
 SPLITS = ("train", "test", "all")
 """``train`` excludes the Tree-of-Thoughts test puzzles, ``test`` is exactly them, ``all`` both."""
@@ -48,6 +55,16 @@ def test_puzzles() -> tuple[tuple[int, ...], ...]:
     """The 100 Tree-of-Thoughts test puzzles (Yao et al., 2023), held out of every training set."""
     raw = json.loads(resources.files("thinkgym.data").joinpath("game24_tot_test.json").read_text())
     return tuple(tuple(sorted(p)) for p in raw["puzzles"])
+
+
+@lru_cache(maxsize=1)
+def _test_set() -> frozenset[tuple[int, ...]]:
+    return frozenset(test_puzzles())
+
+
+def is_test_puzzle(numbers: Any) -> bool:
+    """Whether four numbers (in any order) are one of the 100 Tree-of-Thoughts test puzzles."""
+    return len(numbers) == 4 and tuple(sorted(int(v) for v in numbers)) in _test_set()
 
 
 @lru_cache(maxsize=8)
@@ -102,8 +119,11 @@ class Game24Env(CountdownEnv):
             raise ValueError(f"split={split!r} is not one of {SPLITS}")
         if not 0 <= difficulty <= 3:
             raise ValueError(f"difficulty={difficulty!r} must be 0, 1, 2 or 3 for Game24")
-        super().__init__(difficulty=difficulty, n_numbers=4, max_number=13, **kwargs)
-        self.split = split
+        super().__init__(difficulty=difficulty, n_numbers=4, max_number=13, split=split, **kwargs)
+
+    def fixed_test_set(self) -> list[dict[str, Any]]:
+        """The 100 Tree-of-Thoughts test puzzles, in the order of :func:`test_puzzles`."""
+        return [{"numbers": list(p), "target": 24} for p in test_puzzles()]
 
     def generate_problem(self, rng: np.random.Generator) -> dict[str, Any]:
         """Draw a solvable puzzle of the chosen difficulty quartile and split."""

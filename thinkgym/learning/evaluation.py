@@ -33,7 +33,7 @@ def run_episodes(
         policy: anything with ``propose(observations, n, temperature=..., top_p=..., ...)``.
         env_id: the task.
         problems: ``env.reset`` keyword arguments, one per problem (see
-            :func:`thinkgym.learning.traces.eval_problems`).
+            :func:`thinkgym.envs.eval_problems`).
         samples: episodes per problem.
         temperature: sampling temperature (0: greedy).
         top_p: nucleus mass.

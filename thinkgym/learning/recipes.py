@@ -26,6 +26,7 @@ from thinkgym.learning.traces import (
     GAME24,
     Trace,
     game24_extra_traces,
+    is_held_out,
     make_traces,
     subpuzzle_traces,
 )
@@ -41,13 +42,15 @@ class Recipe:
         envs: tasks trained on (and evaluated).
         data: per source, ``(problems, solutions per problem, difficulty)``; sources are env ids,
             ``"game24-extra"`` (:func:`game24_extra_traces`) and the env ids with ``":sub"``
-            appended (sub-puzzles of that source's traces).
+            appended (sub-puzzles of that source's traces). ``difficulty`` is ``None`` (the
+            env's default), an int, or a tuple of ints that the problems cycle through. Every
+            row is drawn from the ``train`` split (:mod:`thinkgym.envs.splits`).
         config: the training, model and export settings; every field can be overridden on the
             command line. (The shipped policy must stay under 10 MB: ``export_dtype="float16"``.)
     """
 
     envs: tuple[str, ...]
-    data: dict[str, tuple[int, int, int | None]] = field(default_factory=dict)
+    data: dict[str, tuple[int, int, int | tuple[int, ...] | None]] = field(default_factory=dict)
     config: SFTConfig = field(default_factory=SFTConfig)
 
     def as_dict(self) -> dict[str, Any]:
@@ -70,7 +73,7 @@ RECIPES: dict[str, Recipe] = {
             "thinkgym/LinearEquation-v0": (30_000, 1, None),
             "thinkgym/LinearEquation-v0@0": (3_000, 1, 0),
             "thinkgym/Countdown-v0": (8_000, 2, None),
-            GAME24: (6_000, 8, None),
+            GAME24: (6_000, 8, (0, 1, 2, 3)),  # every difficulty quartile
             "game24-extra": (10_000, 3, None),
             "game24:sub": (0, 1, None),
         },
@@ -101,7 +104,7 @@ def get_recipe(name: str) -> Recipe:
 
 
 def build_traces(
-    data: dict[str, tuple[int, int, int | None]],
+    data: dict[str, tuple[int, int, int | tuple[int, ...] | None]],
     *,
     seed: int = 0,
     scale: float = 1.0,
@@ -111,11 +114,15 @@ def build_traces(
 
     Keys: an env id (optionally ``@difficulty``, only to tell rows apart), ``"game24-extra"``,
     or ``"game24:sub"`` (sub-puzzles of all Game24 and extra traces made before it).
+
+    Every row comes from the ``train`` split; as a last guard, any trace whose problem line is held
+    out (:func:`~thinkgym.envs.splits.is_held_out`, for every task that can read it) is dropped
+    and counted in the log (none is expected).
     """
     out: list[Trace] = []
     for i, (key, (n, k, difficulty)) in enumerate(data.items()):
         n_scaled = max(1, round(n * scale)) if n else 0
-        # rows draw from disjoint seed ranges, all above the evaluation seeds
+        # rows draw from disjoint seed ranges (distinct problems per row; the split is by problem)
         row_seed = 2_000_000 + seed * 1_000_000 + i * 50_000
         if key == "game24-extra":
             made = game24_extra_traces(n_scaled, seed=seed + i, solutions_per_problem=k)
@@ -131,6 +138,8 @@ def build_traces(
                 difficulty=difficulty,
                 solutions_per_problem=k,
             )
-        log(f"[data] {key}: {len(made)} traces")
-        out.extend(made)
+        clean = [t for t in made if not is_held_out(t.head)]
+        dropped = f" ({len(made) - len(clean)} held-out dropped)" if len(clean) < len(made) else ""
+        log(f"[data] {key}: {len(clean)} traces{dropped}")
+        out.extend(clean)
     return out

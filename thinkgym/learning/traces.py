@@ -4,12 +4,11 @@ A :class:`Trace` is a problem (the transcript's head) and a correct sequence of 
 supervised fine-tuning it expands into (prompt, step) pairs: the prompt is the transcript so far,
 the target is the next step.
 
-The split is clean by construction:
-
-* **Game24** is evaluated on the 100 Tree-of-Thoughts test puzzles
-  (:func:`thinkgym.envs.game24.test_puzzles`); no trace made here has a test puzzle as its problem.
-* Every other task holds out its evaluation seeds :data:`EVAL_SEEDS`: :func:`make_traces` refuses
-  them, and drops any training problem whose text equals an evaluation problem's text.
+The split is clean by construction (:mod:`thinkgym.envs.splits`): every problem belongs to the
+train or the test split of its task by a fixed rule, evaluation uses only test problems
+(:func:`~thinkgym.envs.splits.eval_problems`), and every trace made here comes from a
+``split="train"`` env and is dropped if its problem line is a test problem of any task that can read
+it (:func:`~thinkgym.envs.splits.is_held_out`; Countdown and Game24 share problem lines).
 """
 
 from __future__ import annotations
@@ -17,19 +16,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from thinkgym.envs.splits import eval_problems, is_held_out
+
 __all__ = [
     "Trace",
-    "EVAL_SEEDS",
     "GAME24",
     "make_traces",
     "eval_problems",
     "eval_texts",
+    "is_held_out",
     "game24_extra_traces",
     "subpuzzle_traces",
     "pairs",
@@ -37,13 +37,9 @@ __all__ = [
 
 GAME24 = "thinkgym/Game24-v0"
 
-_HELD_OUT = range(10**6, 10**6 + 200)
-EVAL_SEEDS: dict[str, range] = {
-    "thinkgym/Arithmetic-v0": _HELD_OUT,
-    "thinkgym/LinearEquation-v0": _HELD_OUT,
-    "thinkgym/Countdown-v0": _HELD_OUT,
-}
-"""Held-out evaluation seeds per task (Game24 is evaluated on the 100 test puzzles instead)."""
+EVAL_SEEDS: dict[str, range] = {}
+"""Kept for code written before the split moved into the envs: no seed needs skipping any more
+(a ``split="train"`` env never draws a test problem); use :func:`is_held_out` to check a problem."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,38 +118,13 @@ def _full_id(env_id: str) -> str:
     return resolve_id(env_id)
 
 
-def eval_problems(env_id: str, limit: int | None = None) -> list[dict[str, Any]]:
-    """The held-out evaluation problems of a task, as ``env.reset`` keyword arguments.
-
-    Game24: the 100 test puzzles (``{"options": {"numbers": [...]}}``); other tasks: one
-    ``{"seed": s}`` per seed of :data:`EVAL_SEEDS` (tasks without an entry use the same range).
-    """
-    env_id = _full_id(env_id)
-    if env_id == GAME24:
-        from thinkgym.envs.game24 import test_puzzles
-
-        out = [{"options": {"numbers": list(p)}} for p in test_puzzles()]
-    else:
-        out = [{"seed": s} for s in EVAL_SEEDS.get(env_id, _HELD_OUT)]
-    return out[:limit] if limit is not None else out
-
-
-@lru_cache(maxsize=32)
 def eval_texts(env_id: str, difficulty: int | None = None) -> frozenset[str]:
-    """Problem texts of the evaluation problems (at ``difficulty``; ``None``: the default)."""
-    env_id = _full_id(env_id)
-    env = _make_env(env_id, difficulty)
-    out = set()
-    for kw in eval_problems(env_id):
-        env.reset(**kw)
-        out.add(env.format_problem(env.get_state().problem))
-    return frozenset(out)
-
-
-def _is_test_puzzle(numbers: Sequence[int]) -> bool:
-    from thinkgym.envs.game24 import test_puzzles
-
-    return len(numbers) == 4 and tuple(sorted(int(v) for v in numbers)) in set(test_puzzles())
+    """Problem lines of the default evaluation set of a task (at ``difficulty``)."""
+    env = _make_env(_full_id(env_id), difficulty, split="test")
+    return frozenset(
+        env.format_problem(kw["options"]["problem"])
+        for kw in eval_problems(env_id, difficulty=difficulty)
+    )
 
 
 def _solutions(env: Any, problem: dict[str, Any], k: int, seed: Sequence[int]) -> list[tuple]:
@@ -174,86 +145,70 @@ def make_traces(
     *,
     seed: int = 0,
     split: str = "train",
-    difficulty: int | None = None,
+    difficulty: int | Sequence[int] | None = None,
     solutions_per_problem: int = 1,
     env_kwargs: dict[str, Any] | None = None,
 ) -> list[Trace]:
     """Reference traces of ``n`` training problems of a task.
 
-    Problem ``i`` is drawn by ``env.reset(seed=s)`` for the ``i``-th seed ``s = seed, seed+1, ...``
-    that is not an evaluation seed; problems whose text equals an evaluation problem's text are
-    dropped (and replaced by the next seed). Game24 draws from the training puzzles only (never
-    one of the 100 test puzzles) and, with ``difficulty=None``, cycles through its four
-    difficulty quartiles.
+    Problem ``i`` is drawn by ``env.reset(seed=s)`` of a ``split="train"`` env for the ``i``-th
+    seed ``s = seed, seed+1, ...``; a problem whose line is held out
+    (:func:`~thinkgym.envs.splits.is_held_out`) is dropped and replaced by the next seed. Any seed
+    is fine: the split is a property of the problem, not of the seed.
 
     Args:
         env_id: a task id (``"thinkgym/Game24-v0"`` or a short name such as ``"Game24"``).
         n: number of problems.
-        seed: first problem seed; must not be an evaluation seed.
+        seed: first problem seed.
         split: must be ``"train"``: training sets never contain evaluation problems.
-        difficulty: the env's difficulty (``None``: its default; Game24: all quartiles).
+        difficulty: the env's difficulty (``None``: its default), or several to cycle through
+            (problem ``i`` uses ``difficulty[i % len(difficulty)]``).
         solutions_per_problem: distinct solutions per problem for tasks whose solver samples
             among several (Game24, Countdown); deterministic solvers give one.
-        env_kwargs: more keyword arguments for the env.
+        env_kwargs: more keyword arguments for the env (``split`` must be ``"train"`` if given).
 
     Returns:
         Up to ``n * solutions_per_problem`` traces.
 
     Raises:
-        ValueError: ``seed`` is an evaluation seed, ``split`` is not ``"train"``, or ``n`` < 0.
+        ValueError: ``split`` is not ``"train"``, or ``n`` < 0.
     """
     env_id = _full_id(env_id)
-    if split != "train":
+    kwargs = dict(env_kwargs or {})
+    if split != "train" or kwargs.get("split", "train") != "train":
         raise ValueError(
-            f"split={split!r}: training traces come from the 'train' split only; evaluation "
-            "problems are in eval_problems(env_id)"
+            f"split={kwargs.get('split', split)!r}: training traces come from the 'train' split "
+            "only; evaluation problems are in thinkgym.envs.eval_problems(env_id)"
         )
+    kwargs["split"] = "train"
     if n < 0 or solutions_per_problem < 1:
         raise ValueError(
             f"n={n} must be >= 0 and solutions_per_problem={solutions_per_problem} >= 1"
         )
-    held = EVAL_SEEDS.get(env_id, _HELD_OUT)
-    if seed in held:
-        raise ValueError(
-            f"seed={seed} is an evaluation seed of {env_id} ({held.start}..{held.stop - 1}); "
-            f"pick a seed below {held.start} or from {held.stop} up"
-        )
-    kwargs = dict(env_kwargs or {})
-    if env_id == GAME24:
-        kwargs.setdefault("split", "train")
-        if kwargs["split"] != "train":
-            raise ValueError("Game24 training traces must use split='train'")
-        diffs = [difficulty] if difficulty is not None else [0, 1, 2, 3]
-    else:
-        diffs = [difficulty]
+    diffs = [difficulty] if difficulty is None or isinstance(difficulty, int) else list(difficulty)
+    if not diffs:
+        raise ValueError("difficulty=() names no difficulty; pass None, an int or a list of ints")
     envs = [_make_env(env_id, d, **kwargs) for d in diffs]
-    banned = set(eval_texts(env_id)) | (
-        set(eval_texts(env_id, difficulty)) if difficulty is not None else set()
-    )
     out: list[Trace] = []
     s = seed
     made = misses = 0
     while made < n:
-        if s in held:
-            s = held.stop
-            continue
         env = envs[made % len(envs)]
         env.reset(seed=s)
         problem = env.get_state().problem
         head = env.format_problem(problem)
-        if head in banned or (env_id == GAME24 and _is_test_puzzle(problem["numbers"])):
-            s += 1
+        s += 1
+        if is_held_out(head):
             misses += 1
             if misses > 100 * (n + 10):
                 raise RuntimeError(
-                    f"{env_id} at difficulty={difficulty} has too few problems outside the "
-                    f"evaluation set to make {n} traces"
+                    f"{env_id} at difficulty={difficulty} has too few training problems outside "
+                    f"the test split to make {n} traces"
                 )
             continue
-        for steps in _solutions(env, problem, solutions_per_problem, (s,)):
+        for steps in _solutions(env, problem, solutions_per_problem, (s - 1,)):
             out.append(Trace(env_id, head, steps))
         made += 1
-        s += 1
     return out
 
 
@@ -267,7 +222,7 @@ def game24_extra_traces(
     """Extra four-number, target-24 puzzles with numbers up to ``max_number`` (default 24).
 
     Drawn uniformly among solvable quadruples (Countdown rules, fixed target 24); a quadruple that
-    is one of the 100 test puzzles is never produced. They widen the training distribution of
+    is held out (one of the 100 test puzzles) is never produced. They widen the training distribution of
     the Game24 skill (which two numbers to combine first) beyond the 1,262 training puzzles.
     """
     from thinkgym.envs.countdown import CountdownEnv, _solvable
@@ -278,12 +233,12 @@ def game24_extra_traces(
     made = 0
     while made < n:
         numbers = [int(v) for v in rng.integers(1, max_number + 1, size=4)]
-        if _is_test_puzzle(numbers):
+        problem = {"numbers": numbers, "target": 24}
+        head = env.format_problem(problem)
+        if is_held_out(head):
             continue
         if not _solvable(tuple(sorted(Fraction(v) for v in numbers)), Fraction(24)):
             continue
-        problem = {"numbers": numbers, "target": 24}
-        head = env.format_problem(problem)
         for steps in _solutions(env, problem, solutions_per_problem, (seed, made)):
             out.append(Trace("game24-extra", head, steps))
         made += 1
@@ -296,7 +251,7 @@ def subpuzzle_traces(traces: Iterable[Trace], *, seed: int = 0) -> list[Trace]:
     ``Numbers: 4 9 10 13 | Target: 24`` solved by ``13 - 9 = 4 (left: 4 4 10)`` gives the
     three-number puzzle ``Numbers: 4 4 10 | Target: 24`` (and its two-number sub-puzzle), each
     re-solved by the solver. States with fractions are skipped (problem lines hold integers).
-    Sub-puzzles have fewer than four numbers, so none is a Game24 test puzzle.
+    Sub-puzzles that are held out (:func:`~thinkgym.envs.splits.is_held_out`) are skipped.
     """
     from thinkgym.envs.countdown import CountdownEnv
 
@@ -315,7 +270,7 @@ def subpuzzle_traces(traces: Iterable[Trace], *, seed: int = 0) -> list[Trace]:
                 continue
             problem = {"numbers": [int(v) for v in left], "target": target}
             head = env.format_problem(problem)
-            if head in seen:
+            if head in seen or is_held_out(head):
                 continue
             seen.add(head)
             steps = env.solve_with_rng(problem, np.random.default_rng([seed, t_i, k]))

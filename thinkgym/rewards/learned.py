@@ -366,12 +366,11 @@ class LearnedRewardModel(ComposableReward):
             return float(torch.sigmoid(logits[0, offsets[0] + len(enc[0][0]) - 1].detach()))
         return self.score_steps([text])[0][-1]
 
-    def process(self, state: EnvState, step: str) -> float:
-        """PRM: the score of the prefix ending with ``step``; ORM: 0."""
+    def process(self, state: EnvState, step: str, next_state: EnvState) -> float:
+        """PRM: the score of the prefix ending with ``step`` (``next_state``'s transcript); ORM: 0."""
         if self.kind == "orm":
             return 0.0
-        text = self._transcript(state) + "\n" + str(step).replace("\n", " ")
-        return self.score_steps([text])[0][-1]
+        return self.score_steps([self._transcript(next_state)])[0][-1]
 
     def outcome(self, state: EnvState) -> float:
         """ORM: the transcript score; PRM: the step scores aggregated with ``outcome_how``."""

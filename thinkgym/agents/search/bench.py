@@ -48,11 +48,9 @@ __all__ = [
     "held_out_problems",
     "task_depth",
     "DEFAULT_PLANNERS",
-    "EVAL_SEED",
 ]
 
 DEFAULT_PLANNERS = ("greedy", "best_of_n", "beam", "mcts", "revision")
-EVAL_SEED = 10_000
 
 
 @dataclass
@@ -136,15 +134,19 @@ class BenchReport:
     throughput: str = ""
 
 
-def held_out_problems(env_name: str, count: int) -> tuple[list[int | None], list[Any]]:
-    """Seeds and pinned problems for evaluation (Game24: the Tree-of-Thoughts test puzzles)."""
-    if "Game24" in env_name:
-        from thinkgym.envs.game24 import test_puzzles
+def held_out_problems(
+    env_name: str, count: int, *, difficulty: int | None = None
+) -> tuple[list[int | None], list[Any]]:
+    """Seeds (all ``None``) and pinned problems for evaluation: the task's test split.
 
-        puzzles = list(test_puzzles())[:count]
-        return [None] * len(puzzles), [{"numbers": list(p), "target": 24} for p in puzzles]
-    seeds = list(range(EVAL_SEED, EVAL_SEED + count))
-    return seeds, [None] * count
+    The problems are :func:`thinkgym.envs.eval_problems` (Game24: the Tree-of-Thoughts test
+    puzzles, at most ``count``; other tasks: ``count`` distinct test-split problems at
+    ``difficulty``), the same held-out set every evaluation of the project uses.
+    """
+    from thinkgym.envs import eval_problems
+
+    chosen = eval_problems(env_name, count, difficulty=difficulty)
+    return [None] * len(chosen), [kw["options"]["problem"] for kw in chosen]
 
 
 def load_policy(spec: str, env: Any = None, batch_rows: int | None = None) -> tuple[Any, str]:
