@@ -120,3 +120,43 @@ def test_a_bad_trainer_state_names_the_file(tmp_path, content) -> None:
     with pytest.raises(CheckpointError, match="trainer_state.pt") as exc:
         load_trainer_state(f)
     _one_line(exc)
+
+
+@pytest.fixture(scope="module")
+def reward_dir(tmp_path_factory):
+    from thinkgym.rewards.learned import LearnedRewardModel
+
+    d = tmp_path_factory.mktemp("rm") / "prm"
+    LearnedRewardModel.build(hidden_size=32, layers=1, heads=2, max_positions=64).save_pretrained(d)
+    return d
+
+
+@pytest.mark.parametrize(
+    "meta, match",
+    [
+        ({"kind": "xrm"}, "kind='xrm'"),
+        ({"kind": "prm", "outcome_how": "median"}, "outcome_how='median'"),
+        ({"kind": "prm", "problem_lines": -1}, "problem_lines=-1"),
+        ({"kind": "prm", "temperature": 2}, "unknown settings"),
+        ("{broken", "not valid JSON"),
+    ],
+)
+def test_a_bad_reward_model_config_is_refused_at_load_time(reward_dir, tmp_path, meta, match):
+    from thinkgym.rewards.learned import LearnedRewardModel
+
+    d = _copy(reward_dir, tmp_path / "rm")
+    text = meta if isinstance(meta, str) else json.dumps(meta)
+    (d / "thinkgym_reward.json").write_text(text)
+    with pytest.raises(CheckpointError, match=match) as exc:
+        LearnedRewardModel.from_pretrained(d)
+    assert "thinkgym_reward.json" in _one_line(exc)
+
+
+def test_a_reward_model_loads_and_a_policy_dir_is_not_one(reward_dir, model_dir) -> None:
+    from thinkgym.rewards.learned import LearnedRewardModel
+
+    assert LearnedRewardModel.from_pretrained(reward_dir).kind == "prm"
+    # a causal LM folder lacks the scalar head: refused, not filled with a random head
+    with pytest.raises(CheckpointError, match="does not fit the weights"):
+        LearnedRewardModel.from_pretrained(model_dir)
+    assert LearnedRewardModel.from_policy(model_dir).kind == "prm"

@@ -24,7 +24,7 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from thinkgym.rewards.combinators import ComposableReward, aggregate
+from thinkgym.rewards.combinators import AGGREGATIONS, ComposableReward, aggregate
 
 if TYPE_CHECKING:
     from thinkgym.envs.base import EnvState
@@ -81,6 +81,16 @@ class LearnedRewardModel(ComposableReward):
             raise TypeError("the tokenizer must be a fast tokenizer (it needs offset mappings)")
         if batch_size < 1:
             raise ValueError(f"batch_size={batch_size!r} must be a positive integer")
+        if problem_lines is not None and (
+            not isinstance(problem_lines, int)
+            or isinstance(problem_lines, bool)
+            or problem_lines < 0
+        ):
+            raise ValueError(f"problem_lines={problem_lines!r} must be None or an integer >= 0")
+        if not callable(outcome_how) and outcome_how not in AGGREGATIONS:
+            raise ValueError(
+                f"outcome_how={outcome_how!r} must be one of {AGGREGATIONS} or a callable"
+            )
         self.model = model
         self.tokenizer = tokenizer
         self.kind = _check_kind(kind)
@@ -162,7 +172,7 @@ class LearnedRewardModel(ComposableReward):
         import copy
 
         import torch
-        from transformers import AutoModelForTokenClassification, AutoTokenizer
+        from transformers import AutoModelForTokenClassification
 
         _check_kind(kind)
         if policy is None:
@@ -175,10 +185,19 @@ class LearnedRewardModel(ComposableReward):
                     f"{os.fspath(policy)!r} is not a folder with a saved causal LM; pass an "
                     "LLMPolicy, a save_pretrained folder, or None for the shipped policy"
                 )
-            model = AutoModelForTokenClassification.from_pretrained(
-                os.fspath(policy), num_labels=1, dtype=torch.float32
+            from thinkgym.checkpoints import load_pretrained, load_tokenizer
+
+            # the new scalar head is missing from a causal LM, whose LM head goes unused
+            model = load_pretrained(
+                AutoModelForTokenClassification,
+                policy,
+                what="policy",
+                allow_missing=("score.*",),
+                allow_unexpected=("lm_head.*",),
+                num_labels=1,
+                dtype=torch.float32,
             )
-            tokenizer = AutoTokenizer.from_pretrained(os.fspath(policy))
+            tokenizer = load_tokenizer(policy, what="policy")
         elif hasattr(policy, "model") and hasattr(policy, "tokenizer"):
             config = copy.deepcopy(policy.model.config)
             config.num_labels = 1
@@ -221,23 +240,40 @@ class LearnedRewardModel(ComposableReward):
             directory: the checkpoint folder.
             trust_remote_code: passed to transformers; keep ``False`` unless you trust the code.
             **kwargs: override the saved settings (``kind``, ``problem_lines``, ...).
-        """
-        from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-        if not os.path.isdir(directory):
-            raise FileNotFoundError(f"{directory!r} is not a folder with a saved reward model")
-        model = AutoModelForTokenClassification.from_pretrained(
-            directory, trust_remote_code=trust_remote_code
+        Raises:
+            FileNotFoundError: no such folder (no model hub is contacted).
+            thinkgym.checkpoints.CheckpointError: not a model folder, corrupt files, weights that
+                do not fit the config, or a bad ``thinkgym_reward.json`` (unknown keys or values).
+        """
+        from transformers import AutoModelForTokenClassification
+
+        from thinkgym.checkpoints import CheckpointError, load_pretrained, load_tokenizer, read_json
+
+        model = load_pretrained(
+            AutoModelForTokenClassification,
+            directory,
+            what="reward model",
+            trust_remote_code=trust_remote_code,
         )
         model.eval()
-        tokenizer = AutoTokenizer.from_pretrained(directory, trust_remote_code=trust_remote_code)
+        tokenizer = load_tokenizer(
+            directory, what="reward model", trust_remote_code=trust_remote_code
+        )
         meta: dict[str, Any] = {}
         path = os.path.join(directory, _META_FILE)
         if os.path.exists(path):
-            with open(path, encoding="utf-8") as fh:
-                meta = json.load(fh)
+            meta = read_json(path)
+            unknown = sorted(set(meta) - {"kind", "problem_lines", "outcome_how"})
+            if unknown:
+                raise CheckpointError(
+                    f"{path}: unknown settings {unknown}; known: kind, problem_lines, outcome_how"
+                )
         meta.update(kwargs)
-        return cls(model, tokenizer, **meta)
+        try:
+            return cls(model, tokenizer, **meta)
+        except (ValueError, TypeError) as exc:
+            raise CheckpointError(f"{path}: {' '.join(str(exc).split())}") from None
 
     # ------------------------------------------------------------------ encoding
     def _problem_lines(self) -> int:
