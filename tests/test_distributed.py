@@ -315,3 +315,24 @@ def test_collect_same_episodes_local_and_ray(backend) -> None:
     assert _episodes(backend, shards=2) == local
     one = _episodes(None)  # one batch: same problems and order, other samples are allowed
     assert [e[:3] for e in one] == [e[:3] for e in local]
+
+
+# ---------------------------------------------------------------- plan_sharded
+def test_plan_sharded_same_results_local_and_ray(backend) -> None:
+    from thinkgym.agents.search import get_planner
+    from thinkgym.agents.search.sharded import plan_sharded
+
+    policy = SeededRandomPolicy("thinkgym/Countdown-v0")
+    planner = get_planner("beam")(policy, width=2, beam_size=2, budget=8, seed=1)
+    seeds = list(range(40, 45))
+
+    def run(be):
+        results = plan_sharded(planner, "thinkgym/Countdown-v0", seeds=seeds, backend=be, shards=2)
+        return [(r.seed, r.steps, r.cost.policy_calls) for r in results]
+
+    local = run(LocalBackend())
+    assert [s for s, _, _ in local] == seeds
+    assert run(backend) == local
+    assert len(run(None)) == len(seeds)
+    with pytest.raises(ValueError, match="seeds has 2 entries but problems has 1"):
+        plan_sharded(planner, "Countdown", seeds=[1, 2], problems=[None], backend=LocalBackend())
