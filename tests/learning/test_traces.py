@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from conftest import load_benchmark
 
-from thinkgym.envs import eval_problems, game24, is_held_out, list_envs, make
+from thinkgym.envs import eval_problems, game24, is_held_out, make
 from thinkgym.learning.recipes import RECIPES, build_traces
 from thinkgym.learning.traces import (
     GAME24,
@@ -29,25 +30,9 @@ def _heads(env_id: str, n: int | None, difficulty: int | None = None) -> set[str
     }
 
 
-def figure_eval_heads() -> set[str]:
-    """Problem lines of every evaluation set the project reports figures on.
-
-    The bench, ``thinkgym train`` evaluations, ``benchmarks/policy.py`` and the examples use
-    ``eval_problems(env_id, n)`` at the default difficulty (n <= 200; smaller sets are
-    prefixes); ``benchmarks/search.py --figures`` uses the 100 Game24 test puzzles and Arithmetic
-    at difficulty 4; MathWord is evaluated on its test file. Difficulties 0-3 are added for the
-    tasks the default recipe trains at other difficulties.
-    """
-    heads: set[str] = set()
-    for env_id in list_envs():
-        heads |= _heads(env_id, None if "MathWord" in env_id or "Game24" in env_id else 200)
-    heads |= _heads("thinkgym/Arithmetic-v0", 200, difficulty=4)
-    heads |= _heads("thinkgym/Arithmetic-v0", 200, difficulty=2)
-    heads |= _heads("thinkgym/Arithmetic-v0", 40, difficulty=0)
-    heads |= _heads("thinkgym/LinearEquation-v0", 100, difficulty=0)
-    for d in range(4):
-        heads |= _heads("thinkgym/Countdown-v0", 200, difficulty=d)
-    return heads
+@pytest.fixture(scope="module")
+def overlap_script():
+    return load_benchmark("split_overlap")
 
 
 def test_pairs_expand_a_trace() -> None:
@@ -55,8 +40,9 @@ def test_pairs_expand_a_trace() -> None:
     assert t.pairs() == [("Evaluate: 1 + 2", "= 3"), ("Evaluate: 1 + 2\n= 3", "Answer: 3")]
 
 
-def test_default_recipe_rows_never_hold_an_evaluation_problem() -> None:
-    """Every task's rows of the default recipe (at 0.5% scale) against every figure's eval set."""
+def test_default_recipe_rows_never_hold_an_evaluation_problem(overlap_script) -> None:
+    """Every task's rows of the default recipe (at 0.5% scale) against every evaluation set the
+    project reports figures on (``benchmarks/split_overlap.py``'s list)."""
     traces = build_traces(RECIPES["default"].data, scale=0.005, log=lambda *_: None)
     sources = {t.env_id for t in traces}
     assert {
@@ -67,9 +53,10 @@ def test_default_recipe_rows_never_hold_an_evaluation_problem() -> None:
         "game24-extra",
     } <= sources
     assert any(s.endswith(":sub") for s in sources)
-    banned = figure_eval_heads()
-    leaked = sorted({t.head for t in traces} & banned)
-    assert not leaked, f"{len(leaked)} training rows are evaluation problems: {leaked[:5]}"
+    sets = overlap_script.eval_heads()
+    assert len(sets) == len(overlap_script.EVAL_SETS) and all(sets.values())
+    counts = overlap_script.overlap({t.head for t in traces}, sets)
+    assert not any(counts.values()), counts
     assert not any(is_held_out(t.head) for t in traces)
     assert not {_numbers(t.head) for t in traces if t.head.endswith("Target: 24")} & TEST
 
@@ -122,3 +109,9 @@ def test_only_the_train_split() -> None:
         make_traces("thinkgym/Countdown-v0", 5, env_kwargs={"split": "all"})
     with pytest.raises(ValueError, match="difficulty"):
         make_traces("thinkgym/Countdown-v0", 5, difficulty=())
+
+
+def test_the_overlap_count_sees_reordered_puzzles(overlap_script) -> None:
+    sets = {"g": {"Numbers: 1 2 8 13 | Target: 24"}, "a": {"x + 1 = 2"}, "b": {"x + 1 = 3"}}
+    found = overlap_script.overlap({"Numbers: 2 8 13 1 | Target: 24", "x + 1 = 2"}, sets)
+    assert found == {"g": 1, "a": 1, "b": 0}
