@@ -23,23 +23,18 @@ import inspect
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from thinkgym.agents.base import Proposal
 from thinkgym.agents.prompting import PromptTemplate
+from thinkgym.models import default_policy_dir  # re-exported: the model-builder layer owns it
 
 __all__ = ["LLMPolicy", "PolicyStats", "default_policy_dir", "resolve_device"]
 
 DEFAULT_BUILD_COMMAND = (
     "thinkgym train sft --recipe default --out runs/policy --export thinkgym/data/policy"
 )
-
-
-def default_policy_dir() -> Path:
-    """Where the shipped default policy lives: ``thinkgym/data/policy/``."""
-    return Path(str(resources.files("thinkgym.data").joinpath("policy")))
 
 
 def resolve_device(device: Any = None) -> Any:
