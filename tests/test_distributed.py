@@ -93,6 +93,20 @@ class Sleep:
         return lambda items: [time.sleep(60) for _ in items]
 
 
+BUILDS: list[str] = []
+
+
+class Tagged:
+    """Factory: records its tag in BUILDS when it builds (in this process)."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+
+    def __call__(self):
+        BUILDS.append(self.tag)
+        return lambda items: [self.tag for _ in items]
+
+
 class SeededRandomPolicy:
     """A policy whose samples depend only on the ``seed`` of each call (like LLMPolicy)."""
 
@@ -155,6 +169,24 @@ def test_local_backend_keeps_order_and_builds_once() -> None:
         again = backend.map(factory, [3], shards=1)
     assert [x[0] for x in out] == [x * x for x in range(7)]
     assert len({x[2] for x in out + again}) == 1  # the factory ran once
+
+
+def test_workers_keep_their_two_latest_factories() -> None:
+    import pickle
+
+    from thinkgym.distributed import _Worker
+
+    BUILDS.clear()
+    worker = _Worker()
+    for tag in ["a", "b", "a", "c", "a", "b"]:
+        assert worker.run(tag, pickle.dumps(Tagged(tag)), [0]) == [tag]
+    assert BUILDS == ["a", "b", "c", "b"]  # c evicted b, then b evicted c
+    BUILDS.clear()
+    local = LocalBackend()
+    fa, fb, fc = Tagged("a"), Tagged("b"), Tagged("c")
+    for f in [fa, fb, fa, fc, fa, fb]:
+        assert local.map(f, [0]) == [f.tag]
+    assert BUILDS == ["a", "b", "c", "b"]
 
 
 def test_make_backend_errors() -> None:

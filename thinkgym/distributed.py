@@ -188,8 +188,8 @@ class Backend:
 class LocalBackend(Backend):
     """Runs the shards one after another in this process (no pickling, no retries).
 
-    The factory is called once per distinct factory object, as a worker would. Errors from
-    the shard function propagate unchanged.
+    The factory is called once per distinct factory object, as a worker would (the two most
+    recent are kept). Errors from the shard function propagate unchanged.
     """
 
     name: ClassVar[str] = "local"
@@ -200,12 +200,14 @@ class LocalBackend(Backend):
 
     def map(self, factory: Factory, items: Sequence[Any], *, shards: int | None = None) -> list:
         """See :meth:`Backend.map`; shards run in order in this process."""
-        fn = next((f for fac, f in self._fns if fac is factory), None)
-        if fn is None:
+        hit = next((k for k, (fac, _) in enumerate(self._fns) if fac is factory), None)
+        if hit is None:
             t0 = time.perf_counter()
             fn = factory()
             self.startup_seconds += time.perf_counter() - t0
-            self._fns.append((factory, fn))
+        else:
+            fn = self._fns.pop(hit)[1]
+        self._fns = self._fns[-(_Worker.keep - 1) :] + [(factory, fn)]
         results: list[Any] = []
         for k, (a, b) in enumerate(self._shards(items, shards)):
             chunk = list(items[a:b])
@@ -230,14 +232,17 @@ class _Worker:
         self._fns: dict[str, ShardFn] = {}
 
     def ready(self) -> int:
+        """The actor's process id (answers once the actor runs)."""
         return os.getpid()
 
-    def run(self, key: str, factory: Factory, items: list[Any]) -> list[Any]:
+    def run(self, key: str, blob: bytes, items: list[Any]) -> list[Any]:
+        """Run the shard ``items`` with the function of the factory pickled in ``blob``."""
         fn = self._fns.pop(key, None)
         if fn is None:
             while len(self._fns) >= self.keep:
                 self._fns.pop(next(iter(self._fns)))  # least recently used first
-            fn = factory()
+            # unpickled only when missing: a factory may carry a whole policy
+            fn = pickle.loads(blob)()
         self._fns[key] = fn
         return _check_results(fn(items), items, f"worker pid {os.getpid()}")
 
@@ -383,13 +388,13 @@ class RayBackend(Backend):
         bounds = self._shards(items, shards)
         try:
             self.start()
-            return self._run(key, ray.put(factory), items, bounds)
+            return self._run(key, ray.put(blob), items, bounds)
         except KeyboardInterrupt:
             self.close()
             raise
 
     def _run(
-        self, key: str, factory_ref: Any, items: Sequence[Any], bounds: list[tuple[int, int]]
+        self, key: str, blob_ref: Any, items: Sequence[Any], bounds: list[tuple[int, int]]
     ) -> list[Any]:
         ray = self._ray
         results: list[Any] = [None] * len(items)
@@ -404,7 +409,7 @@ class RayBackend(Backend):
                 slot, k = idle.popleft(), todo.popleft()
                 a, b = bounds[k]
                 attempts[k] += 1
-                fut = self._actors[slot].run.remote(key, factory_ref, list(items[a:b]))
+                fut = self._actors[slot].run.remote(key, blob_ref, list(items[a:b]))
                 inflight[fut] = (slot, k)
             ready, _ = ray.wait(list(inflight), num_returns=1, timeout=1.0)
             for fut in ready:
