@@ -169,14 +169,19 @@ def train_problems(
     """Training problems as ``env.reset`` keyword arguments, disjoint from the evaluation ones.
 
     Game24: puzzles outside the 100 test puzzles (all difficulty quartiles), in a seeded order;
-    other tasks: seeds in a seeded order whose problem text is not an evaluation problem's text.
+    other tasks: seeds in a seeded order of a ``split="train"`` env (``env_kwargs`` may not ask
+    for another split), whose problems are never test problems (:mod:`thinkgym.envs.splits`).
     ``offset`` skips that many problems of the order (round ``r`` takes the next slice; the
     order wraps around when it runs out).
     """
-    from thinkgym.envs import make
-    from thinkgym.learning.traces import eval_texts
+    from thinkgym.envs import is_held_out, make
 
     env_id = resolve_env_id(env_id)
+    if (env_kwargs or {}).get("split", "train") != "train":
+        raise ValueError(
+            f"env_kwargs split={env_kwargs['split']!r}: training problems come from the 'train' "
+            "split only"
+        )
     if env_id == GAME24:
         from thinkgym.envs.game24 import puzzle_table, test_puzzles
 
@@ -187,22 +192,17 @@ def train_problems(
             {"options": {"numbers": list(pool[order[(offset + i) % len(pool)]])}}
             for i in range(count)
         ]
+    # a train-split env (the default) never draws a test problem; is_held_out is the guard
     env = make(env_id, **(env_kwargs or {})).unwrapped
-    banned = eval_texts(env_id, (env_kwargs or {}).get("difficulty"))
-    from thinkgym.learning.traces import EVAL_SEEDS
-
-    held_seeds = EVAL_SEEDS.get(env_id, range(10**6, 10**6 + 200))
     rng = np.random.default_rng([seed, 7])
-    seeds = rng.permutation(10**6)  # all below the evaluation seeds
+    seeds = rng.permutation(10**6)
     out: list[dict[str, Any]] = []
     k = 0
     while len(out) < count + offset:
         s = int(seeds[k % len(seeds)])
         k += 1
-        if s in held_seeds:
-            continue
         env.reset(seed=s)
-        if env.format_problem(env.get_state().problem) in banned:
+        if is_held_out(env.format_problem(env.get_state().problem)):
             continue
         out.append({"seed": s})
     return out[offset:]
@@ -361,6 +361,7 @@ def expert_iteration(
     progress: bool = True,
     log: Callable[[str], None] | None = None,
     on_phase: Callable[[int, str], None] | None = None,
+    backend: Any = None,
 ) -> ExpertIterationResult:
     """Run (or resume) expert iteration as configured.
 
@@ -371,6 +372,10 @@ def expert_iteration(
             last finished round replaces it.
         progress: tqdm bars (rounds, search, SFT, evaluation).
         log: one line per event (default: ``tqdm.write``).
+        backend: a :class:`thinkgym.distributed.Backend` that runs each round's search in
+            shards (``make_backend("ray", workers=4)``: the planner and its policy are shipped
+            to the workers; :func:`~thinkgym.agents.search.sharded.plan_sharded`); ``None``
+            searches here, all problems in one batch.
         on_phase: called as ``on_phase(round, phase)`` after each phase is saved (``"search"``,
             ``"sft"``, ``"eval"``); tests interrupt a run here.
 
@@ -380,6 +385,7 @@ def expert_iteration(
     from tqdm.auto import tqdm
 
     from thinkgym.agents.search import get_planner
+    from thinkgym.agents.search.sharded import plan_sharded
     from thinkgym.envs import make
     from thinkgym.learning.sft import sft
     from thinkgym.learning.traces import load_traces, save_traces
@@ -468,9 +474,13 @@ def expert_iteration(
             )
             policy.model.eval()
             if "options" in problems[0]:
-                results = planner.plan_many(env, problems=[p["options"] for p in problems])
+                results = plan_sharded(
+                    planner, env, problems=[p["options"] for p in problems], backend=backend
+                )
             else:
-                results = planner.plan_many(env, seeds=[p["seed"] for p in problems])
+                results = plan_sharded(
+                    planner, env, seeds=[p["seed"] for p in problems], backend=backend
+                )
             traces, solved = approved_traces(
                 env,
                 cfg.env,

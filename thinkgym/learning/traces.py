@@ -28,7 +28,6 @@ __all__ = [
     "GAME24",
     "make_traces",
     "eval_problems",
-    "eval_texts",
     "is_held_out",
     "game24_extra_traces",
     "subpuzzle_traces",
@@ -36,10 +35,6 @@ __all__ = [
 ]
 
 GAME24 = "thinkgym/Game24-v0"
-
-EVAL_SEEDS: dict[str, range] = {}
-"""Kept for code written before the split moved into the envs: no seed needs skipping any more
-(a ``split="train"`` env never draws a test problem); use :func:`is_held_out` to check a problem."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,15 +111,6 @@ def _full_id(env_id: str) -> str:
     from thinkgym.envs import resolve_id
 
     return resolve_id(env_id)
-
-
-def eval_texts(env_id: str, difficulty: int | None = None) -> frozenset[str]:
-    """Problem lines of the default evaluation set of a task (at ``difficulty``)."""
-    env = _make_env(_full_id(env_id), difficulty, split="test")
-    return frozenset(
-        env.format_problem(kw["options"]["problem"])
-        for kw in eval_problems(env_id, difficulty=difficulty)
-    )
 
 
 def _solutions(env: Any, problem: dict[str, Any], k: int, seed: Sequence[int]) -> list[tuple]:
