@@ -6,6 +6,7 @@ import argparse
 import importlib
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -44,3 +45,34 @@ def test_list_prints_the_envs(capsys) -> None:
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "thinkgym/Game24-v0" in out and "thinkgym/Arithmetic-v0" in out
+
+
+def test_short_env_names_are_case_insensitive(capsys) -> None:
+    from thinkgym.envs import resolve_id
+
+    for name in ("game24", "GAME24-v0", "thinkgym/game24-v0", "Game24"):
+        assert resolve_id(name) == "thinkgym/Game24-v0"
+    assert main(["play", "game24", "COUNTDOWN", "--agent", "oracle", "--quiet"]) == 0
+    assert "solved 2 of 2 episodes" in capsys.readouterr().out
+
+
+def test_a_plugin_env_can_be_listed_and_played(tmp_path) -> None:
+    example = Path(__file__).resolve().parents[1] / "examples" / "register_custom_env.py"
+    plugin = tmp_path / "my_env.py"
+    plugin.write_text(
+        "import runpy\nimport thinkgym\n"
+        f"ns = runpy.run_path({str(example)!r})\n"
+        "thinkgym.register(ns['DoubleOrAddEnv'], override=True)\n"
+    )
+    run = [sys.executable, "-m", "thinkgym"]
+    out = subprocess.run(
+        [*run, "list", "--plugin", str(plugin)], capture_output=True, text=True, check=True
+    )
+    assert "thinkgym/DoubleOrAdd-v0" in out.stdout
+    out = subprocess.run(
+        [*run, "play", "doubleoradd", "--agent", "oracle", "--plugin", str(plugin)],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "solved 1 of 1 episodes" in out.stdout

@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "play": "thinkgym.commands.play",
     "bench": "thinkgym.commands.bench",
     "train": "thinkgym.commands.train",
+    "export": "thinkgym.commands.export",
 }
 
 _EPILOG = """\
@@ -70,25 +71,58 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _plugin_args(argv: Sequence[str]) -> list[str]:
+    """The values of every ``--plugin X`` / ``--plugin=X`` in ``argv``."""
+    found = []
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg == "--plugin" and i + 1 < len(argv):
+            found.append(argv[i + 1])
+        elif arg.startswith("--plugin="):
+            found.append(arg.split("=", 1)[1])
+    return found
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``thinkgym`` console script; returns the exit status."""
     import gymnasium as gym
 
     from thinkgym.commands._common import CommandError, error_line, load_plugins, plugin_specs
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = os.environ.get("THINKGYM_DEBUG", "") not in ("", "0")
+    try:
+        # plugins first: the envs, planners and policies they register are then valid arguments
+        load_plugins(_plugin_args(argv))
+    except (CommandError, ImportError, OSError, ValueError) as exc:
+        if debug:
+            raise
+        print(f"thinkgym: error: {error_line(exc)}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     name = " ".join(
         n for n in (args.command, getattr(args, "train_command", None)) if isinstance(n, str)
     )
-    debug = os.environ.get("THINKGYM_DEBUG", "") not in ("", "0")
     try:
         load_plugins(plugin_specs(args))
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print(f"thinkgym {name}: interrupted", file=sys.stderr)
         return 130
-    except (CommandError, ValueError, OSError, ImportError, gym.error.Error) as exc:
+    except BrokenPipeError:  # `thinkgym list | head`: the reader left; say nothing more
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except (
+        CommandError,
+        ValueError,
+        OSError,
+        ImportError,
+        FloatingPointError,  # a training loss that became NaN or infinite
+        gym.error.Error,
+    ) as exc:
         if debug:
             raise
         print(f"thinkgym {name}: error: {error_line(exc)}", file=sys.stderr)

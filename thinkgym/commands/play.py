@@ -1,54 +1,264 @@
-"""``thinkgym play``: run episodes of an env with a scripted agent and show them.
+"""``thinkgym play``: solve a problem step by step in the terminal, or watch an agent do it.
+
+With ``--agent human`` (the default) you type one reasoning step per line; the env answers with
+the step's reward, or with the reason it rejected the step. Besides steps you can type:
+
+* ``hint``: the policy's top candidate next steps with their log-probs (sampled, merged);
+* ``undo``: go back one step;
+* ``show``: the transcript so far;
+* ``help``; ``quit`` (or end of input).
+
+``--agent policy`` lets the shipped policy (or ``--policy DIR``) play; ``oracle`` follows the
+task's solver; ``random`` takes random plausible steps. Input may be piped, one line per step.
 
 Example::
 
-    thinkgym play --env Game24 --agent oracle --episodes 2
+    thinkgym play Game24 --seed 3
+    printf '7 + 7 = 14\\nhint\\nundo\\nquit\\n' | thinkgym play Game24 --seed 0
+    thinkgym play arithmetic --agent policy --episodes 3
+    thinkgym play --agent oracle --quiet          # every env, one line per episode
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import Any
 
-from thinkgym.commands._common import positive_int
+from thinkgym.commands._common import CommandError, env_name, finite_float, positive_int
 
 __all__ = ["add_arguments", "run"]
+
+AGENTS = ("human", "policy", "oracle", "random")
+_COMMANDS = "type a step, or: hint, undo, show, help, quit"
+
+
+def _temperature(text: str) -> float:
+    value = finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value:g} must be >= 0 (0 means greedy)")
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``play`` options to ``parser``."""
-    parser.add_argument("--env", nargs="+", default=["all"], help="env ids or short names; 'all'")
-    parser.add_argument("--agent", choices=["oracle", "random"], default="oracle")
-    parser.add_argument("--episodes", type=positive_int, default=1)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "env",
+        nargs="*",
+        type=env_name,
+        metavar="ENV",
+        help="env id or short name (case-insensitive); none: every env (scripted agents only)",
+    )
+    parser.add_argument(
+        "--env",
+        dest="env_option",
+        nargs="+",
+        type=env_name,
+        default=[],
+        metavar="ENV",
+        help="the same as the positional ENV",
+    )
+    parser.add_argument(
+        "--agent",
+        type=_agent,
+        default="human",
+        help="who plays: human (you), policy, oracle (the task's solver) or random",
+    )
+    parser.add_argument(
+        "--policy",
+        default="default",
+        help="the policy for hints and --agent policy: 'default' (shipped) or a model directory",
+    )
+    parser.add_argument(
+        "--temperature",
+        type=_temperature,
+        default=0.0,
+        help="sampling temperature of --agent policy (0: greedy; after a rejected step the "
+        "policy samples at temperature 1 at least, so it does not repeat the step)",
+    )
+    parser.add_argument("--hints", type=positive_int, default=5, help="candidates a hint shows")
+    parser.add_argument(
+        "--hint-samples", type=positive_int, default=16, help="samples drawn for a hint"
+    )
+    parser.add_argument("--episodes", type=positive_int, default=1, help="episodes per env")
+    parser.add_argument("--seed", type=int, default=0, help="problem seed of the first episode")
     parser.add_argument("--quiet", action="store_true", help="print only one line per episode")
 
 
-def run(args: argparse.Namespace) -> int:
-    """Play ``--episodes`` episodes per env; prints each transcript and the solve count."""
-    import thinkgym
-    from thinkgym.agents import OracleAgent, RandomAgent
+def _agent(text: str) -> str:
+    from thinkgym.commands._common import choice
 
-    env_ids = thinkgym.list_envs() if args.env == ["all"] else args.env
-    solved = 0
+    return choice(*AGENTS)(text)
+
+
+class _PolicyHolder:
+    """Loads the policy once, when first needed (a hint or ``--agent policy``)."""
+
+    def __init__(self, spec: str) -> None:
+        self.spec = spec
+        self._policy: Any = None
+
+    def check(self) -> None:
+        if self.spec != "default":
+            from thinkgym.checkpoints import check_model_dir
+
+            check_model_dir(self.spec, "policy")
+
+    def get(self) -> Any:
+        if self._policy is None:
+            from thinkgym.agents.llm import LLMPolicy
+
+            if self.spec == "default":
+                self._policy = LLMPolicy.default(device="cpu")
+            else:
+                self._policy = LLMPolicy.from_pretrained(self.spec, device="cpu")
+        return self._policy
+
+
+def run(args: argparse.Namespace) -> int:
+    """Play ``--episodes`` episodes per env; returns 0."""
+    import thinkgym
+
+    env_ids = list(args.env) + list(args.env_option)
+    if not env_ids:
+        if args.agent in ("human", "policy"):
+            raise CommandError(
+                f"name the env to play, e.g. `thinkgym play Game24 --agent {args.agent}`"
+            )
+        env_ids = thinkgym.list_envs()
+    holder = _PolicyHolder(args.policy)
+    holder.check()
+    if args.agent == "policy":
+        holder.get()  # fail now, not after the first problem is shown
+    solved = episodes = 0
     for env_id in env_ids:
         env = thinkgym.make(env_id, render_mode="ansi")
-        for ep in range(args.episodes):
-            seed = args.seed + ep
-            agent = OracleAgent(env) if args.agent == "oracle" else RandomAgent(env, seed=seed)
-            obs, info = env.reset(seed=seed)
-            done = False
-            total = 0.0
-            while not done:
-                step = agent.act(obs, info)
-                obs, reward, terminated, truncated, info = env.step(step)
-                total += float(reward)
-                done = terminated or truncated
-                if info["error"] and not args.quiet:
-                    print(f"  rejected {step!r}: {info['error']}")
-            solved += bool(info.get("correct"))
-            print(f"== {env_id} seed={seed} agent={args.agent} return={total:+.2f}")
-            if not args.quiet:
-                print(env.render())
-        env.close()
-    print(f"solved {solved} of {len(env_ids) * args.episodes} episodes")
+        inner = env.unwrapped
+        try:
+            for ep in range(args.episodes):
+                seed = args.seed + ep
+                if args.agent == "human":
+                    result = _play_human(inner, env_id, seed, holder, args)
+                    if result is None:  # quit
+                        print(f"solved {solved} of {episodes} episodes")
+                        return 0
+                else:
+                    result = _play_agent(inner, env_id, seed, holder, args)
+                solved += bool(result)
+                episodes += 1
+        finally:
+            env.close()
+    print(f"solved {solved} of {episodes} episodes")
     return 0
+
+
+def _play_agent(env: Any, env_id: str, seed: int, holder: _PolicyHolder, args: Any) -> bool:
+    from thinkgym.agents import OracleAgent, RandomAgent
+
+    obs, info = env.reset(seed=seed)
+    if args.agent == "oracle":
+        agent: Any = OracleAgent(env)
+    elif args.agent == "random":
+        agent = RandomAgent(env, seed=seed)
+    else:
+        agent = holder.get()
+    if not args.quiet:
+        print(f"== {env_id} seed={seed} agent={args.agent}\n{obs}")
+    total, done, t, rejected = 0.0, False, 0, False
+    while not done:
+        # after a rejected step a greedy policy would write it again: sample instead
+        temperature = max(args.temperature, 1.0) if rejected else args.temperature
+        prop = agent.propose([obs], 1, temperature=temperature, seed=seed * 1000 + t)[0][0]
+        obs, reward, terminated, truncated, info = env.step(prop.text)
+        rejected = bool(info["error"])
+        total += float(reward)
+        done = terminated or truncated
+        t += 1
+        if not args.quiet:
+            lp = f"  log-prob {prop.logprob:.2f}" if args.agent == "policy" else ""
+            verdict = f"rejected: {info['error']}" if info["error"] else "ok"
+            print(f"{args.agent}> {prop.text}    [{verdict}, reward {reward:+.2f}{lp}]")
+    correct = bool(info.get("correct"))
+    status = "solved" if correct else ("out of steps" if not env.get_state().done else "wrong")
+    print(f"== {env_id} seed={seed} agent={args.agent} {status} return={total:+.2f}")
+    return correct
+
+
+def _read_line(prompt: str) -> str | None:
+    print(prompt, end="", flush=True)
+    line = sys.stdin.readline()
+    if not line:
+        print()
+        return None
+    if not sys.stdin.isatty():
+        print(line.rstrip("\n"))  # piped input: show it, so the output reads as a session
+    return line.strip()
+
+
+def _play_human(env: Any, env_id: str, seed: int, holder: _PolicyHolder, args: Any) -> bool | None:
+    """One episode at the terminal: True/False solved, ``None`` when the player quit."""
+    obs, info = env.reset(seed=seed)
+    print(f"== {env_id} seed={seed}\n{obs}\n({_COMMANDS})")
+    history: list[tuple[Any, float]] = []  # (state before the step, return before it)
+    total = 0.0
+    while True:
+        line = _read_line("step> ")
+        if line is None or line.lower() in ("quit", "exit", "q"):
+            print(f"== {env_id} seed={seed}: stopped, return={total:+.2f}")
+            return None
+        if not line:
+            continue
+        word = line.lower()
+        if word in ("help", "?"):
+            print(f"  {_COMMANDS}\n  a step looks like the lines above it; 'Answer: ...' ends")
+            continue
+        if word == "show":
+            print(env.transcript())
+            continue
+        if word == "undo":
+            if not history:
+                print("  nothing to undo")
+                continue
+            state, total = history.pop()
+            env.set_state(state)
+            print(f"  undone; now:\n{env.transcript()}")
+            continue
+        if word == "hint":
+            _hint(env, holder, args, seed + len(history))
+            continue
+        history.append((env.get_state(), total))
+        obs, reward, terminated, truncated, info = env.step(line)
+        total += float(reward)
+        if info["error"]:
+            print(f"  rejected: {info['error']}  (reward {reward:+.2f}; `undo` takes it back)")
+        else:
+            last = obs.splitlines()[-1] if obs else ""
+            shown = f"  ->  {last}" if last.strip() != line.strip() else ""
+            print(f"  ok, reward {reward:+.2f}{shown}")
+        if terminated or truncated:
+            correct = bool(info.get("correct"))
+            status = "solved!" if correct else ("wrong answer" if terminated else "out of steps")
+            print(f"== {status} return={total:+.2f} in {len(history)} steps\n{env.transcript()}")
+            if correct:
+                return True
+            again = _read_line("episode over: `undo` to go back, Enter to go on> ")
+            if again is None or again.lower() != "undo":
+                return False
+            state, total = history.pop()
+            env.set_state(state)
+            print(f"  undone; now:\n{env.transcript()}")
+
+
+def _hint(env: Any, holder: _PolicyHolder, args: Any, seed: int) -> None:
+    try:
+        policy = holder.get()
+    except (OSError, ValueError) as exc:
+        print(f"  no hint: {' '.join(str(exc).split())}")
+        return
+    props = policy.propose(
+        [env.transcript()], args.hint_samples, temperature=1.0, merge_duplicates=True, seed=seed
+    )[0]
+    props = sorted(props, key=lambda p: p.logprob, reverse=True)[: args.hints]
+    print(f"  the policy's top candidates ({args.hint_samples} samples; log-prob, count):")
+    for p in props:
+        print(f"    {p.logprob:8.2f}  {p.count:>3}x  {p.text}")

@@ -18,6 +18,7 @@ import json
 from pathlib import Path
 
 from thinkgym.commands._common import (
+    CommandError,
     add_config_arguments,
     config_from_args,
     device_arg,
@@ -88,10 +89,20 @@ def run(args: argparse.Namespace) -> int:
     if not envs:
         raise ValueError("give at least one --env (e.g. --env Arithmetic) or --recipe default")
     data = dict(recipe.data) if recipe is not None and not args.env else None
-    device = resolve_device_arg(args.device)
+    if args.init:
+        from thinkgym.checkpoints import check_model_dir
+
+        check_model_dir(args.init, "policy")  # before the traces are made, not after
     traces_file = Path(args.traces_file) if args.traces_file else None
     if traces_file is not None and traces_file.exists() and not traces_file.is_file():
         raise ValueError(f"--traces-file {traces_file} is a directory; give a .jsonl(.gz) file")
+    if traces_file is not None and not traces_file.exists():
+        try:
+            writable_dir(str(traces_file.parent))
+        except argparse.ArgumentTypeError as exc:
+            raise CommandError(f"--traces-file {traces_file}: {exc}") from None
+
+    device = resolve_device_arg(args.device)
 
     import torch
 

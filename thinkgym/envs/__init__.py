@@ -107,7 +107,11 @@ def list_envs() -> list[str]:
 
 
 def resolve_id(name: str) -> str:
-    """Turn ``"Game24"`` or ``"Game24-v0"`` into ``"thinkgym/Game24-v0"``; suggest on typos."""
+    """Turn ``"Game24"``, ``"game24"`` or ``"Game24-v0"`` into ``"thinkgym/Game24-v0"``.
+
+    Short names and ids are case-insensitive; an unknown name raises ``NameNotFound`` with a
+    "did you mean" suggestion and the known ids.
+    """
     if name in gym.registry:
         return name
     candidates = [name, f"{NAMESPACE}/{name}", f"{NAMESPACE}/{name}-v0"]
@@ -116,6 +120,12 @@ def resolve_id(name: str) -> str:
             return cand
     known = list_envs()
     short = {k.split("/", 1)[-1].rsplit("-v", 1)[0]: k for k in known}
+    # short names and ids are case-insensitive: "game24", "GAME24-v0", "thinkgym/game24-v0"
+    folded = {k.lower(): k for k in known} | {s.lower(): k for s, k in short.items()}
+    base = name.lower()
+    for cand in (base, f"{NAMESPACE}/{base}".lower(), base.rsplit("-v", 1)[0]):
+        if cand in folded:
+            return folded[cand]
     hint = difflib.get_close_matches(name.split("/")[-1].rsplit("-v", 1)[0], list(short), n=1)
     suggestion = f" Did you mean {short[hint[0]]!r}?" if hint else ""
     raise gym.error.NameNotFound(

@@ -408,6 +408,7 @@ def sft(
         from thinkgym.learning.evaluation import pass_at, run_episodes
 
         model.eval()
+        write(f"[sft] step {step}: evaluating on {cfg.eval_limit} held-out problems per task")
         row: dict[str, float] = {"step": step}
         for env_id in eval_envs:
             res = run_episodes(policy, env_id, eval_problems(env_id, cfg.eval_limit))

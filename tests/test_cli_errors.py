@@ -1,0 +1,155 @@
+"""Every subcommand's error paths, run as the user runs them: a subprocess per bad command line.
+
+Each must exit non-zero with a one-line message on stderr that explains the problem (and, where
+there are choices, suggests one), and never print a traceback. The invocations are chosen to fail
+before any model is built or data is made, so the module stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from thinkgym.cli import COMMANDS
+from thinkgym.commands.train import TRAIN_COMMANDS
+
+_ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+_ENV.pop("THINKGYM_DEBUG", None)
+
+
+def thinkgym(
+    *argv: str, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "thinkgym", *argv],
+        capture_output=True,
+        text=True,
+        env=_ENV,
+        cwd=cwd,
+        timeout=timeout,
+    )
+
+
+def assert_clean_error(proc: subprocess.CompletedProcess, *needles: str) -> str:
+    """Non-zero exit, no traceback, and one ``error:`` line (the last one) holding ``needles``."""
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out
+    assert "Traceback" not in out, out
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if "error:" in ln]
+    assert len(errors) == 1 and errors[0] == lines[-1], proc.stderr
+    for needle in needles:
+        assert needle in errors[0], (needle, errors[0])
+    return errors[0]
+
+
+# one bad command line per row: (argv, words the error line must contain); ``{tmp}`` is a fresh
+# temporary directory, ``{file}`` a file in it.
+CASES = [
+    ([], ["required", "COMMAND"]),
+    (["frobnicate"], ["invalid choice", "train"]),
+    (["list", "--plugin", "{tmp}/missing_plugin.py"], ["missing_plugin.py", "no such file"]),
+    (["list", "--plugin", "no_such_module_xyz"], ["no_such_module_xyz"]),
+    (["play", "Gmae24"], ["Gmae24", "did you mean 'Game24'"]),
+    (["play", "Game24", "--episodes", "0"], ["--episodes", "0 must be >= 1"]),
+    (["play", "Game24", "--agent", "robot"], ["robot"]),
+    (["play", "Game24", "--agent", "policy", "--policy", "{tmp}/typo"], ["typo"]),
+    (["play", "Game24", "--temperature", "nan"], ["--temperature", "nan"]),
+    (["bench", "--envs", "Gmae24"], ["Gmae24", "Game24"]),
+    (["bench", "--envs", "Game24", "--planners", "bem"], ["bem", "beam"]),
+    (["bench", "--budgets", "0"], ["--budgets", "0"]),
+    (["bench", "--problems", "-3"], ["--problems", "-3"]),
+    (["bench", "--temperature", "inf"], ["--temperature", "inf"]),
+    (["bench", "--envs", "Game24", "--policy", "{tmp}/typo"], ["typo"]),
+    (["bench", "--out", "{file}/sub"], ["--out", "is a file"]),
+    (["train", "sft", "--out", "{tmp}/run"], ["--env"]),
+    (["train", "sft", "--env", "Arithmetc", "--out", "{tmp}/run"], ["did you mean 'Arithmetic'"]),
+    (["train", "sft", "--env", "Arithmetic", "--out", "{tmp}/r", "--lr", "nan"], ["--lr", "nan"]),
+    (["train", "sft", "--env", "Arithmetic", "--out", "{tmp}/r", "--lr", "-1"], ["--lr", "> 0"]),
+    (
+        ["train", "sft", "--env", "Arithmetic", "--out", "{tmp}/r", "--batch-size", "0"],
+        ["--batch-size"],
+    ),
+    (
+        ["train", "sft", "--env", "Arithmetic", "--out", "{tmp}/r", "--heads", "3"],
+        ["--heads", "divide"],
+    ),
+    (["train", "sft", "--env", "Arithmetic", "--out", "{tmp}/r", "--device", "tpu"], ["tpu"]),
+    (["train", "sft", "--env", "Arithmetic", "--out", "{tmp}/r", "--init", "{tmp}/typo"], ["typo"]),
+    (
+        ["train", "sft", "--env", "Arithmetic", "--out", "{tmp}/r", "--init", "{tmp}"],
+        ["config.json"],
+    ),
+    (["train", "sft", "--env", "Arithmetic", "--out", "{file}/r"], ["--out", "is a file"]),
+    (["train", "sft", "--recipe", "nope", "--out", "{tmp}/r"], ["--recipe", "nope"]),
+    (
+        [
+            "train",
+            "sft",
+            "--env",
+            "Arithmetic",
+            "--out",
+            "{tmp}/r",
+            "--traces-file",
+            "{file}/t.jsonl",
+        ],
+        ["--traces-file"],
+    ),
+    (["export", "--env", "Gmae24", "--out", "{tmp}/x"], ["Gmae24", "Game24"]),
+    (["export", "--env", "Arithmetic", "--kind", "ppo", "--out", "{tmp}/x"], ["ppo"]),
+]
+
+
+def _fill(argv: list[str], tmp: Path) -> list[str]:
+    file = tmp / "a_file.txt"
+    file.write_text("not a directory\n")
+    return [a.replace("{tmp}", str(tmp)).replace("{file}", str(file)) for a in argv]
+
+
+@pytest.mark.parametrize("argv, needles", CASES, ids=[" ".join(c[0]) or "(none)" for c in CASES])
+def test_bad_arguments_end_in_one_line_without_traceback(argv, needles, tmp_path) -> None:
+    assert_clean_error(thinkgym(*_fill(argv, tmp_path)), *needles)
+
+
+def _all_commands() -> list[list[str]]:
+    return [[c] for c in COMMANDS if c != "train"] + [["train", t] for t in TRAIN_COMMANDS]
+
+
+@pytest.mark.parametrize("cmd", _all_commands(), ids=" ".join)
+def test_every_command_refuses_a_missing_plugin(cmd, tmp_path) -> None:
+    proc = thinkgym(*cmd, "--plugin", str(tmp_path / "nope.py"))
+    # a required option may be reported first; either way: one clean line
+    assert_clean_error(proc)
+
+
+@pytest.mark.parametrize("cmd", [*_all_commands(), []], ids=lambda c: " ".join(c) or "thinkgym")
+def test_every_command_has_help_with_an_example(cmd) -> None:
+    proc = thinkgym(*cmd, "--help")
+    assert proc.returncode == 0, proc.stderr
+    assert "example" in proc.stdout.lower(), proc.stdout
+
+
+def test_device_cuda_without_cuda_is_refused(tmp_path) -> None:
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    proc = thinkgym(
+        "train", "sft", "--env", "Arithmetic", "--out", str(tmp_path / "r"), "--device", "cuda"
+    )
+    assert_clean_error(proc, "CUDA is not available", "--device cpu")
+
+
+def test_a_non_finite_loss_stops_the_command_and_saves_nothing(tmp_path) -> None:
+    pytest.importorskip("torch")
+    out = tmp_path / "run"
+    argv = ["train", "sft", "--env", "Countdown", "--out", str(out), "--lr", "1e30"]
+    argv += ["--steps", "40", "--batch-size", "4", "--traces-per-env", "8", "--eval-limit", "1"]
+    argv += ["--hidden", "32", "--layers", "1", "--heads", "2", "--max-positions", "128"]
+    argv += ["--grad-clip", "0", "--warmup", "1", "--device", "cpu", "--no-progress"]
+    proc = thinkgym(*argv)
+    assert_clean_error(proc, "training loss is", "nothing was saved", "lower the learning rate")
+    assert not (out / "final").exists() and not (out / "checkpoints").exists()
