@@ -76,3 +76,34 @@ def test_a_plugin_env_can_be_listed_and_played(tmp_path) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert "solved 1 of 1 episodes" in out.stdout
+
+
+@pytest.mark.parametrize("name", sorted(TRAIN_COMMANDS))
+def test_every_train_command_takes_a_log_dir(name) -> None:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    train = sub.choices["train"]
+    tsub = next(a for a in train._actions if isinstance(a, argparse._SubParsersAction))
+    assert "--log-dir" in tsub.choices[name]._option_string_actions
+
+
+def test_train_sft_log_dir_writes_json_and_tensorboard(tmp_path, capsys) -> None:
+    pytest.importorskip("torch")
+    import json
+
+    logs = tmp_path / "logs"
+    argv = ["train", "sft", "--env", "countdown", "--out", str(tmp_path / "run"), "--steps", "3"]
+    argv += ["--batch-size", "4", "--traces-per-env", "6", "--eval-limit", "1", "--hidden", "32"]
+    argv += ["--layers", "1", "--heads", "2", "--max-positions", "128", "--device", "cpu"]
+    argv += ["--no-progress", "--log-dir", str(logs)]
+    assert main(argv) == 0
+    rows = [json.loads(x) for x in (logs / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3] and all("loss" in r and "lr" in r for r in rows)
+    assert "pass@1/thinkgym/Countdown-v0" in rows[-1]
+    summary = json.loads((logs / "metrics.json").read_text())
+    assert summary["config"]["train_command"] == "sft" and len(summary["history"]["loss"]) == 3
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        return
+    assert list(logs.glob("events.out.tfevents.*"))

@@ -67,13 +67,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="JSONL(.gz) of traces: loaded when it exists, else built and written there",
     )
     parser.add_argument("--device", type=device_arg, default="auto", help="auto, cpu, cuda, cuda:N")
-    parser.add_argument(
-        "--log-dir",
-        type=writable_dir,
-        default=None,
-        help="write metrics.jsonl/metrics.json there, and TensorBoard scalars when tensorboard "
-        "is installed (pip install thinkgym[tb])",
-    )
     group = parser.add_argument_group("settings (SFTConfig; a --recipe changes the defaults)")
     add_config_arguments(group, SFTConfig)
 
@@ -107,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from thinkgym.agents.llm import LLMPolicy
-    from thinkgym.learning.logging import MetricLogger
+    from thinkgym.learning.logging import log_metrics
     from thinkgym.learning.sft import sft
     from thinkgym.learning.traces import load_traces, make_traces, save_traces
     from thinkgym.models import build_char_tokenizer, build_tiny_model
@@ -158,8 +151,8 @@ def run(args: argparse.Namespace) -> int:
         **cfg.as_dict(),
     }
     (out / "training_args.json").write_text(json.dumps(record, indent=2) + "\n")
-    with MetricLogger(args.log_dir, config=record) as logger:
-        result = sft(policy, traces, cfg, eval_envs=envs, out_dir=out, on_step=logger.log)
+    # --log-dir (added by `thinkgym train`): the metrics of every step
+    result = sft(policy, traces, cfg, eval_envs=envs, out_dir=out, on_step=log_metrics)
     record["steps"] = result.step
     final = out / "final"
     policy.save_pretrained(final)

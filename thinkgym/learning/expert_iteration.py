@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from thinkgym.learning.logging import log_metrics
+
 __all__ = [
     "ExpertIterationConfig",
     "ExpertIterationResult",
@@ -440,6 +442,7 @@ def expert_iteration(
         rdir.mkdir(parents=True, exist_ok=True)
         _write_json(rdir / "metrics.json", row)
         curve.append(row)
+        log_metrics(r, row)  # `thinkgym train ... --log-dir`: JSON and TensorBoard
         _write_json(out / "curve.json", curve)
         plot_curve(curve, out / "curve.png", f"expert iteration, {cfg.env}, {cfg.planner}")
         write(f"[ei] round {r}: " + json.dumps(row))

@@ -47,6 +47,8 @@ from typing import Any
 
 import numpy as np
 
+from thinkgym.learning.logging import log_metrics
+
 __all__ = [
     "GRPOConfig",
     "grpo",
@@ -560,6 +562,7 @@ def _train(
             row["pass@1"] = evaluate(it)
         row["seconds"] = round(time.perf_counter() - t0, 2)
         history.append(row)
+        log_metrics(it, row)  # `thinkgym train ... --log-dir`: JSON and TensorBoard
         bar.update(1)
         bar.set_postfix(reward=f"{row['reward']:.3f}", kl=f"{row['kl']:.4f}")
         if "pass@1" in row:

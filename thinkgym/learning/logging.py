@@ -20,18 +20,52 @@ It writes, under ``log_dir``:
 Keys are used as given; namespace them (``loss``, ``lr``, ``pass@1/thinkgym/Game24-v0``,
 ``reward/mean``) the way cleanrl does. A ``MetricLogger(None)`` logs nothing, so commands can
 always create one.
+
+Training loops that should not take a logger argument call :func:`log_metrics`, which writes to
+the logger made active with :meth:`MetricLogger.activate` (``thinkgym train ... --log-dir`` does
+this for every train command) and does nothing otherwise.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import math
 import sys
 import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MetricLogger"]
+__all__ = ["MetricLogger", "log_metrics"]
+
+_ACTIVE: contextvars.ContextVar[MetricLogger | None] = contextvars.ContextVar(
+    "thinkgym_metric_logger", default=None
+)
+
+
+def _flatten(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    """Numbers of ``metrics``; nested mappings become ``outer/inner`` keys."""
+    out: dict[str, float] = {}
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(_flatten(value, name + "/"))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[name] = float(value)
+    return out
+
+
+def log_metrics(step: int, metrics: Mapping[str, Any]) -> None:
+    """Log ``metrics`` at ``step`` to the active :class:`MetricLogger`, if there is one.
+
+    Non-numbers are skipped and nested mappings flattened (``{"pass@1": {"Game24": 0.5}}`` ->
+    ``pass@1/Game24``), so a loop can hand over its whole history row.
+    """
+    logger = _ACTIVE.get()
+    if logger is not None:
+        logger.log(step, _flatten(metrics))
 
 
 class MetricLogger:
@@ -124,6 +158,15 @@ class MetricLogger:
             "history": {k: [[s, clean(v)] for s, v in h] for k, h in self.history.items()},
         }
         (self.log_dir / "metrics.json").write_text(json.dumps(summary, indent=1) + "\n")
+
+    @contextlib.contextmanager
+    def activate(self) -> Iterator[MetricLogger]:
+        """Make this the logger :func:`log_metrics` writes to, inside the ``with`` block."""
+        token = _ACTIVE.set(self)
+        try:
+            yield self
+        finally:
+            _ACTIVE.reset(token)
 
     def __enter__(self) -> MetricLogger:
         return self
