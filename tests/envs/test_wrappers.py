@@ -251,3 +251,39 @@ def test_wrappers_in_make_vec_env(vec: str, char_tokenizer) -> None:
     assert obs.shape == (2, 33)
     venv.step(np.array([5, 6]))
     venv.close()
+
+
+def test_llm_policy_as_proposer_embeds_with_its_model(char_tokenizer) -> None:
+    pytest.importorskip("torch")
+    from thinkgym.agents.llm import LLMPolicy
+    from thinkgym.models import build_tiny_model
+
+    model = build_tiny_model(char_tokenizer, seed=0, hidden_size=16, layers=1, heads=2)
+    policy = LLMPolicy(model, char_tokenizer, device="cpu")
+    env = CandidateStepWrapper(gym.make("thinkgym/Game24-v0"), 4, proposer=policy, seed=0)
+    assert env.observation_space.shape == (4 * (2 * 16 + 1),)
+    obs, info = env.reset(seed=0)
+    state = env.unwrapped.get_state()
+    cands = env.candidates()
+    assert 1 <= len(cands) <= 4
+    assert list(env.action_masks()[: len(cands)]) == [env.unwrapped.legal(state, c) for c in cands]
+    rows = obs.reshape(4, -1)
+    assert not rows[~env.action_masks()].any()  # masked slots are zero
+    obs, reward, *_ = env.step(3)
+    assert np.isfinite(obs).all()
+
+
+def test_mean_pooled_embedding_ignores_padding(char_tokenizer) -> None:
+    torch = pytest.importorskip("torch")
+    from thinkgym.envs.wrappers import mean_pooled_embedding
+    from thinkgym.models import build_tiny_model
+
+    model = build_tiny_model(char_tokenizer, seed=0, hidden_size=16, layers=1, heads=2)
+    texts = ["Numbers: 1 2 3 4 | Target: 24", "ab"]
+    emb = mean_pooled_embedding(model, char_tokenizer, texts)
+    assert emb.shape == (2, 16)
+    for text, row in zip(texts, emb, strict=True):
+        ids = char_tokenizer([text], return_tensors="pt", add_special_tokens=False)
+        with torch.no_grad():
+            alone = model(**ids, output_hidden_states=True).hidden_states[-1][0].mean(0)
+        np.testing.assert_allclose(row, alone.numpy(), rtol=1e-4, atol=1e-5)
