@@ -99,9 +99,50 @@ CASES = [
         ],
         ["--traces-file"],
     ),
+    (
+        ["train", "sft", "--env", "Arithmetic", "--out", "{tmp}/r", "--log-dir", "{file}/l"],
+        ["--log-dir"],
+    ),
     (["export", "--env", "Gmae24", "--out", "{tmp}/x"], ["Gmae24", "Game24"]),
     (["export", "--env", "Arithmetic", "--kind", "ppo", "--out", "{tmp}/x"], ["ppo"]),
 ]
+
+
+# the other train commands (each present only once its module is in TRAIN_COMMANDS)
+RL_CASES = [
+    (["train", "sb3", "--env", "Gmae24", "--out", "{tmp}/r"], ["did you mean 'Game24'"]),
+    (["train", "sb3", "--env", "Game24", "--out", "{tmp}/r", "--ent-coef", "nan"], ["--ent-coef"]),
+    (["train", "sb3", "--env", "Game24", "--out", "{tmp}/r", "--lr", "0"], ["--lr"]),
+    (["train", "sb3", "--env", "Game24", "--out", "{tmp}/r", "--n-envs", "0"], ["--n-envs"]),
+    (["train", "sb3", "--env", "Game24", "--out", "{file}/r"], ["--out", "is a file"]),
+]
+for _algo in ("grpo", "ppo", "expert-iteration"):
+    RL_CASES += [
+        (["train", _algo, "--env", "Gmae24"], ["did you mean 'Game24'"]),
+        (["train", _algo, "--env", "Arithmetic", "--lr", "nan"], ["--lr", "nan"]),
+        (["train", _algo, "--env", "Arithmetic", "--lr", "0"], ["--lr"]),
+        (["train", _algo, "--env", "Arithmetic", "--policy", "{tmp}/typo"], ["typo"]),
+        (["train", _algo, "--env", "Arithmetic", "--out-dir", "{file}/r"], ["--out-dir"]),
+        (["train", _algo, "--env", "Arithmetic", "--env-kwargs", "{bad"], ["--env-kwargs"]),
+        (["train", _algo, "--env", "Arithmetic", "--device", "tpu"], ["tpu"]),
+    ]
+RL_CASES += [
+    (["train", "expert-iteration", "--env", "Arithmetic", "--planner", "bem"], ["bem", "beam"]),
+    (["train", "expert-iteration", "--env", "Arithmetic", "--rounds", "0"], ["--rounds"]),
+]
+CASES += [
+    pytest.param(
+        argv,
+        needles,
+        marks=pytest.mark.skipif(argv[1] not in TRAIN_COMMANDS, reason=f"no train {argv[1]}"),
+    )
+    for argv, needles in RL_CASES
+]
+
+
+def _id(case) -> str:
+    argv = case.values[0] if hasattr(case, "values") else case[0]
+    return " ".join(argv) or "(none)"
 
 
 def _fill(argv: list[str], tmp: Path) -> list[str]:
@@ -110,7 +151,7 @@ def _fill(argv: list[str], tmp: Path) -> list[str]:
     return [a.replace("{tmp}", str(tmp)).replace("{file}", str(file)) for a in argv]
 
 
-@pytest.mark.parametrize("argv, needles", CASES, ids=[" ".join(c[0]) or "(none)" for c in CASES])
+@pytest.mark.parametrize("argv, needles", CASES, ids=[_id(c) for c in CASES])
 def test_bad_arguments_end_in_one_line_without_traceback(argv, needles, tmp_path) -> None:
     assert_clean_error(thinkgym(*_fill(argv, tmp_path)), *needles)
 

@@ -180,12 +180,20 @@ def writable_dir(text: str) -> Path:
 
 
 def device_arg(text: str) -> str:
-    """argparse type: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (checked in ``run``)."""
+    """argparse type: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``, present on this machine.
+
+    torch is imported only for ``cuda``/``mps`` values, to check that the device exists.
+    """
     base, _, index = text.partition(":")
     if base not in ("auto", "cpu", "cuda", "mps") or (index and not index.isdigit()):
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a device; use auto, cpu, cuda, cuda:N or mps"
         )
+    if base in ("cuda", "mps"):
+        try:
+            resolve_device_arg(text)
+        except CommandError as exc:
+            raise argparse.ArgumentTypeError(str(exc).split(": ", 1)[-1]) from None
     return text
 
 
@@ -323,6 +331,22 @@ def _option(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def _str_dir(text: str) -> str:
+    return str(writable_dir(text))
+
+
+# config fields whose name says what they hold get a type that checks the value at parse time
+_NAMED_TYPES: dict[str, Callable[[str], str]] = {
+    "env": env_name,
+    "env_id": env_name,
+    "device": device_arg,
+    "out": _str_dir,
+    "out_dir": _str_dir,
+    "output_dir": _str_dir,
+    "log_dir": _str_dir,
+}
+
+
 def add_config_arguments(
     parser: argparse.ArgumentParser | Any, cls: type, *, skip: Sequence[str] = ()
 ) -> None:
@@ -330,8 +354,9 @@ def add_config_arguments(
 
     Help texts are the fields' docstrings, defaults the dataclass's; an option left out stays
     absent from the parsed namespace (so a recipe's value can fill it, see
-    :func:`config_from_args`). ``float`` fields refuse ``nan``/``inf`` at parse time; ranges are
-    the config's ``validate()``'s job.
+    :func:`config_from_args`). ``float`` fields refuse ``nan``/``inf`` at parse time; ``str``
+    fields named ``env``, ``device``, ``out_dir`` (and the like) are checked as env names,
+    present devices and writable directories; ranges are the config's ``validate()``'s job.
     """
     docs = field_docs(cls)
     defaults = cls()
@@ -344,7 +369,11 @@ def add_config_arguments(
         help_text = f"{help_text} (default: {default})".replace("%", "%%")
         kw: dict[str, Any] = {"default": argparse.SUPPRESS, "help": help_text}
         base = kind.split("|")[0]
-        if base == "bool":
+        special = _NAMED_TYPES.get(f.name)
+        if special is not None and base == "str":
+            kw["type"] = special
+            kw["metavar"] = f.name.upper()
+        elif base == "bool":
             kw["action"] = argparse.BooleanOptionalAction
         elif base == "int":
             kw["type"] = _int

@@ -30,6 +30,7 @@ from thinkgym.commands._common import (
     choice,
     env_name,
     existing_dir,
+    finite_float,
     nonneg_int,
     positive_float,
     positive_int,
@@ -59,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=positive_int, default=None, help="PPO minibatch")
     parser.add_argument("--n-epochs", type=positive_int, default=4, help="PPO epochs per rollout")
     parser.add_argument("--lr", type=positive_float, default=None, help="learning rate")
-    parser.add_argument("--ent-coef", type=float, default=0.01, help="entropy bonus")
+    parser.add_argument("--ent-coef", type=finite_float, default=0.01, help="entropy bonus")
     parser.add_argument("--gamma", type=positive_float, default=1.0, help="discount")
     parser.add_argument("--seed", type=nonneg_int, default=0)
     parser.add_argument(
