@@ -34,6 +34,7 @@ so other threads' load never changes a verdict; a timeout or any malformed input
 from __future__ import annotations
 
 import re
+import threading
 import time
 from dataclasses import dataclass
 from fractions import Fraction
@@ -624,7 +625,26 @@ class _Cmp:
             raise _Timeout
 
 
+class _PointCache(threading.local):
+    def __init__(self) -> None:
+        self.points: dict[frozenset[str], list[dict[str, Any]]] = {}
+
+
+_POINT_CACHE = _PointCache()
+
+
 def _points(names: frozenset[str]) -> list[dict[str, Any]]:
+    """:func:`_make_points`, cached per thread (mpmath numbers belong to a thread's context)."""
+    cache = _POINT_CACHE.points
+    pts = cache.get(names)
+    if pts is None:
+        pts = _make_points(names)
+        if len(cache) < 256:
+            cache[names] = pts
+    return pts
+
+
+def _make_points(names: frozenset[str]) -> list[dict[str, Any]]:
     """Sample points, tried in order until enough evaluate: five real points of magnitude
     1.3-2.2 (signs mixed, so ``sqrt(x^2)`` and ``x`` differ early), four of magnitude 0.25-0.6
     (for ``exp(x^100)``), four complex ones (for functions undefined on much of the real line).
