@@ -262,7 +262,7 @@ def add_command(
     first = doc.splitlines()[0].strip()
     # "``thinkgym train sft``: behaviour cloning ..." -> "behaviour cloning ..."
     help_line = first.split(": ", 1)[1] if first.startswith("``") and ": " in first else first
-    help_line = help_line.rstrip(".")
+    help_line = help_line.rstrip(".").replace("``", "'")
     parser = subparsers.add_parser(
         name, help=help_line, description=doc, formatter_class=HelpFormatter
     )

@@ -1,4 +1,4 @@
-"""``thinkgym train``: train policies; ``thinkgym train ALGORITHM --help`` shows each one.
+"""``thinkgym train``: train policies (sft, sb3, expert-iteration, grpo, ...).
 
 Example::
 
