@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from thinkgym.envs.base import ANSWER_PREFIX, EnvState, ReasoningEnv, StepCheck
-from thinkgym.expr import ExprError, evaluate, parse
+from thinkgym.expr import ExprError, evaluate, exact, parse, parse_latex
 
 __all__ = [
     "MathWordEnv",
@@ -156,14 +156,13 @@ def _latex_to_plain(text: str) -> str:
 
 def _numeric_value(text: str) -> Fraction | None:
     """The exact value of a numeric answer, or ``None`` when it is not a plain number/expression."""
-    plain = _clean_number_text(_latex_to_plain(text))
+    plain = _clean_number_text(text.replace("\\%", "").replace("%", ""))
     if not plain:
         return None
-    try:
-        value = evaluate(parse(plain, functions=frozenset({"sqrt"}), max_chars=200))
-    except (ExprError, ArithmeticError, RecursionError, ValueError):
+    try:  # the shared LaTeX front end and exact evaluator (thinkgym.expr), as verify() uses
+        return exact(parse_latex(plain, max_chars=200))
+    except (ExprError, ArithmeticError, RecursionError):
         return None
-    return value if isinstance(value, Fraction) else Fraction(value)
 
 
 def _normal_text(text: str) -> str:
