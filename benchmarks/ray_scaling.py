@@ -1,6 +1,6 @@
 """Ray scaling: ``thinkgym bench --backend ray --workers 1`` against ``--workers 2``.
 
-Both runs cut each env's problems into the same shards (``--shards``, 2 by default), so they do
+Both runs cut each env's problems into the same shards (``--shards``, 4 by default), so they do
 the same work and must print the same table (checked): the only difference is how many shards
 run at once. Each configuration runs ``--repeats`` times as a fresh ``thinkgym bench`` process;
 the script prints the medians of
@@ -89,7 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--policy", default="default")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--shards", type=int, default=2, help="shards per env for both runs (0: one per worker)"
+        "--shards",
+        type=int,
+        default=4,
+        help="shards per env for both runs (0: one per worker); more shards than workers let "
+        "a free worker take the next shard, so uneven shards balance out",
     )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--local", action="store_true", help="also time --backend local")
