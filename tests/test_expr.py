@@ -82,3 +82,86 @@ def test_division_by_zero_and_irrational() -> None:
 
 def test_leaves_in_order() -> None:
     assert X.leaves(X.parse("(13 - 9) * (10 - 4)")) == [13, 9, 10, 4]
+
+
+# -- one package: two front ends, one set of evaluators, one set of limits -----------------------
+
+
+@pytest.mark.parametrize(
+    "text", ["1 + 2 * 3", "(13 - 9) * (10 - 4)", "2 ^ 3 ^ 2", "8 / 3 * 9", "-3 + 5"]
+)
+def test_both_front_ends_build_the_same_tree(text: str) -> None:
+    assert X.parse_latex(text) == X.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("\\frac{1}{2} + \\frac13", Fraction(5, 6)),
+        ("2\\sqrt{9}", 6),
+        ("5!", 120),
+        ("\\binom{5}{2}", 10),
+        ("2⁴", 16),
+        ("8^{2/3}", 4),
+        ("0.\\overline{3}", Fraction(1, 3)),
+        ("1.5e3", 1500),
+    ],
+)
+def test_latex_front_end_values(text: str, value: Fraction) -> None:
+    assert X.exact(X.parse_latex(text)) == value
+    assert X.evaluate(X.parse_latex(text)) == value
+
+
+def test_exact_is_none_for_values_that_are_not_rational() -> None:
+    for text in ["\\sqrt{2}", "\\pi", "x + 1", "\\sin(1)", "2^{1/2}", "(-8)^{1/3}"]:
+        assert X.exact(X.parse_latex(text)) is None
+    with pytest.raises(X.ExprError, match="not rational|no value"):
+        X.evaluate(X.parse_latex("\\sqrt{2}"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "factorial(10^7)",
+        "factorial(2.5)",
+        "(10^{400})!",
+        "\\binom{3001}{2}",
+        "1e99999",
+        "9" * 1300,
+        "x^{1000}",
+        "2^{10^{10}}",
+        "①",
+        "\\frac{" * 200 + "1" + "}{2}" * 200,
+    ],
+)
+def test_latex_bounds_are_checked_before_the_work(text: str) -> None:
+    with pytest.raises(X.ExprError):
+        X.parse_latex(text)
+
+
+def test_evaluators_bound_hand_built_trees_too() -> None:
+    big = ("call", "factorial", ("num", Fraction(10**7)))
+    with pytest.raises(X.ExprError, match="exceeds"):
+        X.evaluate(big)
+    with pytest.raises(X.ExprError, match="exceeds"):
+        X.to_sympy(big)
+    with pytest.raises(X.ExprError, match="natural"):
+        X.evaluate(("call", "factorial", ("num", Fraction(5, 2))))
+    with pytest.raises(X.NumericError):
+        X.numeric(big, {})
+    with pytest.raises(X.ExprError, match="exceeds"):
+        X.apply("pow", 3, 10**9)
+    with pytest.raises(X.ExprError, match="division by zero"):
+        X.apply("div", 1, 0)
+    assert X.apply("div", 6, 3) == 2 and type(X.apply("div", 6, 3)) is int
+    assert X.apply("div", 1, 3) == Fraction(1, 3)
+
+
+def test_callers_cannot_loosen_the_limits() -> None:
+    with pytest.raises(X.ExprError, match="limit is 2000"):
+        X.parse("1+" * 1500 + "1", max_chars=10**9)
+    with pytest.raises(X.ExprError):
+        X.parse("(" * 100 + "1" + ")" * 100, max_depth=10**9)
+    with pytest.raises(X.ExprError, match="digits"):
+        X.parse("9" * (X.MAX_DIGITS + 1))
+    assert X.evaluate(X.parse("2 ^ 100"), max_bits=10**9) == 2**100
