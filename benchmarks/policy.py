@@ -76,7 +76,7 @@ def main() -> None:
     k = args.samples
     rows = []
     for env_id in args.envs:
-        problems = eval_problems(env_id, args.limit)
+        problems = eval_problems(env_id, args.limit, difficulty=args.difficulty)
         t0 = time.perf_counter()
         kw = {} if args.difficulty is None else {"env_kwargs": {"difficulty": args.difficulty}}
         greedy = run_episodes(policy, env_id, problems, **kw)
