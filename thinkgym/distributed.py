@@ -367,7 +367,7 @@ class RayBackend(Backend):
         ray = self._ray
         try:
             ray.kill(self._actors[slot], no_restart=True)
-        except Exception:  # noqa: BLE001  # an actor that is already gone cannot be killed again
+        except (ValueError, ray.exceptions.RayError):  # already gone
             pass
         self._actors[slot] = self._actor_cls.remote()
         self.restarts += 1
@@ -424,6 +424,10 @@ class RayBackend(Backend):
                 except ray.exceptions.RayTaskError as exc:  # the shard function raised
                     errors[k] = _first_line(exc)
                     (todo.appendleft if attempts[k] < self.max_attempts else failed.append)(k)
+                except ray.exceptions.RayError as exc:  # lost objects, OOM: start afresh
+                    self._restart(slot)
+                    errors[k] = f"{type(exc).__name__}: {_first_line(exc)}"
+                    (todo.appendleft if attempts[k] < self.max_attempts else failed.append)(k)
                 idle.append(slot)
         if failed:
             failures = [
@@ -442,10 +446,11 @@ class RayBackend(Backend):
     def close(self) -> None:
         """Kill the actors; stop Ray if this backend started it."""
         ray = self._ray
-        for actor in self._actors:
+        # (ray.kill would start a new Ray instance when Ray is down, and the actors died with it)
+        for actor in self._actors if ray.is_initialized() else []:
             try:
                 ray.kill(actor, no_restart=True)
-            except Exception:  # noqa: BLE001  # already dead or Ray already down
+            except (ValueError, ray.exceptions.RayError):  # already dead or Ray already down
                 pass
         self._actors = []
         if self._owns_ray and ray.is_initialized():
