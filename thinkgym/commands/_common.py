@@ -49,6 +49,12 @@ class CommandError(Exception):
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
     """Keeps the description's layout (its examples) and shows each option's default."""
 
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "%(default)" in text:
+            return text
+        return super()._get_help_string(action)
+
 
 # ---------------------------------------------------------------------------- argument types
 def _int(text: str) -> int:
@@ -267,6 +273,10 @@ def add_command(
         name, help=help_line, description=doc, formatter_class=HelpFormatter
     )
     module.add_arguments(parser)
+    for action in parser._actions:  # options without help text still show their default
+        if action.help is None and action.option_strings and action.default is not None:
+            if action.default is not argparse.SUPPRESS and action.default is not False:
+                action.help = "default: %(default)s"
     if plugin_option and "--plugin" not in parser._option_string_actions:
         parser.add_argument(
             "--plugin",
