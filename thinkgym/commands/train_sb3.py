@@ -201,7 +201,9 @@ def run(args: argparse.Namespace) -> int:
         formats.append("tensorboard")
     except ImportError:
         pass
-    model.set_logger(configure(str(out), formats))
+    logger = configure(str(out), formats)
+    logger.output_formats.append(_metric_forwarder())  # `--log-dir`: the same values as JSON/TB
+    model.set_logger(logger)
 
     callbacks: list[Any] = [
         CheckpointCallback(
@@ -239,3 +241,21 @@ def run(args: argparse.Namespace) -> int:
         print(f"[done] LM saved in {out / 'final'} (LLMPolicy.from_pretrained loads it)")
     venv.close()
     return 0
+
+
+def _metric_forwarder() -> Any:
+    """An SB3 ``KVWriter`` that hands every numeric value to :func:`log_metrics` (``--log-dir``)."""
+    from stable_baselines3.common.logger import KVWriter
+
+    from thinkgym.learning.logging import log_metrics
+
+    class MetricForwarder(KVWriter):
+        def write(
+            self, key_values: dict[str, Any], key_excluded: dict[str, Any], step: int = 0
+        ) -> None:
+            log_metrics(step, key_values)  # non-numbers (strings, videos) are skipped
+
+        def close(self) -> None:
+            """Nothing to close: the MetricLogger of ``thinkgym train`` owns the files."""
+
+    return MetricForwarder()

@@ -32,6 +32,7 @@ import contextlib
 import contextvars
 import json
 import math
+import numbers
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -52,7 +53,7 @@ def _flatten(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):
             out.update(_flatten(value, name + "/"))
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        elif isinstance(value, numbers.Real) and not isinstance(value, bool):
             out[name] = float(value)
     return out
 
@@ -127,7 +128,7 @@ class MetricLogger:
             raise RuntimeError("MetricLogger.log() called after close()")
         row: dict[str, Any] = {"step": int(step), "time": round(time.perf_counter() - self._t0, 3)}
         for key, value in metrics.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 continue
             v = float(value)
             row[key] = v if math.isfinite(v) else str(v)  # JSON has no nan/inf
