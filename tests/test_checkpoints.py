@@ -160,3 +160,16 @@ def test_a_reward_model_loads_and_a_policy_dir_is_not_one(reward_dir, model_dir)
     with pytest.raises(CheckpointError, match="does not fit the weights"):
         LearnedRewardModel.from_pretrained(model_dir)
     assert LearnedRewardModel.from_policy(model_dir).kind == "prm"
+
+
+def test_a_path_that_is_not_a_directory_never_reaches_transformers(monkeypatch, tmp_path) -> None:
+    import transformers
+
+    def no_hub(*args, **kwargs):
+        raise AssertionError("transformers was asked to load (and could look up a hub)")
+
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", no_hub)
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", no_hub)
+    for spec in ("runs/typo", "someone/some-model", str(tmp_path / "missing")):
+        with pytest.raises(FileNotFoundError, match="nothing is downloaded"):
+            LLMPolicy.from_pretrained(spec)
