@@ -201,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
         if backend is not None and backend.name == "ray":
             try:
                 backend.start()
-            except (ValueError, RuntimeError) as exc:
+            except (ValueError, RuntimeError, ConnectionError) as exc:
                 raise CommandError(f"--backend ray: {exc}") from None
             print(
                 f"[bench] ray: {backend.workers} workers started in "
