@@ -133,6 +133,7 @@ def test_no_exception_escapes_on_random_garbage() -> None:
         ("__import__('os')._exit(0)", "0"),
         ("os.system('ls')", "0"),
         ("exit(0)", "0"),
+        ("\\boxed{exit(0)}", "0"),
         ("```python\nprint(42)\n```", "42"),
         ("import math; math.sqrt(16)", "4"),
         ("lambda: 5", "5"),
@@ -168,6 +169,9 @@ def test_not_answers_are_never_equal(pred: str, ref: str) -> None:
         ("\\begin{bmatrix}1 & 2\\end{bmatrix}", "\\begin{pmatrix}1 & \\frac{4}{2}\\end{pmatrix}"),
         ("x = 3", "3"),
         ("50 percent", "1/2"),
+        ("The answer is `42`.", "42"),
+        ("\\boxed{xy(x+1)}", "x^2y + xy"),
+        ("The answer is 3, not 4.", "3"),
         ("exp(x^{100}) * 2", "2\\exp(x^{100})"),  # no real point of size >1 evaluates
     ],
 )

@@ -114,7 +114,7 @@ _PERCENT_TEXT = re.compile(r"\\text\s*\{\s*%\s*\}$")
 # Program code around an answer: dunders, imports, method calls, quoted call arguments, and
 # calls of names that are no math function (print(1), exit(0)).
 _CODE = re.compile(
-    r"__|`|\bimport\s+\w|\blambda\b[^:\n]{0,40}:|\bdef\s+\w+\s*\(|\bprint\s*\(|"
+    r"__|```|\bimport\s+\w|\blambda\b[^:\n]{0,40}:|\bdef\s+\w+\s*\(|\bprint\s*\(|"
     r"(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+\s*\(|\(\s*['\"]|['\"]\s*\)"
 )
 _CALL = re.compile(r"(?<![\\A-Za-z0-9_])([A-Za-z_][A-Za-z_0-9]+)\(")
@@ -207,8 +207,19 @@ def _strip_units(s: str) -> str:
         head, word = split
         if word.strip(".!").lower() in _KNOWN_WORDS or not head.strip():
             break
+        if head.rstrip()[-1] in "+-*/^=(,{[<>&|\\":  # "x + xy": the word is an operand
+            break
         s = head
     return s.strip()
+
+
+def _foreign_call(s: str, min_len: int) -> str | None:
+    """The first ``name(`` whose name (``min_len`` letters or more) is no math function."""
+    for m in _CALL.finditer(s):
+        name = m.group(1)
+        if len(name) >= min_len and name not in _MATH_CALLS:
+            return name
+    return None
 
 
 def _looks_like_prose(s: str) -> bool:
@@ -575,11 +586,17 @@ def _parse_loose(text: str, how: str) -> tuple[_Answer, str]:
     code, and prose that negates its answer or lists several, are not answers."""
     if _CODE.search(text) is not None:
         raise ParseError("the answer looks like program code, not math")
+    if len(text) > 2 and text[0] == text[-1] == "`" and "`" not in text[1:-1]:
+        text = text[1:-1].strip()  # markdown inline code around a value: `42`
+    call = _foreign_call(text, 3)  # names of 3+ letters even in math: exit(0) is not e*x*i*t*0
+    if call is not None:
+        raise ParseError(f"the answer looks like program code (a call of {call!r})")
     if how == "boxed" or "\\begin" in text or not _looks_like_prose(text):
         text = _strip_units(text)
         return _parse_text(text), text
-    if any(m.group(1) not in _MATH_CALLS for m in _CALL.finditer(text)):
-        raise ParseError("the answer looks like program code (a call of a non-math name)")
+    call = _foreign_call(text, 2)
+    if call is not None:
+        raise ParseError(f"the answer looks like program code (a call of {call!r})")
     cand = _prose_candidate(text, 0 if how == "phrase" else -1)
     try:
         return _parse_text(cand), cand
