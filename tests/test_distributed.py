@@ -19,6 +19,7 @@ import pytest
 
 import thinkgym  # noqa: F401  (registers the envs)
 from thinkgym.agents.base import Proposal
+from thinkgym.agents.search import BestOfN
 from thinkgym.distributed import (
     LocalBackend,
     RayBackend,
@@ -27,6 +28,7 @@ from thinkgym.distributed import (
     run_sharded,
     shard_bounds,
 )
+from thinkgym.envs.countdown import CountdownEnv
 
 RAY_REASON = "the Ray backend tests need ray: pip install 'thinkgym[ray]'"
 
@@ -309,6 +311,30 @@ def test_bench_same_rows_local_and_ray(backend) -> None:
     local = _bench_rows(LocalBackend(), shards=2)
     assert len(local) == 5 and {r["problems"] for r in local} == {4}
     assert _bench_rows(backend, shards=2) == local
+
+
+class MyBestOfN(BestOfN):
+    """A user planner, registered in the test process only."""
+
+    name = "my_best_of_n_for_ray"
+
+
+class MyCountdown(CountdownEnv):
+    """A user env, registered in the test process only."""
+
+
+def test_bench_ships_user_planners_and_envs(backend) -> None:
+    from thinkgym.agents.search.bench import BenchConfig, run_benchmark
+    from thinkgym.agents.search.registry import register_planner
+
+    register_planner(MyBestOfN.name, MyBestOfN, override=True)
+    env_id = thinkgym.register(MyCountdown, id="thinkgym/MyCountdownForRay-v0", override=True)
+    config = BenchConfig(
+        envs=[env_id], planners=[MyBestOfN.name], budgets=[4], problems=2, policy="random"
+    )
+    config.progress = False
+    rows = run_benchmark(config, backend=backend).rows
+    assert [(r["env"], r["planner"], r["problems"]) for r in rows] == [(env_id, MyBestOfN.name, 2)]
 
 
 def test_bench_cli_backend_flags() -> None:

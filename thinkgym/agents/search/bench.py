@@ -274,16 +274,37 @@ class BenchShards:
     ``loaded``, models already in this process, for the local backend) and returns the
     function that runs every planner x budget on a shard of ``(env name, seed, problem)``
     items. Each item's result is ``(policy label, job list, one SearchResult per job)``.
+
+    Planners and envs of ``config`` that were registered in this process only (by a
+    ``--plugin`` or in Python) travel with the factory and are registered in the worker.
     """
 
     def __init__(self, config: BenchConfig, loaded: tuple[Any, str, Any] | None = None) -> None:
+        import gymnasium as gym
+
+        from thinkgym.agents.search.registry import BUILTIN_PLANNERS
+        from thinkgym.envs import resolve_id
+
         self.config = replace(config, progress=False, throughput=False)
         self.loaded = loaded
+        self.planners = {p: get_planner(p) for p in config.planners if p not in BUILTIN_PLANNERS}
+        self.env_specs = {resolve_id(e): gym.spec(resolve_id(e)) for e in config.envs}
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"config": self.config, "loaded": None}  # a worker loads its own models
+        state = dict(self.__dict__)
+        state["loaded"] = None  # a worker loads its own models
+        return state
 
     def __call__(self) -> Any:
+        import gymnasium as gym
+
+        from thinkgym.agents.search.registry import register_planner
+
+        for name, cls in self.planners.items():
+            register_planner(name, cls, override=True)
+        for env_id, spec in self.env_specs.items():
+            if env_id not in gym.registry:
+                gym.registry[env_id] = spec
         loaded = self.loaded if self.loaded is not None else load_bench_models(self.config)
         return functools.partial(_bench_shard, self.config, *loaded)
 
