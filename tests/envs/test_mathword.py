@@ -382,3 +382,16 @@ def test_planners_run_on_mathword(planner):
     assert result.answer is not None
     score_result(env, result)
     assert result.correct is True
+
+
+def test_seeds_visit_every_row_once():
+    env = MathWordEnv(split="test")
+    seen = set()
+    for s in range(len(env.problems)):
+        env.reset(seed=s)
+        seen.add(env.get_state().problem["source"])
+    assert len(seen) == len(env.problems)
+    env.reset(seed=len(env.problems) + 3)
+    first = env.get_state().problem
+    env.reset(seed=3)
+    assert env.get_state().problem == first

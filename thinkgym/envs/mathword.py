@@ -554,8 +554,9 @@ class MathWordEnv(ReasoningEnv):
     * plus the :class:`ReasoningEnv` arguments (``max_steps``, ``invalid_penalty``, ``reward``,
       ``render_mode``). ``difficulty`` is accepted and ignored (the data sets it).
 
-    ``reset(seed=s)`` draws a problem; ``reset(options={"index": i})`` pins row ``i`` of the
-    split; ``reset(options={"problem": {"question": ..., "answer": ...}})`` poses any problem.
+    ``reset(seed=s)`` poses row ``s mod n`` of a fixed shuffle of the split (seeds ``0 .. n-1``
+    visit every row once; no seed: a random row); ``reset(options={"index": i})`` pins row
+    ``i``; ``reset(options={"problem": {"question": ..., "answer": ...}})`` poses any problem.
 
     ## Version History
     * v0: initial version.
@@ -617,8 +618,19 @@ class MathWordEnv(ReasoningEnv):
         self.problems = load_problems(splits[split], **self._load_kwargs)
         self._by_text = {self.format_problem(p): p for p in self.problems}
         self._test_keys: frozenset[str] | None = None
+        # seed s poses row _order[s % n]: seeds 0..n-1 visit every row once, in a fixed shuffle
+        self._order = np.random.default_rng(0).permutation(len(self.problems))
 
     # ------------------------------------------------------------------ problems
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[str, dict[str, Any]]:
+        """Start an episode. ``seed=s`` poses row ``s mod n`` of a fixed shuffle of the split, so
+        seeds ``0 .. n-1`` visit every row once; ``options`` pin a problem (see class docs)."""
+        if seed is not None and not options:
+            options = {"index": int(self._order[int(seed) % len(self.problems)])}
+        return super().reset(seed=seed, options=options)
+
     def generate_problem(self, rng: np.random.Generator) -> dict[str, Any]:
         """A row of the split, uniformly at random."""
         return dict(self.problems[int(rng.integers(len(self.problems)))])
