@@ -504,8 +504,12 @@ class CountdownEnv(ReasoningEnv):
         return out
 
     def candidate_table(self, state: EnvState) -> tuple[list[str], np.ndarray]:
-        """:meth:`candidate_steps` and the :meth:`features` of the state each one leads to
-        (one row per step), cached by the numbers left: the SB3 wrapper's fast path.
+        """The moves of :meth:`candidate_steps` and the :meth:`features` of the state each one
+        leads to (one row per step): the SB3 wrapper's fast path.
+
+        The moves are listed for the numbers left in increasing order (operands and the
+        ``(left: ...)`` echo in that order), so the table is cached by the multiset of numbers
+        left, whatever order the state holds them in.
         """
         items: tuple[Item, ...] = state.data
         if state.done:
@@ -513,7 +517,7 @@ class CountdownEnv(ReasoningEnv):
         if len(items) == 1:
             step = self._answer_line(state)
             return [step], self.features(self.apply(state, step)[0])[None, :]
-        values = tuple(v for v, _ in items)
+        values = tuple(sorted(v for v, _ in items))
         texts, rows = _candidate_table(values, int(state.problem["target"]), self.n_numbers)
         return list(texts), rows
 
