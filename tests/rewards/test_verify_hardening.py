@@ -155,6 +155,11 @@ def test_no_exception_escapes_on_random_garbage() -> None:
         ("\\begin{bmatrix}1 & 2\\end{bmatrix}", "(1, 2)"),
         ("\\begin{vmatrix}1 & 2 \\\\ 3 & 4\\end{vmatrix}", "-2"),
         ("\\begin{pmatrix}1 & 2 \\\\ 3\\end{pmatrix}", "1"),
+        ("The answer is A or B", "A"),
+        ("The answer is not (A)", "A"),
+        ("x + 10^{-40}", "x"),
+        ("\\pi + 10^{-40}", "\\pi"),
+        ("\\sqrt{2}", "1.41421356237309504880168872420969807856967187537694"),
     ],
 )
 def test_not_answers_are_never_equal(pred: str, ref: str) -> None:
@@ -172,6 +177,10 @@ def test_not_answers_are_never_equal(pred: str, ref: str) -> None:
         ("The answer is `42`.", "42"),
         ("\\boxed{xy(x+1)}", "x^2y + xy"),
         ("The answer is 3, not 4.", "3"),
+        ("\\sin(\\pi/6)", "1/2"),
+        ("2^{1/2} \\cdot 2^{1/2}", "2"),
+        ("e^{i\\pi}", "-1"),
+        ("I pick option B, not A", "B"),
         ("exp(x^{100}) * 2", "2\\exp(x^{100})"),  # no real point of size >1 evaluates
     ],
 )

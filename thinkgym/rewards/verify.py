@@ -735,17 +735,26 @@ def _scalar_eq(a: Node, b: Node, c: _Cmp) -> bool:
         if valid >= need:
             break
     if valid >= need:
-        if not names:
+        if not names and (ea is None) != (eb is None) and not _same_as_rational(a, b, ea, eb, c):
+            return False
+        if not names and va == vb:
             c.reason = "numeric: equal to 50 digits"
             return True
-        # A proof when it is cheap (bounded size, so expand cannot run away); the numeric
-        # identity at several points stands otherwise.
+        # A proof or a disproof when it is cheap (bounded size, so expand cannot run away):
+        # a - b expands to 0, or to a nonzero number (x + 10^-40 agrees with x to 40 digits).
+        # The numeric identity at several points stands otherwise.
         if term_estimate(a) + term_estimate(b) <= 400 and calls(a) + calls(b) <= 12:
             c.tick()
-            if _expands_to_zero(a, b):
+            diff = _expand_difference(a, b)
+            if diff is not None and diff == 0:
                 c.reason = "sympy: expand(a - b) == 0"
                 return True
-        c.reason = f"numeric: identical at {valid} points"
+            if diff is not None and diff.is_Number:
+                c.reason = f"sympy: a - b expands to the nonzero number {_short(diff)}"
+                return False
+        c.reason = (
+            f"numeric: identical at {valid} points" if names else "numeric: equal to 50 digits"
+        )
         return True
     if not names:
         c.reason = "undecided: a constant that cannot be evaluated (pole, domain or overflow)"
@@ -757,13 +766,42 @@ def _scalar_eq(a: Node, b: Node, c: _Cmp) -> bool:
     return False
 
 
-def _expands_to_zero(a: Node, b: Node) -> bool:
+def _same_as_rational(a: Node, b: Node, ea: Fraction | None, eb: Fraction | None, c: _Cmp) -> bool:
+    """Whether the constant side (``sin(pi/6)``) still equals the rational side at a precision
+    beyond the rational's own digits, so a long decimal approximation of an irrational value
+    (``1.414213562373095048801688724209698078569671875376`` for ``sqrt(2)``) is not equal."""
+    r, other = (ea, b) if ea is not None else (eb, a)
+    if r is None:
+        return True
+    digits = int((r.numerator.bit_length() + r.denominator.bit_length()) * 0.30103) + 2
+    dps = 40 + digits  # at most about 6,100: MAX_BITS bounds both parts of r
+    mp = mp_context()
+    c.tick()
+    with mp.workdps(dps):
+        try:
+            v = numeric(other, {})
+        except NumericError:
+            return True  # the 50-digit verdict stands
+        rv = mp.mpf(r.numerator) / r.denominator
+        if abs(v - rv) > mp.mpf(10) ** (-(dps - 20)) * max(1, abs(rv)):
+            c.reason = f"numeric: differ at {dps} digits (the rational only approximates it)"
+            return False
+    return True
+
+
+def _expand_difference(a: Node, b: Node) -> Any:
+    """``sympy.expand(a - b)``, or ``None`` when it cannot be built."""
     import sympy
 
     try:
-        return bool(sympy.expand(to_sympy(a) - to_sympy(b)) == 0)
+        return sympy.expand(to_sympy(a) - to_sympy(b))
     except (ExprError, ValueError, TypeError, ArithmeticError, RecursionError):
-        return False
+        return None
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _proportional(a: Node, b: Node, c: _Cmp) -> bool:
@@ -903,6 +941,9 @@ def _set_eq(a: _Answer, b: _Answer, c: _Cmp) -> bool:
 
 _CHOICE_REF = re.compile(r"^\(?\s*([A-J])\s*\)?\.?$")
 _CHOICE_PRED = re.compile(r"^\s*\(?\s*([A-Ja-j])\s*(?:\)|\.|:|$|\s)")
+_CHOICE_LIST = re.compile(
+    r"\s*\(?\s*[A-Ja-j]\s*\)?\s*(?:,|/|&|\bor\b|\band\b)\s*\(?\s*[A-Ja-j]\s*\)?(?![A-Za-z])"
+)
 _CHOICE_LAST = re.compile(r"\(([A-J])\)|\b(?:option|choice)\s+([A-J])\b", re.I)
 
 
@@ -916,11 +957,23 @@ def _verify_choice(pred: str, ref_letter: str) -> VerifyResult:
     text, how = extract_answer(pred)
     letter = None
     if how != "whole" or len(text) <= 8:
-        m = _CHOICE_PRED.match(L.normalize(text).replace("{", "").replace("}", ""))
+        norm = L.normalize(text).replace("{", "").replace("}", "")
+        m = _CHOICE_PRED.match(norm)
         letter = m.group(1).upper() if m else None
+        if letter is not None and _CHOICE_LIST.match(norm):
+            return VerifyResult(False, "several choices in the answer", text, ref_letter)
     if letter is None:
-        found = _CHOICE_LAST.findall(text[-2000:])
-        letter = (found[-1][0] or found[-1][1]).upper() if found else None
+        tail = text[-2000:]
+        found = list(_CHOICE_LAST.finditer(tail))
+        if found:
+            last = found[-1]
+            letter = (last.group(1) or last.group(2)).upper()
+            if how == "phrase" and len({(f.group(1) or f.group(2)).upper() for f in found}) > 1:
+                return VerifyResult(False, "several choices in the answer", text, ref_letter)
+            before = tail[: last.start()]
+            cut = max((m.end() for m in _SENTENCE_END.finditer(before[-400:])), default=0)
+            if _NEGATION.search(before[-400:][cut:]):
+                return VerifyResult(False, "the text negates its choice", text, ref_letter)
     if letter is None:
         return VerifyResult(False, "no choice letter in the prediction", text, ref_letter)
     same = letter == ref_letter
