@@ -394,3 +394,17 @@ def test_plan_sharded_same_results_local_and_ray(backend) -> None:
     assert len(run(None)) == len(seeds)
     with pytest.raises(ValueError, match="seeds has 2 entries but problems has 1"):
         plan_sharded(planner, "Countdown", seeds=[1, 2], problems=[None], backend=LocalBackend())
+
+
+def test_user_env_travels_to_the_workers(backend) -> None:
+    from thinkgym.agents.search import get_planner
+    from thinkgym.agents.search.sharded import plan_sharded
+    from thinkgym.learning.rollout import collect
+
+    env_id = thinkgym.register(MyCountdown, id="thinkgym/MyCountdownForRay-v0", override=True)
+    policy = SeededRandomPolicy(env_id)
+    planner = get_planner("best_of_n")(policy, n=2, budget=4, seed=0)
+    results = plan_sharded(planner, env_id, seeds=[1, 2, 3], backend=backend)
+    assert [r.env_id for r in results] == [env_id] * 3
+    eps = collect(policy, env_id, [{"seed": 1}, {"seed": 2}], backend=backend, shards=2)
+    assert [e.index for e in eps] == [0, 1] and all(e.steps for e in eps)

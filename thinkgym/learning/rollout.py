@@ -281,12 +281,26 @@ def collect(
 
 
 class _CollectShards:
-    """Factory of :func:`collect` shards for a :mod:`thinkgym.distributed` backend."""
+    """Factory of :func:`collect` shards for a :mod:`thinkgym.distributed` backend.
+
+    An env given by id travels with its gymnasium registration, so envs registered in this
+    process only (a plugin, ``thinkgym.register``) exist in the workers too.
+    """
 
     def __init__(self, policy: Any, env: Any, kwargs: dict[str, Any]) -> None:
+        import gymnasium as gym
+
+        from thinkgym.envs import resolve_id
+
         self.policy, self.env, self.kwargs = policy, env, kwargs
+        self.spec = gym.spec(resolve_id(env)) if isinstance(env, str) else None
 
     def __call__(self) -> Callable[[list[dict[str, Any]]], list[list[Episode]]]:
+        import gymnasium as gym
+
+        if self.spec is not None and self.spec.id not in gym.registry:
+            gym.registry[self.spec.id] = self.spec
+
         def run(problems: list[dict[str, Any]]) -> list[list[Episode]]:
             eps = collect(self.policy, self.env, problems, **self.kwargs)
             k = self.kwargs["samples"]

@@ -23,13 +23,24 @@ class PlanShards:
 
     Args:
         planner: the planner (with its policy and guidance) each worker runs.
-        env_or_id: the env or its id (an id is cheaper to ship).
+        env_or_id: the env or its id (an id is cheaper to ship; it travels with its gymnasium
+            registration, so envs registered in this process only exist in the workers too).
     """
 
     def __init__(self, planner: Planner, env_or_id: Any) -> None:
+        import gymnasium as gym
+
+        from thinkgym.envs import resolve_id
+
         self.planner, self.env = planner, env_or_id
+        self.spec = gym.spec(resolve_id(env_or_id)) if isinstance(env_or_id, str) else None
 
     def __call__(self) -> Callable[[list[tuple[Any, Any]]], list[SearchResult]]:
+        import gymnasium as gym
+
+        if self.spec is not None and self.spec.id not in gym.registry:
+            gym.registry[self.spec.id] = self.spec
+
         def run(items: list[tuple[Any, Any]]) -> list[SearchResult]:
             return self.planner.plan_many(
                 self.env, seeds=[s for s, _ in items], problems=[p for _, p in items]
