@@ -194,3 +194,16 @@ def test_a_non_finite_loss_stops_the_command_and_saves_nothing(tmp_path) -> None
     proc = thinkgym(*argv)
     assert_clean_error(proc, "training loss is", "nothing was saved", "lower the learning rate")
     assert not (out / "final").exists() and not (out / "checkpoints").exists()
+
+
+@pytest.mark.parametrize(
+    "code, needles",
+    [
+        ("x = (\n", ["SyntaxError", "bad_plugin.py"]),
+        ("raise RuntimeError('boom')\n", ["boom", ":1"]),
+    ],
+)
+def test_a_broken_plugin_is_one_line_naming_where(tmp_path, code, needles) -> None:
+    plugin = tmp_path / "bad_plugin.py"
+    plugin.write_text(code)
+    assert_clean_error(thinkgym("list", "--plugin", str(plugin)), "--plugin", *needles)

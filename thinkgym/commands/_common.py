@@ -28,16 +28,19 @@ __all__ = [
     "choice",
     "device_arg",
     "env_name",
+    "error_line",
     "existing_dir",
     "existing_file",
     "field_docs",
     "finite_float",
     "load_plugins",
     "nonneg_int",
+    "plugin_specs",
     "positive_float",
     "positive_int",
     "probability",
     "resolve_device_arg",
+    "warn",
     "writable_dir",
 ]
 
@@ -137,13 +140,8 @@ def env_name(text: str) -> str:
         return resolve_id(text)
     except gym.error.Error:
         pass
-    known = thinkgym.list_envs()
-    short = {k.split("/", 1)[-1].rsplit("-v", 1)[0]: k for k in known}
-    lowered = text.split("/")[-1].rsplit("-v", 1)[0].lower()
-    for name, env_id in short.items():
-        if name.lower() == lowered:
-            return env_id
-    raise argparse.ArgumentTypeError(_unknown(text, sorted(short), "env "))
+    short = sorted(k.split("/", 1)[-1].rsplit("-v", 1)[0] for k in thinkgym.list_envs())
+    raise argparse.ArgumentTypeError(_unknown(text, short, "env "))
 
 
 def existing_dir(text: str) -> Path:
@@ -232,27 +230,45 @@ def load_plugins(specs: Sequence[str]) -> None:
     twice does nothing the second time.
 
     Raises:
-        CommandError: the file does not exist or the module cannot be imported.
+        CommandError: the file does not exist, the module cannot be imported, or the plugin
+            raised while it ran (the message names the exception and where it was raised; the
+            traceback is chained, ``THINKGYM_DEBUG=1`` shows it).
     """
     for spec in specs:
         if spec in _LOADED_PLUGINS:
             continue
-        if spec.endswith(".py") or os.sep in spec or "/" in spec:
-            path = Path(spec).expanduser()
-            if not path.is_file():
-                raise CommandError(f"--plugin {spec}: no such file")
-            runpy.run_path(str(path), run_name="thinkgym_plugin")
-        else:
-            try:
+        try:
+            if spec.endswith(".py") or os.sep in spec or "/" in spec:
+                path = Path(spec).expanduser()
+                if not path.is_file():
+                    raise CommandError(f"--plugin {spec}: no such file")
+                runpy.run_path(str(path), run_name="thinkgym_plugin")
+            else:
                 importlib.import_module(spec)
-            except ModuleNotFoundError as exc:
-                if exc.name and spec.startswith(exc.name):
-                    raise CommandError(
-                        f"--plugin {spec}: no module {exc.name!r} (give a .py file or a module "
-                        "on sys.path)"
-                    ) from None
-                raise
+        except CommandError:
+            raise
+        except ModuleNotFoundError as exc:
+            if exc.name and spec.startswith(exc.name):
+                raise CommandError(
+                    f"--plugin {spec}: no module {exc.name!r} (give a .py file or a module on "
+                    "sys.path)"
+                ) from None
+            raise CommandError(f"--plugin {spec}: {_where(exc)}") from exc
+        except Exception as exc:  # the plugin's own code failed: say where, in one line
+            raise CommandError(f"--plugin {spec}: {_where(exc)}") from exc
         _LOADED_PLUGINS.add(spec)
+
+
+def _where(exc: BaseException) -> str:
+    """``Type: message (file:line)`` of an exception raised by a plugin's code."""
+    import traceback
+
+    place = ""
+    if not isinstance(exc, SyntaxError):  # a SyntaxError's message names file and line
+        frames = traceback.extract_tb(exc.__traceback__)
+        if frames:
+            place = f" ({frames[-1].filename}:{frames[-1].lineno})"
+    return f"{type(exc).__name__}: {error_line(exc)}{place}"
 
 
 # ---------------------------------------------------------------------------- wiring
