@@ -68,6 +68,9 @@ def test_factorial_of_a_non_integer_is_refused_not_truncated() -> None:
         ("digits and commas", lambda n: "1," * n + "x"),
         ("negation sentence", lambda n: "not " * n + "5"),
         ("list", lambda n: "1 or " * n),
+        ("spaces before a letter", lambda n: " " * n + "x"),
+        ("thin spaces before a letter", lambda n: "\\," * n + "x"),
+        ("parenthesis and spaces", lambda n: "( " + " " * n + "x"),
     ],
 )
 def test_scans_are_linear_in_the_input(name: str, make) -> None:
@@ -86,6 +89,8 @@ def test_scans_are_linear_in_the_input(name: str, make) -> None:
         except ValueError:
             pass
     assert verify(text, "5") in (True, False)
+    assert verify(text, "(B)") in (True, False)  # multiple-choice path
+    assert verify("Answer: " + text, "A") in (True, False)
     assert time.monotonic() - start < LAX, name
 
 

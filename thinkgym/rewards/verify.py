@@ -940,9 +940,12 @@ def _set_eq(a: _Answer, b: _Answer, c: _Cmp) -> bool:
 # --------------------------------------------------------------------------------------------
 
 _CHOICE_REF = re.compile(r"^\(?\s*([A-J])\s*\)?\.?$")
-_CHOICE_PRED = re.compile(r"^\s*\(?\s*([A-Ja-j])\s*(?:\)|\.|:|$|\s)")
+# Matched on left-stripped text; whitespace runs are bounded ("\s*\(?\s*" backtracks
+# quadratically over a long run of spaces).
+_CHOICE_PRED = re.compile(r"\(?\s{0,8}([A-Ja-j])\s{0,8}(?:\)|\.|:|$|\s)")
 _CHOICE_LIST = re.compile(
-    r"\s*\(?\s*[A-Ja-j]\s*\)?\s*(?:,|/|&|\bor\b|\band\b)\s*\(?\s*[A-Ja-j]\s*\)?(?![A-Za-z])"
+    r"\(?\s{0,8}[A-Ja-j]\s{0,8}\)?\s{0,8}(?:,|/|&|\bor\b|\band\b)\s{0,8}\(?\s{0,8}[A-Ja-j]"
+    r"\s{0,8}\)?(?![A-Za-z])"
 )
 _CHOICE_LAST = re.compile(r"\(([A-J])\)|\b(?:option|choice)\s+([A-J])\b", re.I)
 
@@ -957,7 +960,7 @@ def _verify_choice(pred: str, ref_letter: str) -> VerifyResult:
     text, how = extract_answer(pred)
     letter = None
     if how != "whole" or len(text) <= 8:
-        norm = L.normalize(text).replace("{", "").replace("}", "")
+        norm = L.normalize(text).replace("{", "").replace("}", "").lstrip()
         m = _CHOICE_PRED.match(norm)
         letter = m.group(1).upper() if m else None
         if letter is not None and _CHOICE_LIST.match(norm):
