@@ -22,6 +22,9 @@ from typing import Any
 
 import numpy as np
 
+ABLATE_FINISH = False
+"""Set by ``--ablate-finish``: zero the "one operation reaches 24" feature of every row."""
+
 
 def make_game24(difficulty: int, split: str = "train") -> Any:
     """A CandidateStepWrapper(Game24) thunk's body (module-level so SubprocVecEnv can pickle)."""
@@ -30,9 +33,16 @@ def make_game24(difficulty: int, split: str = "train") -> Any:
     import thinkgym  # noqa: F401  (registers the envs)
     from thinkgym.envs.wrappers import CandidateStepWrapper
 
-    return CandidateStepWrapper(
-        gym.make("thinkgym/Game24-v0", difficulty=difficulty, split=split), 36
-    )
+    env = gym.make("thinkgym/Game24-v0", difficulty=difficulty, split=split)
+    if not ABLATE_FINISH:
+        return CandidateStepWrapper(env, 36)
+
+    class NoFinishFlag(CandidateStepWrapper):
+        def _refresh(self) -> None:
+            super()._refresh()
+            self._obs[:, 1 + 4 + 2] = 0.0  # [valid, 4 count one-hots, done, correct, finish]
+
+    return NoFinishFlag(env, 36)
 
 
 def evaluate_test(model: Any) -> tuple[float, list[bool]]:
@@ -83,7 +93,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--hidden", type=int, default=64, help="width of the shared scorer MLP")
     p.add_argument("--out", type=Path, default=None, help="also write the JSON line here")
     p.add_argument("--save", type=Path, default=None, help="save the trained model (.zip)")
+    p.add_argument(
+        "--ablate-finish",
+        action="store_true",
+        help="zero the 'one operation reaches 24' feature (what the rest of the features teach)",
+    )
     args = p.parse_args(argv)
+    global ABLATE_FINISH
+    ABLATE_FINISH = args.ablate_finish
 
     import torch
     from stable_baselines3 import PPO
@@ -158,6 +175,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ),
         "load_average_1min": round(os.getloadavg()[0], 1),
         "hidden": args.hidden,
+        "ablate_finish": args.ablate_finish,
         "torch_threads": 1,
     }
     line = json.dumps(result)
