@@ -173,3 +173,9 @@ def test_a_path_that_is_not_a_directory_never_reaches_transformers(monkeypatch, 
     for spec in ("runs/typo", "someone/some-model", str(tmp_path / "missing")):
         with pytest.raises(FileNotFoundError, match="nothing is downloaded"):
             LLMPolicy.from_pretrained(spec)
+
+
+def test_a_reward_model_folder_is_not_taken_for_a_policy(reward_dir) -> None:
+    # a foreign checkpoint: same architecture family, another head; never filled in at random
+    with pytest.raises(CheckpointError, match="does not fit the weights.*lm_head"):
+        LLMPolicy.from_pretrained(reward_dir)
