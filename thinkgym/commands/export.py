@@ -175,15 +175,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         records = prm_records(sources, env)
     if not records:
-        raise CommandError(
-            f"no {args.kind} records from {len(sources)} source(s): "
-            + (
-                "no tree node had both a correct and a wrong continuation; search more problems "
-                "or with a larger --budget"
-                if args.kind == "dpo"
-                else "no correct trajectory was found"
-            )
-        )
+        why = {
+            "sft": "no correct trajectory was found (--include-wrong keeps wrong ones)",
+            "dpo": "no tree node had both a correct and a wrong continuation; search more "
+            "problems or with a larger --budget",
+            "prm": "no search reached a final answer or the step limit",
+        }[args.kind]
+        raise CommandError(f"no {args.kind} records from {len(sources)} source(s): {why}")
     path = save_dataset(to_dataset(records), args.out, args.format)
     back = load_dataset_file(path)
     print(
