@@ -54,8 +54,8 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
-        if "%(default)" in text:
-            return text
+        if "%(default)" in text or action.default in (None, [], False, argparse.SUPPRESS):
+            return text  # "(default: None)" says nothing
         return super()._get_help_string(action)
 
 
@@ -391,8 +391,10 @@ def add_config_arguments(
             continue
         kind = str(f.type).replace(" ", "")
         default = getattr(defaults, f.name)
-        help_text = docs.get(f.name, f.name.replace("_", " "))
-        help_text = f"{help_text} (default: {default})".replace("%", "%%")
+        help_text = docs.get(f.name, f.name.replace("_", " ")).replace("``", "")
+        if default is not None and "default" not in help_text:
+            help_text = f"{help_text} (default: {default})"
+        help_text = help_text.replace("%", "%%")
         kw: dict[str, Any] = {"default": argparse.SUPPRESS, "help": help_text}
         base = kind.split("|")[0]
         special = _NAMED_TYPES.get(f.name)

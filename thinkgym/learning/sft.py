@@ -69,7 +69,7 @@ class SFTConfig:
 
     # --- optimisation
     steps: int | None = 1000
-    """optimizer steps (leave empty and give ``epochs`` instead to count passes over the data)"""
+    """optimizer steps (or give epochs instead, to count passes over the data)"""
     epochs: float | None = None
     """passes over the (prompt, step) pairs, instead of ``steps``"""
     batch_size: int = 64
