@@ -408,3 +408,9 @@ def test_user_env_travels_to_the_workers(backend) -> None:
     assert [r.env_id for r in results] == [env_id] * 3
     eps = collect(policy, env_id, [{"seed": 1}, {"seed": 2}], backend=backend, shards=2)
     assert [e.index for e in eps] == [0, 1] and all(e.steps for e in eps)
+
+
+def test_unpicklable_factory_is_a_clear_error(backend) -> None:
+    lock = threading.Lock()
+    with pytest.raises(TypeError, match="cannot be pickled for the Ray workers"):
+        backend.map(lambda: lambda items: [lock for _ in items], [1])

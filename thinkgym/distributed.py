@@ -375,6 +375,13 @@ class RayBackend(Backend):
     # -- work
     def map(self, factory: Factory, items: Sequence[Any], *, shards: int | None = None) -> list:
         """See :meth:`Backend.map`. Raises :class:`ShardError` for shards that kept failing."""
+        try:
+            return self._map(factory, items, shards)
+        except KeyboardInterrupt:
+            self.close()
+            raise
+
+    def _map(self, factory: Factory, items: Sequence[Any], shards: int | None) -> list:
         ray = self._ray
         try:
             blob = ray.cloudpickle.dumps(factory)
@@ -386,12 +393,8 @@ class RayBackend(Backend):
             ) from exc
         key = hashlib.sha1(blob).hexdigest()
         bounds = self._shards(items, shards)
-        try:
-            self.start()
-            return self._run(key, ray.put(blob), items, bounds)
-        except KeyboardInterrupt:
-            self.close()
-            raise
+        self.start()
+        return self._run(key, ray.put(blob), items, bounds)
 
     def _run(
         self, key: str, blob_ref: Any, items: Sequence[Any], bounds: list[tuple[int, int]]
