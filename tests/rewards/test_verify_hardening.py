@@ -247,3 +247,10 @@ def test_verdicts_do_not_depend_on_load() -> None:
     for t in bad:
         t.join(60)
     assert not errors, errors
+
+
+@pytest.mark.parametrize("timeout", [float("nan"), -1.0, "1", None, True])
+def test_a_bad_timeout_is_a_false_verdict_not_an_exception(timeout: object) -> None:
+    res = verify("1", "1", timeout=timeout, explain=True)  # type: ignore[arg-type]
+    assert res.equal is False and "timeout" in res.reason
+    assert verify("1", "1", timeout=float("inf")) is True

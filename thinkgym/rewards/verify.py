@@ -986,9 +986,11 @@ def _verify_choice(pred: str, ref_letter: str) -> VerifyResult:
 
 
 def _verify(pred: str, ref: str, timeout: float) -> VerifyResult:
-    c = _Cmp(timeout)
     if not isinstance(pred, str) or not isinstance(ref, str):
         return VerifyResult(False, "inputs must be strings")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
+        return VerifyResult(False, f"timeout={timeout!r} must be a number of seconds >= 0")
+    c = _Cmp(min(float(timeout), 1e6))
     ref_text, ref_how = extract_answer(ref)
     letter = _choice(ref_text)
     if letter is not None:
