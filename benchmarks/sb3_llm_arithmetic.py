@@ -60,21 +60,25 @@ def train_one(args: argparse.Namespace, seed: int, model_dir: Path, out_dir: Pat
         env = gym.make("thinkgym/Arithmetic-v0", difficulty=args.difficulty, split="train")
         return Monitor(TokenLevelWrapper(env, tok, max_tokens=args.max_tokens))
 
-    curve: list[tuple[int, float, int]] = []
+    curve: list[tuple[int, float, int]] = []  # (tokens so far, mean episode reward, episodes)
 
     class Curve(BaseCallback):
-        def _on_rollout_end(self) -> None:
-            eps = [e["r"] for e in self.model.ep_info_buffer][-self._fresh() :]
-            if eps:
-                curve.append((self.num_timesteps, float(np.mean(eps)), len(eps)))
+        """Mean reward of the episodes that finished during each rollout."""
 
-        def _fresh(self) -> int:
-            n = len(self.model.ep_info_buffer)
-            done = sum(c[2] for c in curve)
-            return max(1, min(n, self.model._episode_num - done))
+        def __init__(self) -> None:
+            super().__init__()
+            self.rewards: list[float] = []
 
         def _on_step(self) -> bool:
+            for info in self.locals["infos"]:
+                if "episode" in info:  # Monitor's summary of a finished episode
+                    self.rewards.append(float(info["episode"]["r"]))
             return True
+
+        def _on_rollout_end(self) -> None:
+            if self.rewards:
+                curve.append((self.num_timesteps, float(np.mean(self.rewards)), len(self.rewards)))
+            self.rewards = []
 
     torch.manual_seed(seed)
     venv = DummyVecEnv([make] * args.n_envs)
