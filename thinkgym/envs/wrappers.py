@@ -62,10 +62,12 @@ class CandidateStepWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     ## Observation
     ``Box(k * (f + 1))``: ``k`` rows (flattened) of ``f + 1`` numbers, one per candidate slot:
-    ``[valid, features of the state after the candidate]``; empty slots are zero. Features come from the task's ``features(state)``, or
-    with a proposer from its model: ``[embedding(transcript), embedding(transcript + step)]``
+    ``[valid, features of the state after the candidate]``; empty slots are zero. Features
+    come from the task's ``features(state)`` (clipped to ``±FEATURE_BOUND``), or with a
+    proposer from its model: ``[embedding(transcript), embedding(transcript + step)]``
     (mean-pooled last hidden states; the proposer needs ``embed(texts)`` or ``model`` and
-    ``tokenizer`` attributes).
+    ``tokenizer`` attributes). Tasks with ``candidate_table(state)`` (Countdown, Game24) give
+    the steps and the rows at once (a cached fast path).
 
     ## Action
     ``Discrete(k)``: the index of a candidate. ``action_masks()`` marks the valid slots (a
