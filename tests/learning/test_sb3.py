@@ -225,3 +225,28 @@ def test_cli_trains_maskable_ppo_with_checkpoints_and_eval(tmp_path) -> None:
     assert (tmp_path / "progress.csv").is_file()
     assert list((tmp_path / "checkpoints").glob("model_*_steps.zip"))
     assert (tmp_path / "eval" / "evaluations.npz").is_file()
+
+
+def test_cli_trains_the_lm_on_tokens_and_saves_an_llm_policy(tiny_lm, tmp_path) -> None:
+    from thinkgym.agents.llm import LLMPolicy
+    from thinkgym.commands import train_sb3
+
+    model, tok = tiny_lm
+    model.save_pretrained(tmp_path / "lm")
+    tok.save_pretrained(tmp_path / "lm")
+    args = _cli_args(
+        algo="PPO",
+        env="Arithmetic",
+        difficulty=0,
+        wrapper="tokens",
+        model=tmp_path / "lm",
+        out=tmp_path / "run",
+        timesteps=32,
+        n_envs=1,
+        n_steps=32,
+        max_tokens=32,
+        eval_freq=0,
+    )
+    assert train_sb3.run(args) == 0
+    policy = LLMPolicy.from_pretrained(tmp_path / "run" / "final", device="cpu")
+    assert len(policy.propose(["Evaluate: 2 + 3"], 2, max_new_tokens=4)[0]) == 2
