@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
@@ -70,8 +71,24 @@ class CountingPolicy:
         self.tokens = 0
         self.calls = 0
 
-    def propose(self, observations: list[str], n: int = 1, **kw: Any) -> list[list[Proposal]]:
-        out = self.inner.propose(observations, n, **kw)
+    def propose(
+        self,
+        observations: Sequence[str],
+        n: int = 1,
+        *,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        max_new_tokens: int = 48,
+        seed: int | None = None,
+    ) -> list[list[Proposal]]:
+        out = self.inner.propose(
+            observations,
+            n,
+            temperature=temperature,
+            top_p=top_p,
+            max_new_tokens=max_new_tokens,
+            seed=seed,
+        )
         self.calls += 1
         for lst in out:
             self.sequences += len(lst)
@@ -248,10 +265,19 @@ def test_revision_feedback_modes() -> None:
     class FeedbackPolicy(RandomAgent):
         prompts: list[str] = []
 
-        def propose(self, observations: list[str], n: int = 1, **kw: Any) -> Any:
+        def propose(
+            self,
+            observations: Sequence[str],
+            n: int = 1,
+            *,
+            temperature: float = 1.0,
+            top_p: float = 1.0,
+            max_new_tokens: int = 48,
+            seed: int | None = None,
+        ) -> list[list[Proposal]]:
             self.prompts.extend(observations)
             clean = [o.split("\nFeedback:")[0] for o in observations]
-            return super().propose(clean, n, **kw)
+            return super().propose(clean, n, seed=seed)
 
     pol = FeedbackPolicy(env, seed=0)
     r = SequentialRevision(pol, rounds=6, budget=40, text_feedback=True).plan(env, seed=0)
@@ -313,7 +339,16 @@ def test_best_of_n_weighted_vote_sums_reward_model_scores() -> None:
     answers = ["5", "5", "5", "7", "7", "9"]
 
     class Scripted:
-        def propose(self, observations: list[str], n: int = 1, **kw: Any) -> list[list[Proposal]]:
+        def propose(
+            self,
+            observations: Sequence[str],
+            n: int = 1,
+            *,
+            temperature: float = 1.0,
+            top_p: float = 1.0,
+            max_new_tokens: int = 48,
+            seed: int | None = None,
+        ) -> list[list[Proposal]]:
             return [[Proposal(f"Answer: {answers[i]}", tokens=3)] for i in range(len(observations))]
 
     class AnswerORM:
@@ -339,9 +374,18 @@ def test_plan_together_shares_policy_calls_and_matches_plan_many() -> None:
     class Counting(OracleAgent):
         calls = 0
 
-        def propose(self, observations: list[str], n: int = 1, **kw: Any) -> Any:
+        def propose(
+            self,
+            observations: Sequence[str],
+            n: int = 1,
+            *,
+            temperature: float = 1.0,
+            top_p: float = 1.0,
+            max_new_tokens: int = 48,
+            seed: int | None = None,
+        ) -> list[list[Proposal]]:
             type(self).calls += 1
-            return super().propose(observations, n, **kw)
+            return super().propose(observations, n, seed=seed)
 
     policy = Counting(env, seed=0)
     planners = [
