@@ -34,6 +34,7 @@ __all__ = [
     "field_docs",
     "finite_float",
     "load_plugins",
+    "model_dir",
     "nonneg_int",
     "plugin_specs",
     "positive_float",
@@ -361,8 +362,20 @@ def _str_dir(text: str) -> str:
     return str(writable_dir(text))
 
 
+def model_dir(text: str) -> str:
+    """argparse type: a local model directory (``config.json`` inside); nothing is downloaded."""
+    from thinkgym.checkpoints import CheckpointError, check_model_dir
+
+    try:
+        return str(check_model_dir(text, "model"))
+    except (FileNotFoundError, CheckpointError) as exc:
+        raise argparse.ArgumentTypeError(error_line(exc)) from None
+
+
 # config fields whose name says what they hold get a type that checks the value at parse time
 _NAMED_TYPES: dict[str, Callable[[str], str]] = {
+    "policy": model_dir,
+    "init": model_dir,
     "env": env_name,
     "env_id": env_name,
     "device": device_arg,
