@@ -80,16 +80,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recipe", default="default")
     parser.add_argument("--scale", type=float, default=1.0, help="data scale (as --data-scale)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--rows",
+        nargs="*",
+        default=None,
+        help="only these rows of the recipe's data table (e.g. thinkgym/LinearEquation-v0); "
+        "the row seeds stay those of the full table",
+    )
     args = parser.parse_args(argv)
     from thinkgym.learning.recipes import build_traces, get_recipe
 
+    data = get_recipe(args.recipe).data
+    unknown = sorted(set(args.rows or ()) - set(data))
+    if unknown:
+        parser.error(f"unknown rows {unknown}; the recipe has {sorted(data)}")
+    keep = set(data) if args.rows is None else set(args.rows)
+    # rows left out build 0 problems, so the kept rows keep their seeds
+    table = {k: (n if k in keep else 0, s, d) for k, (n, s, d) in data.items()}
     t0 = time.perf_counter()
-    traces = build_traces(get_recipe(args.recipe).data, seed=args.seed, scale=args.scale)
+    traces = build_traces(table, seed=args.seed, scale=args.scale)
     heads = {t.head for t in traces}
     sets = eval_heads()
     counts = overlap(heads, sets)
     print(
-        f"\nrecipe {args.recipe!r} at scale {args.scale}: {len(traces)} traces, {len(heads)} "
+        f"\nrecipe {args.recipe!r} (rows: {', '.join(sorted(keep))}) at scale {args.scale}: "
+        f"{len(traces)} traces, {len(heads)} "
         f"distinct problems ({time.perf_counter() - t0:.0f} s)\n"
     )
     print("| evaluation set | problems | in the training data |")
