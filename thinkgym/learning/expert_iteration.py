@@ -156,6 +156,8 @@ def resolve_env_id(name: str) -> str:
 
     try:
         full = resolve_id(name)
+    except gym.error.Error as exc:  # NameNotFound & co: already one line with the choices
+        raise ValueError(str(exc)) from None
     except (KeyError, ValueError):
         full = name
     if full not in gym.registry:
@@ -170,20 +172,18 @@ def train_problems(
 ) -> list[dict[str, Any]]:
     """Training problems as ``env.reset`` keyword arguments, disjoint from the evaluation ones.
 
-    Game24: puzzles outside the 100 test puzzles (all difficulty quartiles), in a seeded order;
-    other tasks: seeds in a seeded order of a ``split="train"`` env (``env_kwargs`` may not ask
-    for another split), whose problems are never test problems (:mod:`thinkgym.envs.splits`).
-    ``offset`` skips that many problems of the order (round ``r`` takes the next slice; the
-    order wraps around when it runs out).
-    """
-    from thinkgym.envs import is_held_out, make
+    Game24: puzzles outside the 100 Tree-of-Thoughts test puzzles (all difficulty quartiles), in
+    a seeded order; other tasks: seeds of a ``split="train"`` env (which never draws a test
+    problem, :mod:`thinkgym.envs.splits`), in a seeded order. ``offset`` skips that many problems
+    of the order (round ``r`` takes the next slice; Game24's order wraps around when it runs out).
 
+    Raises:
+        ValueError: ``env_kwargs`` asks for another split than ``"train"``.
+    """
     env_id = resolve_env_id(env_id)
-    if (env_kwargs or {}).get("split", "train") != "train":
-        raise ValueError(
-            f"env_kwargs split={env_kwargs['split']!r}: training problems come from the 'train' "
-            "split only"
-        )
+    split = (env_kwargs or {}).get("split", "train")
+    if split != "train":
+        raise ValueError(f"split={split!r}: training problems come from split='train' only")
     if env_id == GAME24:
         from thinkgym.envs.game24 import puzzle_table, test_puzzles
 
@@ -194,20 +194,8 @@ def train_problems(
             {"options": {"numbers": list(pool[order[(offset + i) % len(pool)]])}}
             for i in range(count)
         ]
-    # a train-split env (the default) never draws a test problem; is_held_out is the guard
-    env = make(env_id, **(env_kwargs or {})).unwrapped
-    rng = np.random.default_rng([seed, 7])
-    seeds = rng.permutation(10**6)
-    out: list[dict[str, Any]] = []
-    k = 0
-    while len(out) < count + offset:
-        s = int(seeds[k % len(seeds)])
-        k += 1
-        env.reset(seed=s)
-        if is_held_out(env.format_problem(env.get_state().problem)):
-            continue
-        out.append({"seed": s})
-    return out[offset:]
+    seeds = np.random.default_rng([seed, 7]).permutation(10**6)
+    return [{"seed": int(seeds[(offset + i) % len(seeds)])} for i in range(count)]
 
 
 # ---------------------------------------------------------------------------- approval
@@ -287,10 +275,10 @@ def evaluate_policy(
     seed: int = 0,
 ) -> dict[str, float]:
     """Held-out greedy pass@1 and sampled pass@k (``k=0``: pass@1 only) on evaluation problems."""
+    from thinkgym.envs.splits import eval_problems
     from thinkgym.learning.evaluation import pass_at, run_episodes
-    from thinkgym.learning.traces import eval_problems
 
-    problems = eval_problems(env_id, limit)
+    problems = eval_problems(env_id, limit, env_kwargs=env_kwargs)
     row = {"pass@1": pass_at(run_episodes(policy, env_id, problems, env_kwargs=env_kwargs))}
     if k > 0:
         res = run_episodes(

@@ -467,10 +467,10 @@ def _train(
     from tqdm.auto import tqdm
 
     from thinkgym.envs import make
+    from thinkgym.envs.splits import eval_problems
     from thinkgym.learning.evaluation import pass_at, run_episodes
     from thinkgym.learning.expert_iteration import train_problems
     from thinkgym.learning.rollout import collect
-    from thinkgym.learning.traces import eval_problems
     from thinkgym.rewards.registry import make_reward
 
     cfg.validate()
@@ -497,7 +497,7 @@ def _train(
         if critic is not None and "critic" in state:
             critic.load(ckpt)
         write(f"[{name}] resumed from {ckpt} at iteration {start}")
-    eval_probs = eval_problems(cfg.env, cfg.eval_limit)
+    eval_probs = eval_problems(cfg.env, cfg.eval_limit, env_kwargs=cfg.env_kwargs)
 
     def evaluate(it: int) -> float:
         res = run_episodes(policy, cfg.env, eval_probs, env_kwargs=cfg.env_kwargs)
