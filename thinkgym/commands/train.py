@@ -20,6 +20,7 @@ TRAIN_COMMANDS: dict[str, str] = {
     "sb3": "thinkgym.commands.train_sb3",
     "expert-iteration": "thinkgym.commands.train_expert_iteration",
     "grpo": "thinkgym.commands.train_grpo",
+    "ppo": "thinkgym.commands.train_ppo",
 }
 
 

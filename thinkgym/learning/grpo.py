@@ -296,7 +296,7 @@ def policy_update(
                 opt.zero_grad(set_to_none=True)
                 model.eval()
                 raise NonFiniteLossError(
-                    f"the loss is {float(loss)} (ratio max {float(ratio.max()):.3g}); the run "
+                    f"the loss is {float(loss.detach())} (ratio max {float(ratio.detach().max()):.3g}); the run "
                     "stopped before this update and the last checkpoint is intact: lower lr or "
                     "clip, or check the rewards for NaN/inf"
                 )
