@@ -165,6 +165,16 @@ def test_no_exception_escapes_on_random_garbage() -> None:
         ("x + 10^{-40}", "x"),
         ("\\pi + 10^{-40}", "\\pi"),
         ("\\sqrt{2}", "1.41421356237309504880168872420969807856967187537694"),
+        # an argument of a function the parser cannot evaluate is not the answer
+        ("floor(2.5)", "2.5"),
+        ("so x = floor(7/2)", "7/2"),
+        ("Answer: the value of floor(2.7)", "2.7"),
+        ("lcm(10^500,10^500+1)", "1"),
+        ("ceil(10^30+0.5)", "0.5"),
+        ("gcd(10^100, 10^99)", "99"),
+        # nor is an unknown function read as a product of letters (R*e*2)
+        ("Re(2)", "2 R e"),
+        ("\\boxed{2 lg(8)}", "2lg8"),
     ],
 )
 def test_not_answers_are_never_equal(pred: str, ref: str) -> None:
@@ -187,6 +197,9 @@ def test_not_answers_are_never_equal(pred: str, ref: str) -> None:
         ("e^{i\\pi}", "-1"),
         ("I pick option B, not A", "B"),
         ("exp(x^{100}) * 2", "2\\exp(x^{100})"),  # no real point of size >1 evaluates
+        ("asin(1)", "\\pi/2"),
+        ("We compute gcd(12, 18) = 6, so we get 6.", "6"),
+        ("The answer is 5 (rounded).", "5"),
     ],
 )
 def test_real_answers_still_count(pred: str, ref: str) -> None:

@@ -98,7 +98,10 @@ _LAST_NUM = re.compile(
     r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?(?:\s*/\s*\d+)?|-?\.\d+", re.ASCII
 )
 _WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}")
-_KNOWN_WORDS = frozenset(L.FUNCS) | {
+_PARSED_CALLS = frozenset(L.FUNCS) | {"asin", "acos", "atan"}
+"""Function names the parser evaluates; it would read any other name (``floor``, ``gcd``,
+``max``, ``Re``) as a product of letters (``f*l*oo*r``), so such calls are refused."""
+_KNOWN_WORDS = _PARSED_CALLS | {
     "pi",
     "inf",
     "infty",
@@ -222,6 +225,32 @@ def _foreign_call(s: str, min_len: int) -> str | None:
     return None
 
 
+def _unsupported_call(s: str) -> str | None:
+    """The first ``name(`` of a math function the parser cannot evaluate (``floor(``, ``gcd(``)."""
+    for m in _CALL.finditer(s):
+        if m.group(1) in _MATH_CALLS and m.group(1) not in _PARSED_CALLS:
+            return m.group(1)
+    return None
+
+
+def _inside_call(before: str) -> bool:
+    """Whether the end of ``before`` lies inside the brackets of a call (``floor(2.5`` -> True).
+
+    A backward scan over the (bounded) sentence: the innermost unclosed ``(`` directly after a
+    name means the text that follows is a function's argument, not an answer.
+    """
+    depth = 0
+    for k in range(len(before) - 1, -1, -1):
+        ch = before[k]
+        if ch == ")":
+            depth += 1
+        elif ch == "(":
+            if depth == 0:
+                return k > 0 and (before[k - 1].isalpha() or before[k - 1] == "_")
+            depth -= 1
+    return False
+
+
 def _looks_like_prose(s: str) -> bool:
     return any(w.group(0).lower() not in _KNOWN_WORDS for w in _WORD.finditer(s))
 
@@ -283,6 +312,8 @@ def _prose_candidate(text: str, pick: int) -> str:
     sentence = before[-400:][cut:]
     if _NEGATION.search(sentence):
         raise ParseError(f"the text negates its answer ({sentence.strip()[-60:]!r})")
+    if _inside_call(sentence):  # "floor(2.5)": 2.5 is an argument, not the answer
+        raise ParseError(f"{cand!r} is the argument of a function call, not an answer")
     if _LIST_AFTER.match(text, end) or _LIST_BEFORE.search(sentence):
         raise ParseError("the text lists several answers")
     return cand
@@ -592,6 +623,9 @@ def _parse_loose(text: str, how: str) -> tuple[_Answer, str]:
     if call is not None:
         raise ParseError(f"the answer looks like program code (a call of {call!r})")
     if how == "boxed" or "\\begin" in text or not _looks_like_prose(text):
+        call = _unsupported_call(text)
+        if call is not None:
+            raise ParseError(f"unsupported function {call!r}")
         text = _strip_units(text)
         return _parse_text(text), text
     call = _foreign_call(text, 2)
