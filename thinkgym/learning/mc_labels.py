@@ -400,28 +400,22 @@ def collect_prm_dataset(
     policy = _as_policy(policy, env)
     limit = int(max_steps if max_steps is not None else env.max_steps)
 
-    states = []
+    from thinkgym.learning.rollout import collect
+
     for i in range(n_problems):
         env.reset(seed=seed + i)
-        state = env.get_state()
-        _track(policy, state)
-        states.append(state)
-    finals: list[EnvState | None] = [None] * n_problems
-    active = list(range(n_problems))
-    while active:
-        obs = [env.transcript(states[i]) for i in active]
-        proposals = policy.propose(obs, 1)
-        still = []
-        for i, props in zip(active, proposals, strict=True):
-            step = props[0].text if props else ""
-            nxt, _, _ = env.apply(states[i], step)
-            states[i] = nxt
-            if nxt.done or nxt.t >= limit:
-                finals[i] = nxt
-            else:
-                still.append(i)
-        active = still
-    kept = [s for s in finals if s is not None and s.steps]
+        _track(policy, env.get_state())
+    # the shared lockstep collector samples the trajectories (the labels below use only their
+    # steps, replayed from the problem, so the reference the env grades with is not used here)
+    saved_limit = env.max_steps
+    env.max_steps = limit
+    try:
+        episodes = collect(policy, env, [{"seed": seed + i} for i in range(n_problems)])
+    finally:
+        env.max_steps = saved_limit
+    kept = [
+        ep.final_state for ep in episodes if ep.final_state is not None and ep.final_state.steps
+    ]
     labeler = MCRolloutLabeler(
         env, policy, k, max_steps=limit, use_reference=use_reference, progress=progress
     )
