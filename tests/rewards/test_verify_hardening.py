@@ -175,6 +175,10 @@ def test_no_exception_escapes_on_random_garbage() -> None:
         # nor is an unknown function read as a product of letters (R*e*2)
         ("Re(2)", "2 R e"),
         ("\\boxed{2 lg(8)}", "2lg8"),
+        # digits glued to a name are no number of the prose
+        ("The formula is H2O", "2"),
+        ("We used gpt4", "4"),
+        ("The area is 5 m2", "2"),
     ],
 )
 def test_not_answers_are_never_equal(pred: str, ref: str) -> None:
@@ -200,6 +204,7 @@ def test_not_answers_are_never_equal(pred: str, ref: str) -> None:
         ("asin(1)", "\\pi/2"),
         ("We compute gcd(12, 18) = 6, so we get 6.", "6"),
         ("The answer is 5 (rounded).", "5"),
+        ("The area is 5 m2", "5"),
     ],
 )
 def test_real_answers_still_count(pred: str, ref: str) -> None:

@@ -94,8 +94,9 @@ _BOXED = re.compile(r"\\(?:boxed|fbox)\s*")
 _ANSWER = re.compile(
     r"(?i)(?:final\s+answer|the\s+answer|answer)\s*(?:is\s*:?|:|=)\s*(?:\*\*)?\s*([^\n]*)"
 )
-_LAST_NUM = re.compile(
-    r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?(?:\s*/\s*\d+)?|-?\.\d+", re.ASCII
+_LAST_NUM = re.compile(  # not digits glued to a name (H2O, gpt4, x1, m2)
+    r"(?<![A-Za-z_\d.])(?:-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?(?:\s*/\s*\d+)?|-?\.\d+)",
+    re.ASCII,
 )
 _WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}")
 _PARSED_CALLS = frozenset(L.FUNCS) | {"asin", "acos", "atan"}
