@@ -59,6 +59,7 @@ CASES = [
     (["play", "Game24", "--agent", "robot"], ["robot"]),
     (["play", "Game24", "--agent", "policy", "--policy", "{tmp}/typo"], ["typo"]),
     (["play", "Game24", "--temperature", "nan"], ["--temperature", "nan"]),
+    (["play", "Game24", "--temperature", "-1"], ["--temperature", "-1 must be >= 0"]),
     (["bench", "--envs", "Gmae24"], ["Gmae24", "Game24"]),
     (["bench", "--envs", "Game24", "--planners", "bem"], ["bem", "beam"]),
     (["bench", "--budgets", "0"], ["--budgets", "0"]),

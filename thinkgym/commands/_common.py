@@ -41,6 +41,7 @@ __all__ = [
     "positive_int",
     "probability",
     "resolve_device_arg",
+    "temperature_arg",
     "warn",
     "writable_dir",
 ]
@@ -100,6 +101,14 @@ def positive_float(text: str) -> float:
     value = finite_float(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{value:g} must be > 0")
+    return value
+
+
+def temperature_arg(text: str) -> float:
+    """argparse type: a sampling temperature, a finite number >= 0 (0 means greedy)."""
+    value = finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value:g} must be >= 0 (0 means greedy)")
     return value
 
 

@@ -25,19 +25,12 @@ import argparse
 import sys
 from typing import Any
 
-from thinkgym.commands._common import CommandError, env_name, finite_float, positive_int
+from thinkgym.commands._common import CommandError, env_name, positive_int, temperature_arg
 
 __all__ = ["add_arguments", "run"]
 
 AGENTS = ("human", "policy", "oracle", "random")
 _COMMANDS = "type a step, or: hint, undo, show, help, quit"
-
-
-def _temperature(text: str) -> float:
-    value = finite_float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value:g} must be >= 0 (0 means greedy)")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--temperature",
-        type=_temperature,
+        type=temperature_arg,
         default=0.0,
         help="sampling temperature of --agent policy (0: greedy; after a rejected step the "
         "policy samples at temperature 1 at least, so it does not repeat the step)",
