@@ -144,6 +144,24 @@ def _short(keys: Sequence[str], n: int = 4) -> str:
     return ", ".join(keys[:n]) + more
 
 
+def _fit_problems(
+    shapes: Sequence[str],
+    missing: Sequence[str],
+    unexpected: Sequence[str],
+    shape_label: str,
+    n_shapes: int = 2,
+) -> str:
+    """``"shape mismatch ...; missing weights: ...; unexpected weights: ..."`` ("" when none)."""
+    problems = []
+    if shapes:
+        problems.append(f"{shape_label}: {_short(shapes, n_shapes)}")
+    if missing:
+        problems.append(f"missing weights: {_short(missing)}")
+    if unexpected:
+        problems.append(f"unexpected weights: {_short(unexpected)}")
+    return "; ".join(problems)
+
+
 def check_state_dict(
     model: Any,
     state: dict[str, Any],
@@ -175,16 +193,10 @@ def check_state_dict(
         for k, v in own.items()
         if k in state and tuple(state[k].shape) != tuple(v.shape)
     ]
-    problems = []
-    if shapes:
-        problems.append(f"shape mismatch (checkpoint vs model): {_short(shapes, 2)}")
-    if missing:
-        problems.append(f"missing weights: {_short(missing)}")
-    if unexpected:
-        problems.append(f"unexpected weights: {_short(unexpected)}")
+    problems = _fit_problems(shapes, missing, unexpected, "shape mismatch (checkpoint vs model)")
     if problems:
         raise CheckpointError(
-            f"{source} does not fit the model ({'; '.join(problems)}); load it with the config "
+            f"{source} does not fit the model ({problems}); load it with the config "
             "it was saved with"
         )
 
@@ -305,16 +317,10 @@ def load_pretrained(
     mismatched = [
         str(m[0]) if isinstance(m, tuple) else str(m) for m in info.get("mismatched_keys", ())
     ]
-    problems = []
-    if mismatched:
-        problems.append(f"shape mismatch: {_short(mismatched)}")
-    if missing:
-        problems.append(f"missing weights: {_short(missing)}")
-    if unexpected:
-        problems.append(f"unexpected weights: {_short(unexpected)}")
+    problems = _fit_problems(mismatched, missing, unexpected, "shape mismatch", n_shapes=4)
     if problems:
         raise CheckpointError(
-            f"{d}: its config.json does not fit the weights ({'; '.join(problems)}); the "
+            f"{d}: its config.json does not fit the weights ({problems}); the "
             f"{what} would be partly random"
         )
     return model
