@@ -98,3 +98,18 @@ def test_batched_step_scorer_and_bad_input() -> None:
         collect(OracleAgent(env), ENV, PROBLEMS, samples=0)
     with pytest.raises(TypeError, match="step_reward"):
         collect(OracleAgent(env), ENV, PROBLEMS, step_reward=3)
+
+
+def test_sharded_collection_equals_the_collector_per_shard() -> None:
+    pytest.importorskip("torch")
+    from thinkgym.agents.llm import LLMPolicy
+    from thinkgym.learning.rollout import collect_sharded
+
+    kw = {"samples": 2, "temperature": 1.0, "seed": 3, "env_kwargs": {"difficulty": 1}}
+    sharded = collect_sharded(
+        None, ENV, PROBLEMS[:4], backend="local", shards=2, device="cpu", **kw
+    )
+    policy = LLMPolicy.default(device="cpu")
+    halves = collect(policy, ENV, PROBLEMS[:2], **kw) + collect(policy, ENV, PROBLEMS[2:4], **kw)
+    assert [e.actions for e in sharded] == [e.actions for e in halves]
+    assert [e.index for e in sharded] == [0, 0, 1, 1, 2, 2, 3, 3]

@@ -12,6 +12,9 @@ env's reward, whether the step was accepted, and an optional per-step score from
 reward (a rule PRM, a learned PRM, MC values: anything with ``process(state, step)`` or a batched
 callable). The evaluation loop (:func:`thinkgym.learning.evaluation.run_episodes`) is this
 collector with greedy decoding.
+
+:func:`collect_sharded` runs the collector shard by shard on a :mod:`thinkgym.distributed`
+backend (``"local"`` or ``"ray"``): each worker loads the policy once from its directory.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Step", "Episode", "collect", "StepScorer"]
+__all__ = ["Step", "Episode", "collect", "collect_sharded", "CollectorFactory", "StepScorer"]
 
 StepScorer = Callable[[Sequence[Any], Sequence[str], Sequence[Any]], Sequence[float]]
 """A batched per-step scorer: ``fn(states_before, steps, states_after) -> scores``."""
@@ -307,3 +310,81 @@ class _CollectShards:
             return [eps[i * k : (i + 1) * k] for i in range(len(problems))]
 
         return run
+
+
+@dataclass
+class CollectorFactory:
+    """A picklable factory for :mod:`thinkgym.distributed`: a worker loads the policy once and
+    collects the episodes of the problems of each shard it is given.
+
+    Attributes:
+        policy_dir: the policy directory (``None``: the shipped policy).
+        env: the env id.
+        kwargs: keyword arguments of :func:`collect` (``samples``, ``temperature``, ``seed``, ...).
+        device: the workers' device (``None``: CUDA when available).
+    """
+
+    policy_dir: str | None
+    env: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    device: str | None = None
+
+    def __call__(self) -> Callable[[list[tuple[int, dict[str, Any]]]], list[list[Episode]]]:
+        """Load the policy; return ``fn([(index, problem), ...]) -> [episodes per problem]``."""
+        from thinkgym.agents.llm import LLMPolicy
+
+        if self.policy_dir is None:
+            policy = LLMPolicy.default(device=self.device)
+        else:
+            policy = LLMPolicy.from_pretrained(self.policy_dir, device=self.device)
+        samples = int(self.kwargs.get("samples", 1))
+
+        def run(items: list[tuple[int, dict[str, Any]]]) -> list[list[Episode]]:
+            episodes = collect(policy, self.env, [p for _, p in items], **self.kwargs)
+            out = []
+            for k, (index, _) in enumerate(items):
+                group = episodes[k * samples : (k + 1) * samples]
+                for ep in group:
+                    ep.index = index
+                out.append(group)
+            return out
+
+        return run
+
+
+def collect_sharded(
+    policy_dir: str | None,
+    env: str,
+    problems: Sequence[dict[str, Any]],
+    *,
+    backend: Any = "local",
+    shards: int | None = None,
+    workers: int | None = None,
+    device: str | None = None,
+    **kwargs: Any,
+) -> list[Episode]:
+    """:func:`collect` over a :mod:`thinkgym.distributed` backend, one shard per worker.
+
+    The episodes are those of :func:`collect` run on each shard's problems in turn (sampling
+    seeds are per call, so results depend on how the problems are cut into shards, never on the
+    backend or the number of workers). ``Episode.index`` is the problem's index in ``problems``.
+
+    Args:
+        policy_dir: the policy directory each worker loads (``None``: the shipped policy).
+        env: the env id (a string: workers make their own env).
+        problems: ``env.reset`` keyword arguments, one per problem.
+        backend: ``"local"``, ``"ray"`` or a :class:`thinkgym.distributed.Backend`.
+        shards: how many shards (default: one per worker).
+        workers: Ray workers (see :func:`thinkgym.distributed.make_backend`).
+        device: the workers' device.
+        **kwargs: keyword arguments of :func:`collect`.
+    """
+    from thinkgym.distributed import run_sharded
+
+    factory = CollectorFactory(
+        None if policy_dir is None else str(policy_dir), str(env), dict(kwargs), device
+    )
+    groups = run_sharded(
+        factory, list(enumerate(problems)), backend=backend, workers=workers, shards=shards
+    )
+    return [ep for group in groups for ep in group]
