@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import struct
 
 import pytest
 
@@ -74,6 +75,15 @@ def test_a_corrupt_header_names_the_file(model_dir, tmp_path) -> None:
     data[8:40] = b"\xff" * 32
     f.write_bytes(bytes(data))
     with pytest.raises(CheckpointError, match="model.safetensors"):
+        check_safetensors(f)
+
+
+@pytest.mark.parametrize("offsets", [["a", "b"], [0, None], [0, [1]], [0]])
+def test_a_header_with_bad_offsets_names_the_file(tmp_path, offsets) -> None:
+    header = json.dumps({"w": {"dtype": "F32", "shape": [1], "data_offsets": offsets}}).encode()
+    f = tmp_path / "model.safetensors"
+    f.write_bytes(struct.pack("<Q", len(header)) + header)
+    with pytest.raises(CheckpointError, match="model.safetensors.*tensor 'w'"):
         check_safetensors(f)
 
 

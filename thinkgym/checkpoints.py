@@ -118,9 +118,9 @@ def check_safetensors(path: str | os.PathLike[str]) -> None:
             continue
         try:
             begin, stop = entry["data_offsets"]
+            end = max(end, int(stop))
         except (TypeError, KeyError, ValueError):
             raise CheckpointError(f"{name}: corrupt safetensors header (tensor {key!r})") from None
-        end = max(end, int(stop))
     if 8 + n + end != size:
         raise CheckpointError(
             f"{name}: truncated or padded safetensors file ({size} bytes, header says "
