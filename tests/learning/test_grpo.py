@@ -164,7 +164,7 @@ def test_grpo_resume_reproduces_and_saves_a_loadable_policy(tmp_path, weak) -> N
         return [{k: v for k, v in r.items() if k != "seconds"} for r in h]
 
     assert strip(resumed) == strip(full)
-    assert {"kl", "entropy", "clip_frac", "reward"} <= set(full[-1])
+    assert {"kl", "entropy", "clip_frac", "reward", "mixed_groups"} <= set(full[-1])
     loaded = LLMPolicy.from_pretrained(tmp_path / "a" / "policy", device="cpu")
     assert loaded.propose(["Say: 123456"], 1, temperature=0)[0][0].text
 

@@ -228,6 +228,14 @@ def token_rows(episodes: Sequence[Any], adv: Sequence[Sequence[float]]) -> list[
     return rows
 
 
+def _mixed_groups(episodes: Sequence[Any]) -> float:
+    """Share of groups whose episodes' returns differ (only those carry an outcome signal)."""
+    groups: dict[int, set[float]] = {}
+    for ep in episodes:
+        groups.setdefault(ep.index, set()).add(round(ep.total_reward, 9))
+    return float(np.mean([len(g) > 1 for g in groups.values()])) if groups else 0.0
+
+
 # ---------------------------------------------------------------------------- update
 def policy_update(
     policy: Any,
@@ -538,6 +546,7 @@ def _train(
             "iteration": it,
             "reward": float(np.mean([ep.total_reward for ep in episodes])),
             "solved": float(np.mean([ep.correct for ep in episodes])),
+            "mixed_groups": _mixed_groups(episodes),
             "steps": len(rows),
             "tokens": int(sum(len(r["token_ids"]) for r in rows)),
         }
