@@ -202,6 +202,8 @@ def test_a_non_finite_loss_stops_the_command_and_saves_nothing(tmp_path) -> None
     [
         ("x = (\n", ["SyntaxError", "bad_plugin.py"]),
         ("raise RuntimeError('boom')\n", ["boom", ":1"]),
+        ("raise SystemExit(0)\n", ["sys.exit(0)", "__main__"]),
+        ("import sys\nsys.exit('usage: ...')\n", ["sys.exit('usage: ...')"]),
     ],
 )
 def test_a_broken_plugin_is_one_line_naming_where(tmp_path, code, needles) -> None:

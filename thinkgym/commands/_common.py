@@ -241,8 +241,8 @@ def load_plugins(specs: Sequence[str]) -> None:
 
     Raises:
         CommandError: the file does not exist, the module cannot be imported, or the plugin
-            raised while it ran (the message names the exception and where it was raised; the
-            traceback is chained, ``THINKGYM_DEBUG=1`` shows it).
+            raised or called ``sys.exit`` while it ran (the message names the exception and
+            where it was raised; the traceback is chained, ``THINKGYM_DEBUG=1`` shows it).
     """
     for spec in specs:
         if spec in _LOADED_PLUGINS:
@@ -264,6 +264,11 @@ def load_plugins(specs: Sequence[str]) -> None:
                     "sys.path)"
                 ) from None
             raise CommandError(f"--plugin {spec}: {_where(exc)}") from exc
+        except SystemExit as exc:  # script code run on import (argparse, sys.exit) ends here
+            raise CommandError(
+                f"--plugin {spec}: it called sys.exit({exc.code!r}) while being loaded; put its "
+                "script code under `if __name__ == '__main__':`"
+            ) from None
         except Exception as exc:  # the plugin's own code failed: say where, in one line
             raise CommandError(f"--plugin {spec}: {_where(exc)}") from exc
         _LOADED_PLUGINS.add(spec)
