@@ -179,6 +179,9 @@ def test_no_exception_escapes_on_random_garbage() -> None:
         ("The formula is H2O", "2"),
         ("We used gpt4", "4"),
         ("The area is 5 m2", "2"),
+        # two numbers side by side are no product: "1 000" is not 0, "5 6" not 30
+        ("1 000", "0"),
+        ("5 6", "30"),
     ],
 )
 def test_not_answers_are_never_equal(pred: str, ref: str) -> None:

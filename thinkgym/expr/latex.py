@@ -364,6 +364,12 @@ class _Parser:
                 else:
                     left = self.node("mul", left, right)
             elif self.starts_atom():
+                if self.t[self.i][0] == "NUM" and self.t[self.i - 1][0] == "NUM":
+                    # "5 6" or "1 000" is no product (nor a number): refuse, do not guess
+                    raise ParseError(
+                        "two numbers side by side with no operator between them ('5 6', "
+                        "'1 000'); write one, or write the number without spaces"
+                    )
                 right = self.power()
                 left = self.node("mul", left, right)
             else:
