@@ -238,7 +238,7 @@ def test_beam_guidance_budget_leaves_unscored_children_last() -> None:
 
 @pytest.mark.parametrize("name", ["beam", "mcts", "revision"])
 def test_guidance_that_raises_or_returns_nan(name: str) -> None:
-    from thinkgym.agents.search import FunctionGuidance, GuidanceError
+    from thinkgym.agents.search import FunctionGuidance, Guidance, GuidanceError
 
     env, _ = resolve_env("Arithmetic")
 
@@ -247,6 +247,13 @@ def test_guidance_that_raises_or_returns_nan(name: str) -> None:
 
     with pytest.raises(GuidanceError, match=rf"no score \(planner {name}, problem"):
         _plan(name, OracleAgent(env, seed=0), env, 20, guidance=FunctionGuidance(broken))
+
+    class Words(Guidance):
+        def score(self, candidates: Sequence[Any]) -> list[Any]:
+            return ["good"] * len(candidates)
+
+    with pytest.raises(GuidanceError, match="must be numbers"):
+        _plan(name, OracleAgent(env, seed=0), env, 20, guidance=Words())
     results = _plan(name, RandomAgent(env, seed=0), env, 20, guidance=lambda c: math.nan)
     for r in results:
         json.dumps(r.to_json(), allow_nan=False)

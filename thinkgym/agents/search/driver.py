@@ -113,7 +113,12 @@ def _score(guidance: Any, cands: list[Any], where: str) -> tuple[list[float], li
         )
     clean = []
     for v in values:
-        v = float(v)
+        try:
+            v = float(v)
+        except (TypeError, ValueError):
+            raise GuidanceError(
+                f"{guidance!r}.evaluate returned the score {v!r} ({where}); scores must be numbers"
+            ) from None
         clean.append(-math.inf if math.isnan(v) else v)
     return clean, costs
 
