@@ -112,15 +112,17 @@ def test_latex_front_end_values(text: str, value: Fraction) -> None:
     assert X.evaluate(X.parse_latex(text)) == value
 
 
-@pytest.mark.parametrize("text", ["5 6", "1 000", "2^3 4", "5\\,6"])
+@pytest.mark.parametrize("text", ["5 6", "1 000", "2^3 4", "5\\,6", "2\\frac{1}{2}", "4\\frac12"])
 def test_two_numbers_side_by_side_are_refused_not_multiplied(text: str) -> None:
-    with pytest.raises(X.ParseError, match="side by side"):
+    with pytest.raises(X.ParseError, match="side by side|ambiguous"):
         X.parse_latex(text)
 
 
 def test_a_number_next_to_a_name_or_bracket_is_still_a_product() -> None:
     assert X.exact(X.parse_latex("3(4)")) == 12
     assert X.exact(X.parse_latex("10^{2} 3")) == 300
+    assert X.exact(X.parse_latex("2 \\cdot \\frac{1}{2}")) == 1
+    assert X.variables(X.parse_latex("2\\frac{\\pi}{x}")) == {"x"}
     assert X.variables(X.parse_latex("2 x")) == {"x"}
 
 

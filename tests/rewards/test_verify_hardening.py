@@ -182,6 +182,7 @@ def test_no_exception_escapes_on_random_garbage() -> None:
         # two numbers side by side are no product: "1 000" is not 0, "5 6" not 30
         ("1 000", "0"),
         ("5 6", "30"),
+        ("4\\frac{1}{2}", "2"),  # a mixed number is not read as a product
     ],
 )
 def test_not_answers_are_never_equal(pred: str, ref: str) -> None:

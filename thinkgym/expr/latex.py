@@ -370,10 +370,25 @@ class _Parser:
                         "two numbers side by side with no operator between them ('5 6', "
                         "'1 000'); write one, or write the number without spaces"
                     )
+                if self.t[self.i - 1][0] == "NUM" and self._integer_frac():
+                    # 2\frac{1}{2}: a mixed number (5/2) to a person, a product (1) to a parser
+                    raise ParseError(
+                        "a number followed by a fraction of numbers (2\\frac{1}{2}) is "
+                        "ambiguous (mixed number or product); write 5/2 or 2 \\cdot \\frac{1}{2}"
+                    )
                 right = self.power()
                 left = self.node("mul", left, right)
             else:
                 return left
+
+    def _integer_frac(self) -> bool:
+        """Whether the next tokens are ``\\frac{NUM}{NUM}``."""
+        shape = ("FRAC", "{", "NUM", "}", "{", "NUM", "}")
+        toks = self.t[self.i : self.i + len(shape)]
+        return len(toks) == len(shape) and all(
+            t[0] == want if want in ("FRAC", "NUM") else (t[0] == "OP" and t[1] == want)
+            for t, want in zip(toks, shape, strict=True)
+        )
 
     def unary(self) -> Node:
         self.enter()
