@@ -205,7 +205,7 @@ def test_answer_check_off_never_calls_the_check(name: str) -> None:
         if r.answer is not None:  # the oracle's answers are right: the grader still says so
             assert score_result(env, r).correct
     CountingGame24.checks = 0
-    _plan(name, policy, env, 40)
+    _plan(name, OracleAgent(Game24Env(), seed=0), env, 40)  # a fresh oracle: the same draws
     assert CountingGame24.checks > 0
 
 
