@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import heapq
+import math
 from collections.abc import Generator
 from dataclasses import replace
 from typing import Any
@@ -22,7 +24,12 @@ class BeamSearch(Planner):
     of all problems); duplicates merge, rejected steps drop, the accepted children are scored by
     the guidance and the best ``beam_size`` continue. Finished solutions are kept aside; one the
     task verifies without the reference ends the search early. A beam none of whose children is
-    accepted stays (its actions count toward the env's limit).
+    accepted stays (its actions count toward the env's limit). A state already reached (same
+    transcript) is not expanded twice.
+
+    Pruned states are not lost: they wait in a frontier ordered by their guidance score, and when
+    the beam dies with budget left the search resumes from the best of them (``backtrack``), so
+    the whole budget goes to the most promising states not yet expanded.
 
     Args:
         policy: the policy.
@@ -31,6 +38,10 @@ class BeamSearch(Planner):
         guidance: how children are scored: a PRM / reward model, a Guidance, a guidance name or
             a function; default :class:`~thinkgym.agents.search.guidance.LogProbGuidance`.
         max_depth: most steps (default: the env's action limit).
+        backtrack: keep the pruned states in a frontier ordered by score, and when every live
+            beam has died (rejected, truncated, refuted or finished) with budget left, resume from
+            the best ``beam_size`` of them; ``False``: the classic beam, which stops after
+            ``max_depth`` rounds or when its beams die.
         **kwargs: see :class:`~thinkgym.agents.search.base.Planner`.
     """
 
@@ -44,6 +55,7 @@ class BeamSearch(Planner):
         width: int = 4,
         guidance: Any = None,
         max_depth: int | None = None,
+        backtrack: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(policy, guidance=guidance, **kwargs)
@@ -53,6 +65,7 @@ class BeamSearch(Planner):
         self.width = int(width)
         self.guidance = self.guidance or LogProbGuidance()
         self.max_depth = max_depth
+        self.backtrack = bool(backtrack)
 
     @classmethod
     def sizing(cls, policy_calls: int, depth: int) -> dict[str, Any]:
@@ -61,18 +74,30 @@ class BeamSearch(Planner):
         return {"width": width, "beam_size": max(1, policy_calls // (width * depth))}
 
     def search(self, ctx: SearchContext) -> Generator[Any, Any, Outcome]:
-        """The beam loop."""
+        """The beam loop, resumed from the best pruned states while the budget allows."""
         tree = ctx.tree
         beams: list[tuple[Candidate, int, float]] = [(root_candidate(ctx.env, ctx.root), 0, 0.0)]
         finished: list[tuple[Candidate, int, float]] = []
         max_depth = self.max_depth or ctx.env.max_steps
-        for _ in range(max_depth):
-            if not beams or ctx.meter.exhausted:
+        frontier: list[tuple[float, int, Candidate, int]] = []  # pruned: (-score, order, ...)
+        order = 0
+        resumed = 0
+        seen: set[str] = {ctx.env.transcript(ctx.root)}
+        rounds = 0
+        while not ctx.meter.exhausted:
+            if not beams:
+                if not self.backtrack or not frontier:
+                    break
+                while frontier and len(beams) < self.beam_size:
+                    neg, _, cand, node = heapq.heappop(frontier)
+                    beams.append((cand, node, -neg))
+                resumed += len(beams)
+            if self.backtrack is False and rounds >= max_depth:
                 break
+            rounds += 1
             obs = [ctx.env.transcript(b[0].state) for b in beams]
             props = yield from self.propose(ctx, obs, self.width)
             children: list[tuple[Candidate, int]] = []
-            seen: set[str] = set()
             keep: list[tuple[Candidate, int, float]] = []
             for (cand, node, score), plist in zip(beams, props, strict=False):
                 tree.nodes[node].visits += 1
@@ -107,24 +132,29 @@ class BeamSearch(Planner):
             for (child, parent), sc in zip(children, scores, strict=False):
                 node = tree.add_proposal(parent, child.state, child.proposal, score=float(sc))
                 if self.is_done(child, sc):
-                    return self._outcome(child, finished, early=True)
+                    return self._outcome(child, finished, early=True, resumed=resumed)
                 if child.state.done:
                     finished.append((child, node.id, float(sc)))
-                elif not ctx.out_of_steps(child.state):
+                elif not ctx.out_of_steps(child.state) and node.depth < max_depth:
                     scored.append((child, node.id, float(sc)))
             pool = scored + keep
             pool.sort(key=lambda x: -x[2])
             beams = pool[: self.beam_size]
+            for cand, node, sc in pool[self.beam_size :]:
+                heapq.heappush(
+                    frontier, (-sc if math.isfinite(sc) else math.inf, order, cand, node)
+                )
+                order += 1
         live = [f for f in finished if f[0].state.correct is not False]
         if live:
             best = max(live, key=lambda x: x[2])
-            return self._outcome(best[0], finished)
+            return self._outcome(best[0], finished, resumed=resumed)
         best_partial = max(beams, key=lambda x: x[2]) if beams else None
         return Outcome(
             steps=list(best_partial[0].state.steps) if best_partial else [],
             state=None,
             candidates=self._cands(finished),
-            info={"finished": len(finished), "answered": False},
+            info={"finished": len(finished), "answered": False, "resumed": resumed},
         )
 
     @staticmethod
@@ -135,11 +165,15 @@ class BeamSearch(Planner):
         ]
 
     def _outcome(
-        self, cand: Candidate, finished: list[tuple[Candidate, int, float]], early: bool = False
+        self,
+        cand: Candidate,
+        finished: list[tuple[Candidate, int, float]],
+        early: bool = False,
+        resumed: int = 0,
     ) -> Outcome:
         return Outcome(
             steps=list(cand.state.steps),
             state=cand.state,
             candidates=self._cands(finished),
-            info={"finished": len(finished), "early_stop": early},
+            info={"finished": len(finished), "early_stop": early, "resumed": resumed},
         )
