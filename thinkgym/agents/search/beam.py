@@ -132,7 +132,7 @@ class BeamSearch(Planner):
             for (child, parent), sc in zip(children, scores, strict=False):
                 node = tree.add_proposal(parent, child.state, child.proposal, score=float(sc))
                 if self.is_done(child, sc):
-                    return self._outcome(child, finished, early=True, resumed=resumed)
+                    return self._outcome(child, finished, True, resumed, len(frontier))
                 if child.state.done:
                     finished.append((child, node.id, float(sc)))
                 elif not ctx.out_of_steps(child.state) and node.depth < max_depth:
@@ -148,13 +148,18 @@ class BeamSearch(Planner):
         live = [f for f in finished if f[0].state.correct is not False]
         if live:
             best = max(live, key=lambda x: x[2])
-            return self._outcome(best[0], finished, resumed=resumed)
+            return self._outcome(best[0], finished, False, resumed, len(frontier))
         best_partial = max(beams, key=lambda x: x[2]) if beams else None
         return Outcome(
             steps=list(best_partial[0].state.steps) if best_partial else [],
             state=None,
             candidates=self._cands(finished),
-            info={"finished": len(finished), "answered": False, "resumed": resumed},
+            info={
+                "finished": len(finished),
+                "answered": False,
+                "resumed": resumed,
+                "frontier": len(frontier),
+            },
         )
 
     @staticmethod
@@ -170,10 +175,16 @@ class BeamSearch(Planner):
         finished: list[tuple[Candidate, int, float]],
         early: bool = False,
         resumed: int = 0,
+        frontier: int = 0,
     ) -> Outcome:
         return Outcome(
             steps=list(cand.state.steps),
             state=cand.state,
             candidates=self._cands(finished),
-            info={"finished": len(finished), "early_stop": early, "resumed": resumed},
+            info={
+                "finished": len(finished),
+                "early_stop": early,
+                "resumed": resumed,
+                "frontier": frontier,
+            },
         )
