@@ -271,7 +271,13 @@ def test_llm_policy_as_proposer_embeds_with_its_model(char_tokenizer) -> None:
 
     model = build_tiny_model(char_tokenizer, seed=0, hidden_size=16, layers=1, heads=2)
     policy = LLMPolicy(model, char_tokenizer, device="cpu")
-    env = CandidateStepWrapper(gym.make("thinkgym/Game24-v0"), 4, proposer=policy, seed=0)
+    env = CandidateStepWrapper(
+        gym.make("thinkgym/Game24-v0"),
+        4,
+        proposer=policy,
+        seed=0,
+        propose_kwargs={"max_new_tokens": 8},
+    )
     assert env.observation_space.shape == (4 * (2 * 16 + 1),)
     obs, info = env.reset(seed=0)
     state = env.unwrapped.get_state()

@@ -99,6 +99,9 @@ def test_scorer_ranks_rows_the_same_wherever_they_sit() -> None:
     a = scorer(rows.reshape(1, -1))[0, :18]
     b = scorer(rows[perm].reshape(1, -1))[0, :18]
     torch.testing.assert_close(a[perm], b)
+    # a terminal observation (no valid row) pools to zeros, so its value stays finite and small
+    pooled = scorer(torch.zeros(1, rows.numel()))[0, 18:]
+    assert torch.equal(pooled, torch.zeros_like(pooled))
 
 
 @pytest.fixture(scope="module")

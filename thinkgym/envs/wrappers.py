@@ -81,6 +81,8 @@ class CandidateStepWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         proposer: optional policy proposing the candidates instead of the task.
         temperature: the proposer's sampling temperature.
         seed: seeds the proposer's sampling (advanced by one per step).
+        propose_kwargs: more keyword arguments of ``proposer.propose`` (e.g.
+            ``{"max_new_tokens": 24}``).
     """
 
     def __init__(
@@ -91,9 +93,15 @@ class CandidateStepWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         *,
         temperature: float = 1.0,
         seed: int = 0,
+        propose_kwargs: dict[str, Any] | None = None,
     ) -> None:
         gym.utils.RecordConstructorArgs.__init__(
-            self, k=k, proposer=proposer, temperature=temperature, seed=seed
+            self,
+            k=k,
+            proposer=proposer,
+            temperature=temperature,
+            seed=seed,
+            propose_kwargs=propose_kwargs,
         )
         gym.Wrapper.__init__(self, env)
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
@@ -103,6 +111,7 @@ class CandidateStepWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self.proposer = proposer
         self.temperature = float(temperature)
         self._seed = int(seed)
+        self.propose_kwargs = dict(propose_kwargs or {})
         if proposer is None:
             if not callable(getattr(self.task, "features", None)):
                 raise TypeError(
@@ -221,7 +230,11 @@ class CandidateStepWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
             return
         transcript = self.task.transcript(state)
         props = self.proposer.propose(
-            [transcript], self.k, temperature=self.temperature, seed=self._seed
+            [transcript],
+            self.k,
+            temperature=self.temperature,
+            seed=self._seed,
+            **self.propose_kwargs,
         )[0]
         self._seed += 1
         steps: list[str] = []

@@ -92,9 +92,10 @@ class CandidateScorer(BaseFeaturesExtractor):
         valid = x[..., :1]  # (B, k, 1)
         h = self.phi(x[..., 1:])  # (B, k, H)
         scores = self.score(h).squeeze(-1)  # (B, k)
-        n = valid.sum(1).clamp(min=1.0)
-        mean = (h * valid).sum(1) / n
-        top = (h * valid - (1.0 - valid) * 1e4).max(1).values.clamp(min=-1e3)
+        n = valid.sum(1)  # (B, 1)
+        mean = (h * valid).sum(1) / n.clamp(min=1.0)
+        top = (h * valid - (1.0 - valid) * 1e4).max(1).values
+        top = torch.where(n > 0.5, top, torch.zeros_like(top))  # no valid row: pool to 0
         return torch.cat([scores, mean, top], dim=1)
 
 
