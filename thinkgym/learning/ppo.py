@@ -151,7 +151,7 @@ class Critic:
                 if not torch.isfinite(loss):
                     self.model.eval()
                     raise NonFiniteLossError(
-                        f"the critic loss is {float(loss)}; the run stopped and the last "
+                        f"the critic loss is {float(loss.detach())}; the run stopped and the last "
                         "checkpoint is intact: lower vf_lr or check the rewards"
                     )
                 self.opt.zero_grad(set_to_none=True)
@@ -160,7 +160,7 @@ class Critic:
                     params = list(self.model.parameters()) + list(self.head.parameters())
                     torch.nn.utils.clip_grad_norm_(params, grad_clip)
                 self.opt.step()
-                losses.append(float(loss))
+                losses.append(float(loss.detach()))
             last = float(np.mean(losses))
         self.opt.zero_grad(set_to_none=True)
         self.model.eval()
