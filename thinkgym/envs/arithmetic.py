@@ -347,6 +347,8 @@ class ArithmeticEnv(ReasoningEnv):
         a, av = self._gen(rng, height - 1, ops)
         return ("sub", a, a), 0
 
+    option_keys = ("problem",)
+
     def problem_from_options(self, options: dict[str, Any]) -> dict[str, Any] | None:
         """Pin a problem: ``{"problem": "(3 + 4) * 5 - 3"}`` (or ``{"problem": {"expression": ...}}``)."""
         problem = options.get("problem")

@@ -229,6 +229,16 @@ class ReasoningEnv(gym.Env[str, str]):
     #: Whether the outcome check needs the hidden reference answer. When ``True`` a planner
     #: may not use :meth:`check_answer` during search (see DESIGN.md, "Honest search").
     outcome_needs_reference: ClassVar[bool] = True
+    #: Keys :meth:`reset` accepts in ``options``; any other key is refused with a ``ValueError``
+    #: (a typo would otherwise silently draw a random problem). A task that overrides
+    #: :meth:`problem_from_options` declares the keys it reads here; one that overrides it without
+    #: declaring them gets ``None``: its options are not checked.
+    option_keys: ClassVar[tuple[str, ...] | None] = ("problem",)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "problem_from_options" in vars(cls) and "option_keys" not in vars(cls):
+            cls.option_keys = None
 
     def __init__(
         self,
@@ -458,11 +468,25 @@ class ReasoningEnv(gym.Env[str, str]):
         if options:
             if not isinstance(options, dict):
                 raise ValueError(f"options must be a dict, got {type(options).__name__}")
+            self._check_option_keys(options)
             problem = self.problem_from_options(options)
         if problem is None:
             problem = self.draw_problem(self.np_random)
         self._state = self.initial_state(problem)
         return self.transcript(), self._info(valid=True, error="")
+
+    def _check_option_keys(self, options: dict[str, Any]) -> None:
+        """Refuse ``options`` keys the task does not read (see :attr:`option_keys`)."""
+        accepted = type(self).option_keys
+        if accepted is None:
+            return
+        for key in options:
+            if key not in accepted:
+                hint = difflib.get_close_matches(str(key), accepted, n=1)
+                raise ValueError(
+                    f"reset(options=...) got the unknown key {key!r}; {type(self).__name__} "
+                    f"accepts {list(accepted)}" + (f"; did you mean {hint[0]!r}?" if hint else "")
+                )
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         """Take one reasoning step. A bad step is rejected (penalty, unchanged state), never raised."""

@@ -289,6 +289,8 @@ class CountdownEnv(ReasoningEnv):
                 return {"numbers": numbers, "target": int(target)}
         raise RuntimeError("could not generate a Countdown problem; widen max_target")
 
+    option_keys = ("numbers", "target", "problem")
+
     def problem_from_options(self, options: dict[str, Any]) -> dict[str, Any] | None:
         """Pin a problem with ``{"numbers": [...], "target": T}``."""
         if "numbers" not in options:

@@ -132,6 +132,8 @@ class Game24Env(CountdownEnv):
         rng.shuffle(quad)
         return {"numbers": [int(v) for v in quad], "target": 24}
 
+    option_keys = ("numbers", "target", "problem")
+
     def problem_from_options(self, options: dict[str, Any]) -> dict[str, Any] | None:
         """Pin a puzzle with ``{"numbers": [a, b, c, d]}`` (the target is always 24)."""
         problem = super().problem_from_options(options)

@@ -388,6 +388,8 @@ class LinearEquationEnv(ReasoningEnv):
 
         return k, k * n, write_paren
 
+    option_keys = ("problem",)
+
     def problem_from_options(self, options: dict[str, Any]) -> dict[str, Any] | None:
         """Pin a problem: ``{"problem": "3x + 2 = 11"}`` (or ``{"problem": {"equation": ...}}``)."""
         problem = options.get("problem")
