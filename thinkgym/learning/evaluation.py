@@ -37,7 +37,9 @@ def run_episodes(
         samples: episodes per problem.
         temperature: sampling temperature (0: greedy).
         top_p: nucleus mass.
-        seed: base seed of the sampling (round ``r`` uses ``seed + r``); ``None`` leaves it free.
+        seed: base seed of the sampling, for policies that take one (``LLMPolicy``-style, with
+            ``stats``): at round ``r`` each group of ``c`` identical observations is proposed
+            with seed ``seed + 7919 r + c``; ``None`` leaves it free.
         max_new_tokens: longest step.
         env_kwargs: keyword arguments of the env.
 
