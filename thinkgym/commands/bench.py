@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 from thinkgym.commands._common import (
     CommandError,
     existing_dir,
-    finite_float,
     positive_int,
+    temperature_arg,
     warn,
     writable_dir,
 )
@@ -49,13 +49,6 @@ def _names(text: str) -> list[str]:
 def _budgets(text: str) -> list[int]:
     """argparse type: comma-separated positive integers, sorted and deduplicated."""
     return sorted({positive_int(t.strip()) for t in _names(text)})
-
-
-def _temperature(text: str) -> float:
-    value = finite_float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value:g} must be >= 0 (0 means greedy)")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -89,7 +82,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="LearnedRewardModel directory: the ORM (guidance when no --prm is given)",
     )
-    parser.add_argument("--temperature", type=_temperature, default=1.0)
+    parser.add_argument("--temperature", type=temperature_arg, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--no-answer-check",
