@@ -25,6 +25,7 @@ class DoubleOrAddEnv(ReasoningEnv):
 
     default_max_steps = 30
     outcome_needs_reference = True  # the answer (fewest moves) needs the solver's reference
+    option_keys = ("target", "problem")  # the reset(options=...) keys read; others are refused
 
     def generate_problem(self, rng: np.random.Generator) -> dict[str, Any]:
         return {"target": int(rng.integers(2, 8 * (self.difficulty + 1) ** 3))}
