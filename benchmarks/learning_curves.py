@@ -41,7 +41,7 @@ def main() -> None:
     fig, ax = plt.subplots(figsize=(5, 3.2))
     xlabel = ""
     for spec in args.run:
-        label, _, path = spec.partition("=")
+        label, _, path = spec.rpartition("=")
         xlabel, pts = load(Path(path))
         ax.plot([x for x, _ in pts], [100 * y for _, y in pts], marker="o", label=label)
         print(label, [(x, round(100 * y, 1)) for x, y in pts])
