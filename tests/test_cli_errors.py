@@ -106,6 +106,10 @@ CASES = [
     ),
     (["export", "--env", "Gmae24", "--out", "{tmp}/x"], ["Gmae24", "Game24"]),
     (["export", "--env", "Arithmetic", "--kind", "ppo", "--out", "{tmp}/x"], ["ppo"]),
+    (
+        ["export", "--env", "Arithmetic", "--format", "parquet", "--out", "{tmp}/x.jsonl"],
+        ["x.jsonl", "--format is parquet", "--format jsonl"],
+    ),
 ]
 
 

@@ -174,6 +174,53 @@ def test_export_command(tmp_path):
         export.run(args)
 
 
+def test_load_dataset_file_takes_the_format_when_the_name_does_not_say_it(tmp_path):
+    pytest.importorskip("datasets")
+    records = sft_records([TRACE])
+    path = save_dataset(to_dataset(records), tmp_path / "data.bin", "parquet")
+    assert load_dataset_file(path, "parquet").to_list() == records
+    with pytest.raises(ValueError, match="data.bin: expected .*fmt="):
+        load_dataset_file(path)
+    with pytest.raises(ValueError, match="format='csv' must be one of"):
+        load_dataset_file(path, "csv")
+
+
+def test_export_command_refuses_an_out_suffix_of_another_format(tmp_path):
+    pytest.importorskip("datasets")
+    from thinkgym.commands import export
+    from thinkgym.commands._common import CommandError
+
+    parser = argparse.ArgumentParser()
+    export.add_arguments(parser)
+    for out, fmt, named in [("x.jsonl", "parquet", "jsonl"), ("x.parquet", "jsonl", "parquet")]:
+        args = parser.parse_args(
+            ["--env", "Arithmetic", "--out", str(tmp_path / out)]
+            + ["--format", fmt, "--problems", "2"]
+        )
+        with pytest.raises(CommandError, match=f"looks like a {named} file but --format is {fmt}"):
+            export.run(args)
+        assert not (tmp_path / out).exists()
+
+
+def test_export_command_silences_progress_bars_unless_asked(tmp_path, capsys):
+    datasets = pytest.importorskip("datasets")
+    from thinkgym.commands import export
+
+    parser = argparse.ArgumentParser()
+    export.add_arguments(parser)
+    base = ["--env", "Arithmetic", "--problems", "2", "--format", "parquet"]
+    assert datasets.is_progress_bar_enabled()
+    assert export.run(parser.parse_args([*base, "--out", str(tmp_path / "a.bin")])) == 0
+    out = capsys.readouterr()
+    assert "Generating train split" not in out.err + out.out
+    assert "wrote" in out.out and "(parquet)" in out.out
+    assert datasets.is_progress_bar_enabled()  # restored after the command
+    assert (
+        export.run(parser.parse_args([*base, "--out", str(tmp_path / "b.bin"), "--progress"])) == 0
+    )
+    assert "Generating train split" in capsys.readouterr().err
+
+
 def _tiny_model_dir(tmp_path):
     from thinkgym.models import build_char_tokenizer, build_tiny_model
 

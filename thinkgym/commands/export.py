@@ -109,6 +109,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=4,
         help="dpo: most pairs taken at one tree node",
     )
+    parser.add_argument(
+        "--progress",
+        action="store_true",
+        help="show the datasets library's progress bars while writing and reading back",
+    )
+
+
+# file suffixes that name a format: an --out with one of these must match --format
+_SUFFIX_FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
+
+
+def _check_out(out: Path, fmt: str) -> None:
+    """Refuse an ``--out`` whose suffix names another format than ``--format``."""
+    named = _SUFFIX_FORMATS.get(out.suffix.lower())
+    if named is not None and named != fmt:
+        raise CommandError(
+            f"--out {out} looks like a {named} file but --format is {fmt}: pass "
+            f"--format {named}, or an --out that matches --format {fmt}"
+            + (" (a directory name without a suffix)" if fmt == "disk" else "")
+        )
 
 
 def _sources(args: argparse.Namespace, env: Any) -> list[Any]:
@@ -148,6 +168,21 @@ def _sources(args: argparse.Namespace, env: Any) -> list[Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Build the records, write the dataset, print what was written."""
+    _check_out(args.out, args.format)
+    from thinkgym.learning.export import _datasets
+
+    datasets = _datasets()  # fails early, naming the extra to install, without datasets
+    was_enabled = datasets.is_progress_bar_enabled()
+    if not args.progress:
+        datasets.disable_progress_bars()
+    try:
+        return _run(args)
+    finally:
+        if was_enabled:
+            datasets.enable_progress_bars()
+
+
+def _run(args: argparse.Namespace) -> int:
     from thinkgym.agents.search import SearchResult
     from thinkgym.envs import make
     from thinkgym.learning.export import (
@@ -183,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
         }[args.kind]
         raise CommandError(f"no {args.kind} records from {len(sources)} source(s): {why}")
     path = save_dataset(to_dataset(records), args.out, args.format)
-    back = load_dataset_file(path)
+    back = load_dataset_file(path, args.format)
     print(
         f"wrote {len(back)} {args.kind} records ({', '.join(back.column_names)}) from "
         f"{len(sources)} source(s) to {path} ({args.format})"

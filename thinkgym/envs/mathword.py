@@ -312,6 +312,7 @@ def _read_rows(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
         _find_bad_json(path, suffix)
     try:
         was = datasets.utils.logging.get_verbosity()
+        bars = datasets.is_progress_bar_enabled()
         datasets.utils.logging.set_verbosity_error()
         datasets.disable_progress_bars()
         try:
@@ -320,7 +321,8 @@ def _read_rows(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
             )
         finally:
             datasets.utils.logging.set_verbosity(was)
-            datasets.enable_progress_bars()
+            if bars:  # restore, never turn on bars a caller (thinkgym export) turned off
+                datasets.enable_progress_bars()
     except Exception as exc:  # datasets wraps parser errors in many types; name the file
         raise DataFileError(f"{path}: could not be read as {suffix[1:]}: {exc}") from exc
     return ds.to_list(), list(ds.column_names)

@@ -318,15 +318,29 @@ def save_dataset(dataset: Any, path: str | Path, fmt: str = "disk") -> Path:
     return path
 
 
-def load_dataset_file(path: str | Path) -> Any:
-    """Load what :func:`save_dataset` wrote (a ``save_to_disk`` directory, JSONL or Parquet)."""
+def load_dataset_file(path: str | Path, fmt: str | None = None) -> Any:
+    """Load what :func:`save_dataset` wrote (a ``save_to_disk`` directory, JSONL or Parquet).
+
+    Args:
+        path: The directory or file.
+        fmt: The format it was written in (``"disk"``, ``"jsonl"`` or ``"parquet"``); ``None``
+            guesses it from ``path`` (a directory, or the ``.jsonl``/``.json``/``.parquet``
+            suffix). Pass it when the file name does not say the format.
+    """
     datasets = _datasets()
     path = Path(path)
-    if path.is_dir():
+    if fmt is not None and fmt not in SAVE_FORMATS:
+        raise ValueError(f"format={fmt!r} must be one of {', '.join(SAVE_FORMATS)}")
+    if fmt == "disk" or (fmt is None and path.is_dir()):
         return datasets.load_from_disk(str(path))
-    builder = {".jsonl": "json", ".json": "json", ".parquet": "parquet"}.get(path.suffix)
-    if builder is None:
-        raise ValueError(f"{path}: expected a save_to_disk directory, .jsonl or .parquet")
+    if fmt is None:
+        fmt = {".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}.get(path.suffix)
+        if fmt is None:
+            raise ValueError(
+                f"{path}: expected a save_to_disk directory, .jsonl or .parquet "
+                "(or pass fmt='jsonl' / fmt='parquet')"
+            )
+    builder = "json" if fmt == "jsonl" else "parquet"
     return datasets.load_dataset(builder, data_files=str(path), split="train")
 
 
