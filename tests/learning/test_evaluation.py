@@ -12,19 +12,24 @@ ENV = "thinkgym/Arithmetic-v0"
 
 
 class _SeedRecorder:
-    """An oracle that takes ``LLMPolicy``-style keywords (it has ``stats``) and logs the seeds."""
-
-    stats: dict[str, Any] = {}
+    """An oracle by the Policy protocol alone (no ``stats``) that logs the seeds it is given."""
 
     def __init__(self) -> None:
         self.oracle = OracleAgent(make(ENV, difficulty=1).unwrapped)
         self.calls: list[tuple[int | None, int]] = []
 
-    def propose(self, texts: list[str], n: int, **kwargs: Any) -> Any:
-        self.calls.append((kwargs.get("seed"), n))
-        kwargs.pop("seed", None)
-        kwargs.pop("max_new_tokens", None)
-        return self.oracle.propose(texts, n, **kwargs)
+    def propose(
+        self,
+        texts: list[str],
+        n: int = 1,
+        *,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        max_new_tokens: int = 48,
+        seed: int | None = None,
+    ) -> Any:
+        self.calls.append((seed, n))
+        return self.oracle.propose(texts, n, temperature=temperature, top_p=top_p)
 
 
 def test_round_r_with_groups_of_c_uses_seed_plus_7919_r_plus_c() -> None:
@@ -37,3 +42,4 @@ def test_round_r_with_groups_of_c_uses_seed_plus_7919_r_plus_c() -> None:
     assert all(n == 2 for _, n in policy.calls)
     assert [s for s, _ in policy.calls] == [5 + 7919 * r + 2 for r in range(len(policy.calls))]
     assert "seed + 7919 r + c" in (run_episodes.__doc__ or "")
+    assert "stats" not in (run_episodes.__doc__ or "")

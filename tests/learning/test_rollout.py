@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from thinkgym.agents.base import OracleAgent, RandomAgent
+from thinkgym.agents.base import OracleAgent, Proposal, RandomAgent
+from thinkgym.agents.search import PolicyError
 from thinkgym.envs import make
 from thinkgym.learning.rollout import collect
 from thinkgym.rewards.process import StepVerifier
@@ -113,3 +114,72 @@ def test_sharded_collection_equals_the_collector_per_shard() -> None:
     halves = collect(policy, ENV, PROBLEMS[:2], **kw) + collect(policy, ENV, PROBLEMS[2:4], **kw)
     assert [e.actions for e in sharded] == [e.actions for e in halves]
     assert [e.index for e in sharded] == [0, 0, 1, 1, 2, 2, 3, 3]
+
+
+class _ContractPolicy:
+    """A Policy by the protocol alone (no ``stats``): records its keywords, pads or cuts replies."""
+
+    def __init__(self, extra: int = 0) -> None:
+        self.oracle = OracleAgent(make(ENV, difficulty=1).unwrapped)
+        self.extra = extra
+        self.calls: list[dict] = []
+
+    def propose(
+        self, observations, n=1, *, temperature=1.0, top_p=1.0, max_new_tokens=48, seed=None
+    ):
+        self.calls.append({"max_new_tokens": max_new_tokens, "seed": seed, "top_p": top_p})
+        out = self.oracle.propose(observations, n, temperature=temperature, top_p=top_p)
+        if self.extra < 0:
+            return [plist[: n + self.extra] for plist in out]
+        return [plist + [Proposal("Answer: 0")] * self.extra for plist in out]
+
+
+def test_a_policy_by_the_protocol_gets_every_keyword() -> None:
+    policy = _ContractPolicy()
+    eps = collect(
+        policy,
+        ENV,
+        PROBLEMS[:2],
+        samples=2,
+        seed=5,
+        max_new_tokens=7,
+        top_p=0.5,
+        env_kwargs={"difficulty": 1},
+    )
+    assert all(e.correct for e in eps)
+    assert policy.calls and all(
+        c["max_new_tokens"] == 7 and c["top_p"] == 0.5 for c in policy.calls
+    )
+    assert [c["seed"] for c in policy.calls] == [5 + 7919 * r + 2 for r in range(len(policy.calls))]
+
+
+def test_too_few_proposals_raise_and_extra_ones_are_ignored() -> None:
+    with pytest.raises(PolicyError, match=r"returned 1 proposals .* asked for n=2"):
+        collect(
+            _ContractPolicy(extra=-1), ENV, PROBLEMS[:1], samples=2, env_kwargs={"difficulty": 1}
+        )
+    eps = collect(
+        _ContractPolicy(extra=3), ENV, PROBLEMS[:2], samples=2, env_kwargs={"difficulty": 1}
+    )
+    assert all(e.correct for e in eps)  # the first n (the oracle's) are taken, not the padding
+
+
+class _NextStateReward:
+    """A process reward by the contract ``process(state, step, next_state)`` (all positional)."""
+
+    env = None
+
+    def process(self, before, step, after):
+        return float(after.t - before.t)
+
+
+def test_a_process_reward_gets_the_next_state() -> None:
+    env = make(ENV, difficulty=1).unwrapped
+    eps = collect(
+        OracleAgent(env),
+        ENV,
+        PROBLEMS[:2],
+        env_kwargs={"difficulty": 1},
+        step_reward=_NextStateReward(),
+    )
+    assert all(s.process == 1.0 for e in eps for s in e.steps)

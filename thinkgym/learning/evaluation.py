@@ -30,16 +30,18 @@ def run_episodes(
     evaluation, not search).
 
     Args:
-        policy: anything with ``propose(observations, n, temperature=..., top_p=..., ...)``.
+        policy: a :class:`~thinkgym.agents.Policy`; every call passes ``temperature``,
+            ``top_p``, ``max_new_tokens`` and ``seed``.
         env_id: the task.
         problems: ``env.reset`` keyword arguments, one per problem (see
             :func:`thinkgym.envs.eval_problems`).
         samples: episodes per problem.
         temperature: sampling temperature (0: greedy).
         top_p: nucleus mass.
-        seed: base seed of the sampling, for policies that take one (``LLMPolicy``-style, with
-            ``stats``): at round ``r`` each group of ``c`` identical observations is proposed
-            with seed ``seed + 7919 r + c``; ``None`` leaves it free.
+        seed: base seed of the sampling, passed to every ``propose`` call (the
+            :class:`~thinkgym.agents.Policy` protocol): at round ``r`` each group of ``c``
+            identical observations is proposed with seed ``seed + 7919 r + c``; ``None`` leaves
+            it free.
         max_new_tokens: longest step.
         env_kwargs: keyword arguments of the env.
 

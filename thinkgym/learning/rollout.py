@@ -9,9 +9,9 @@ truncation are exactly the env's.
 Each :class:`Episode` keeps, per step: the observation the step was proposed from (the prompt),
 the action, the sampled token ids and their behaviour log-probs (for importance ratios), the
 env's reward, whether the step was accepted, and an optional per-step score from a process
-reward (a rule PRM, a learned PRM, MC values: anything with ``process(state, step)`` or a batched
-callable). The evaluation loop (:func:`thinkgym.learning.evaluation.run_episodes`) is this
-collector with greedy decoding.
+reward (a rule PRM, a learned PRM, MC values: anything with
+``process(state, step, next_state)`` or a batched callable). The evaluation loop
+(:func:`thinkgym.learning.evaluation.run_episodes`) is this collector with greedy decoding.
 
 :func:`collect_sharded` runs the collector shard by shard on a :mod:`thinkgym.distributed`
 backend (``"local"`` or ``"ray"``): each worker loads the policy once from its directory.
@@ -19,10 +19,11 @@ backend (``"local"`` or ``"ray"``): each worker loads the policy once from its d
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from thinkgym.agents.search.driver import PolicyError
 
 __all__ = ["Step", "Episode", "collect", "collect_sharded", "CollectorFactory", "StepScorer"]
 
@@ -108,26 +109,36 @@ def _scorer(step_reward: Any, env: Any) -> StepScorer | None:
             else step_reward
         )
         process = obj.process
-        try:
-            takes_next = "next_state" in inspect.signature(process).parameters
-        except (TypeError, ValueError):
-            takes_next = False
 
         def score(before: Sequence[Any], steps: Sequence[str], after: Sequence[Any]) -> list[float]:
-            if takes_next:
-                return [
-                    float(process(b, s, next_state=a))
-                    for b, s, a in zip(before, steps, after, strict=True)
-                ]
-            return [float(process(b, s)) for b, s in zip(before, steps, strict=True)]
+            return [float(process(b, s, a)) for b, s, a in zip(before, steps, after, strict=True)]
 
         return score
     if callable(step_reward):
         return step_reward
     raise TypeError(
-        f"step_reward={step_reward!r} is neither a reward (with process(state, step)) nor a "
+        f"step_reward={step_reward!r} is neither a reward (with process(state, step, next_state)) nor a "
         "callable fn(states_before, steps, states_after) -> scores"
     )
+
+
+def _checked(policy: Any, props: Any, observations: int, n: int) -> Any:
+    """``props`` when it holds at least ``n`` proposals for each of the observations."""
+    name = type(policy).__name__
+    if not isinstance(props, (list, tuple)) or len(props) != observations:
+        got = f"{len(props)} lists" if isinstance(props, (list, tuple)) else repr(props)[:80]
+        raise PolicyError(
+            f"{name}.propose returned {got} for {observations} observations; it must return "
+            "one list of proposals per observation"
+        )
+    for plist in props:
+        if not isinstance(plist, (list, tuple)) or len(plist) < n:
+            got = f"{len(plist)} proposals" if isinstance(plist, (list, tuple)) else repr(plist)
+            raise PolicyError(
+                f"{name}.propose returned {got[:80]} for an observation when asked for n={n}; "
+                "it must return n proposals per observation (extra ones are ignored)"
+            )
+    return props
 
 
 def collect(
@@ -149,7 +160,10 @@ def collect(
     """Play ``samples`` episodes per problem with ``policy``; all episodes advance in lockstep.
 
     Args:
-        policy: anything with ``propose(observations, n, ...) -> list[list[Proposal]]``.
+        policy: a :class:`~thinkgym.agents.Policy`: every call is
+            ``propose(observations, n, temperature=, top_p=, max_new_tokens=, seed=)`` and must
+            return ``n`` proposals per observation (extra ones are ignored; fewer, or not one list
+            per observation, raise :class:`~thinkgym.agents.search.PolicyError`).
         env: an env id (made with ``env_kwargs``) or a :class:`~thinkgym.envs.base.ReasoningEnv`
             (wrapped or not; its reward object gives the step rewards).
         problems: ``env.reset`` keyword arguments, one per problem (``{"seed": 3}``,
@@ -162,7 +176,7 @@ def collect(
         max_new_tokens: longest step.
         env_kwargs: keyword arguments of the env when ``env`` is an id.
         step_reward: an extra per-step score stored in :attr:`Step.process` for accepted steps:
-            a reward object (``process(state, step)``; rule PRM, learned PRM) or a batched
+            a reward object (``process(state, step, next_state)``; rule PRM, learned PRM) or a batched
             callable ``fn(states_before, steps, states_after) -> scores`` (e.g. MC values).
         progress: show a tqdm bar over finished episodes.
         backend: a :class:`thinkgym.distributed.Backend` (``make_backend("ray", workers=4)``)
@@ -204,7 +218,6 @@ def collect(
     else:
         base = getattr(env, "unwrapped", env)
     score = _scorer(step_reward, base)
-    takes_llm_kwargs = hasattr(policy, "stats")  # LLMPolicy-style keywords
     episodes: list[Episode] = []
     states = []
     for i, kw in enumerate(problems):
@@ -228,15 +241,16 @@ def collect(
             by_count.setdefault(len(members), []).append(text)
         chosen: dict[int, Any] = {}
         for count, texts in by_count.items():
-            kwargs: dict[str, Any] = {"temperature": temperature, "top_p": top_p}
-            if takes_llm_kwargs:
-                kwargs.update(
-                    max_new_tokens=max_new_tokens,
-                    seed=None if seed is None else seed + rnd * 7919 + count,
-                )
-            props = policy.propose(texts, count, **kwargs)
-            for text, plist in zip(texts, props, strict=True):
-                for i, p in zip(groups[text], plist, strict=False):
+            props = policy.propose(
+                texts,
+                count,
+                temperature=temperature,
+                top_p=top_p,
+                max_new_tokens=max_new_tokens,
+                seed=None if seed is None else seed + rnd * 7919 + count,
+            )
+            for text, plist in zip(texts, _checked(policy, props, len(texts), count), strict=True):
+                for i, p in zip(groups[text], plist[:count], strict=True):
                     chosen[i] = p
         still = []
         scored: list[tuple[int, Any, str, Any]] = []
