@@ -220,6 +220,47 @@ def test_split_and_reset_options():
     assert env.get_state().problem["question"] == q
 
 
+def test_reset_refuses_unknown_option_keys():
+    env = MathWordEnv()
+    with pytest.raises(ValueError, match=r"unknown key 'indx'.*\['index', 'problem'\].*'index'"):
+        env.reset(options={"indx": 3})
+
+
+def test_pinned_question_must_fit_the_observation_space():
+    env = MathWordEnv()
+    limit = env.max_question_chars()
+    with pytest.raises(ValueError, match=f"has 100000 characters; at most {limit} fit"):
+        env.reset(options={"problem": {"question": "x" * 100_000, "answer": "3"}})
+    with pytest.raises(ValueError, match="outside the observation charset"):
+        env.reset(options={"problem": {"question": "Wie viel \u20ac?", "answer": "3"}})
+    # the longest accepted question still fits after max_steps full-length steps
+    obs, _ = env.reset(options={"problem": {"question": "y" * limit, "answer": "1"}})
+    assert env.observation_space.contains(obs)
+    for _ in range(env.max_steps - 1):
+        obs, *_ = env.step("Work: " + "z" * (env.max_step_chars - 6))
+    obs, *_ = env.step("Answer: " + "1" * (env.max_step_chars - 8))
+    assert env.observation_space.contains(obs)
+
+
+def test_pinned_answer_must_be_scorable():
+    env = MathWordEnv()
+    with pytest.raises(ValueError, match=r"'\\\\frac\{1\}\{0\}' has no value \(division by zero"):
+        env.reset(options={"problem": {"question": "q?", "answer": r"\frac{1}{0}"}})
+    with pytest.raises(ValueError, match="no final answer found in 'no number here'"):
+        env.reset(options={"problem": {"question": "q?", "answer": "no number here"}})
+    env.reset(options={"problem": {"question": "q?", "answer": r"\frac{1}{2}"}})
+    assert env.get_state().problem["answer"] == r"\frac{1}{2}"
+    assert env.step("Answer: 0.5")[1] > 0
+    with pytest.raises(ValueError, match="which no answer can match"):
+        env.reset(options={"problem": {"question": "q?", "answer": "#### " + "a" * 500}})
+
+
+def test_no_final_answer_error_names_the_value():
+    with pytest.raises(ValueError) as info:
+        extract_answer("x" * 100)
+    assert "'" + "x" * 80 + "'..." in str(info.value)
+
+
 def test_held_out_split_hooks():
     train, test = MathWordEnv(), MathWordEnv(split="test")
     fixed = train.fixed_test_set()

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from thinkgym.envs.base import ANSWER_PREFIX, EnvState, ReasoningEnv, StepCheck
+from thinkgym.envs.base import ANSWER_PREFIX, CHARSET, EnvState, ReasoningEnv, StepCheck
 from thinkgym.expr import ExprError, evaluate, exact, parse, parse_latex
 
 __all__ = [
@@ -102,16 +102,24 @@ def extract_answer(text: Any) -> str:
         ans = _clean_number_text(tail.splitlines()[0]) if tail else ""
         if ans:
             return ans
-        raise ValueError("'####' is followed by nothing")
+        raise ValueError(f"'####' is followed by nothing in {_short(text)}")
     boxed = _boxed(text)
     if boxed:
         return boxed
+    if "\\" in text and _numeric_value(text) is not None:  # a bare LaTeX number: \frac{1}{2}
+        return _clean_number_text(text)
     numbers = _NUMBER_RE.findall(_clean_number_text(text))
     if numbers:
         return numbers[-1]
     raise ValueError(
-        "no final answer found: expected '#### 42' (GSM8K), '\\boxed{...}' (MATH) or a number"
+        f"no final answer found in {_short(text)}: expected '#### 42' (GSM8K), "
+        "'\\boxed{...}' (MATH) or a number"
     )
+
+
+def _short(text: str, limit: int = 80) -> str:
+    """``repr`` of ``text``, cut to about ``limit`` characters (for error messages)."""
+    return repr(text[:limit]) + ("..." if len(text) > limit else "")
 
 
 def _clean_number_text(text: str) -> str:
@@ -566,6 +574,7 @@ class MathWordEnv(ReasoningEnv):
 
     default_max_steps = 12
     outcome_needs_reference = True
+    option_keys = ("index", "problem")
 
     def __init__(
         self,
@@ -694,12 +703,60 @@ class MathWordEnv(ReasoningEnv):
             )
         if "answer" not in problem:
             raise ValueError("options['problem'] has no 'answer'; the env needs one to score")
+        question = " ".join(problem["question"].split())
+        limit = self.max_question_chars()
+        if len(question) > limit:
+            raise ValueError(
+                f"options['problem']['question'] has {len(question)} characters; at most {limit} "
+                "fit the observation space of this env (max_observation_chars); shorten the "
+                "question or make the env with a larger max_steps"
+            )
+        bad = sorted(set(question) - CHARSET)
+        if bad:
+            raise ValueError(
+                f"options['problem']['question'] has characters outside the observation "
+                f"charset: {''.join(bad[:10])!r}; replace them (thinkgym.envs.base.CHARSET)"
+            )
         return {
-            "question": " ".join(problem["question"].split()),
-            "answer": extract_answer(problem["answer"]),
+            "question": question,
+            "answer": self._pinned_answer(problem["answer"]),
             "solution": [str(s) for s in problem.get("solution", [])],
             "source": str(problem.get("source", "options")),
         }
+
+    def max_question_chars(self) -> int:
+        """Longest question whose transcript, at ``max_steps`` full steps, fits the observation."""
+        steps = self.max_steps * (self.max_step_chars + 1)
+        return self.max_observation_chars() - steps - len(self.format_problem({"question": ""}))
+
+    def _pinned_answer(self, raw: Any) -> str:
+        """The reference answer of a pinned problem; refuses one no answer can match."""
+        if isinstance(raw, str):
+            plain = _clean_number_text(raw.replace("\\%", "").replace("%", ""))
+            try:
+                tree = parse_latex(plain, max_chars=200) if plain else None
+            except (ExprError, RecursionError):
+                tree = None  # not an expression: read it as text below
+            if tree is not None:
+                try:
+                    exact(tree)
+                except (ExprError, ArithmeticError) as exc:
+                    raise ValueError(
+                        f"options['problem']['answer']={_short(raw)} has no value ({exc}); "
+                        "pass the reference answer as a finite number or text"
+                    ) from None
+        try:
+            answer = extract_answer(raw)
+        except ValueError as exc:
+            raise ValueError(f"options['problem']['answer']: {exc}") from None
+        # a custom answer_checker need not accept the reference itself; the built-in one must
+        if self.answer_checker is None and not answers_equal(answer, answer):
+            raise ValueError(
+                f"options['problem']['answer']={_short(str(raw))} gives the reference "
+                f"{_short(answer)}, which no answer can match (it does not even match itself); "
+                "pass a plain number or short text"
+            )
+        return answer
 
     def format_problem(self, problem: dict[str, Any]) -> str:
         """``Problem: <question>`` on one line."""
