@@ -113,6 +113,22 @@ def test_update_raises_the_reward_of_a_toy_policy(weak) -> None:
     assert after >= before + 0.15, (before, after)
 
 
+def test_update_logs_the_sampled_token_nll_under_its_name(weak) -> None:
+    import copy
+
+    policy = copy.deepcopy(weak)
+    eps = collect(policy, TOY, [{"seed": 0}], samples=2, env_kwargs=HIGH, max_new_tokens=12)
+    rows = token_rows(eps, [[1.0] * len(e.steps) for e in eps])
+    with torch.no_grad():
+        lps = policy.logprobs([r["observation"] for r in rows], [r["token_ids"] for r in rows])
+    nll = float(-torch.cat(lps).mean())
+    opt = torch.optim.SGD(policy.model.parameters(), lr=0.0)
+    stats = policy_update(policy, opt, rows, minibatch=len(rows), grad_clip=0.0)
+    assert "entropy" not in stats  # the mean sampled-token NLL is not an entropy
+    assert stats["neg_logprob"] == pytest.approx(nll, rel=1e-4, abs=1e-5)
+    assert "entropy" not in policy_update(policy, opt, [])
+
+
 def test_nan_loss_stops_before_the_update(weak) -> None:
     import copy
 
@@ -164,7 +180,7 @@ def test_grpo_resume_reproduces_and_saves_a_loadable_policy(tmp_path, weak) -> N
         return [{k: v for k, v in r.items() if k != "seconds"} for r in h]
 
     assert strip(resumed) == strip(full)
-    assert {"kl", "entropy", "clip_frac", "reward", "mixed_groups"} <= set(full[-1])
+    assert {"kl", "neg_logprob", "clip_frac", "reward", "mixed_groups"} <= set(full[-1])
     loaded = LLMPolicy.from_pretrained(tmp_path / "a" / "policy", device="cpu")
     assert loaded.propose(["Say: 123456"], 1, temperature=0)[0][0].text
 

@@ -254,13 +254,19 @@ def policy_update(
 ) -> dict[str, float]:
     """Clipped-surrogate updates of ``policy.model`` on ``rows`` (token-averaged loss).
 
+    Returns:
+        Means over the minibatches of ``loss``, ``kl`` (k3 estimate), ``neg_logprob`` (the mean
+        negative log-prob of the sampled tokens under the policy before each step: the
+        sampled-token NLL, an estimate of the per-token entropy, not the entropy itself),
+        ``clip_frac`` and ``ratio``.
+
     Raises:
         NonFiniteLossError: a minibatch's loss was NaN or infinite (no step was taken with it).
     """
     import torch
 
     if not rows:
-        return {"loss": 0.0, "kl": 0.0, "entropy": 0.0, "clip_frac": 0.0, "ratio": 1.0}
+        return {"loss": 0.0, "kl": 0.0, "neg_logprob": 0.0, "clip_frac": 0.0, "ratio": 1.0}
     rng = rng or np.random.default_rng(0)
     if kl_coef > 0 and ref_logprobs is None:
         if ref is None:
@@ -272,7 +278,7 @@ def policy_update(
         )
     model = policy.model
     model.train()
-    sums = {"loss": 0.0, "kl": 0.0, "entropy": 0.0, "clip_frac": 0.0, "ratio": 0.0}
+    sums = {"loss": 0.0, "kl": 0.0, "neg_logprob": 0.0, "clip_frac": 0.0, "ratio": 0.0}
     batches = 0
     for _ in range(epochs):
         order = rng.permutation(len(rows))
@@ -316,7 +322,8 @@ def policy_update(
             with torch.no_grad():
                 sums["loss"] += float(loss)
                 sums["kl"] += float(kl.mean())
-                sums["entropy"] += float(-new_t.mean())
+                # sampled-token NLL: a Monte-Carlo estimate of the entropy (not the entropy)
+                sums["neg_logprob"] += float(-new_t.mean())
                 sums["clip_frac"] += float(((ratio - 1).abs() > clip).float().mean())
                 sums["ratio"] += float(ratio.mean())
             batches += 1
