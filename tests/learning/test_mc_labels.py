@@ -19,6 +19,7 @@ import pytest
 
 import thinkgym  # noqa: F401
 from thinkgym.agents import OracleAgent, RandomAgent
+from thinkgym.agents.search import PolicyError
 from thinkgym.envs.base import is_answer
 from thinkgym.learning.mc_labels import (
     MCRolloutLabeler,
@@ -88,6 +89,40 @@ def test_random_policy_soft_between_hard():
             assert 0.0 <= s <= 1.0 and h == (s > 0)
         text, labels = lab.example("hard")
         assert text.split("\n")[1:] == list(lab.steps) and set(labels) <= {0.0, 1.0}
+
+
+class _KeywordPolicy:
+    """A Policy by the protocol alone: records the sampling keywords; ``empty`` replies nothing."""
+
+    def __init__(self, env, empty=False):
+        self.oracle = OracleAgent(env)
+        self.empty = empty
+        self.calls: list[tuple] = []
+
+    def propose(
+        self, observations, n=1, *, temperature=1.0, top_p=1.0, max_new_tokens=48, seed=None
+    ):
+        self.calls.append((temperature, top_p, max_new_tokens, seed))
+        if self.empty:
+            return [[] for _ in observations]
+        return self.oracle.propose(observations, n, temperature=temperature, top_p=top_p)
+
+
+def test_labeler_passes_the_policy_protocol_keywords_and_rejects_empty_replies():
+    env = gym.make("thinkgym/Countdown-v0").unwrapped
+    env.reset(seed=3)
+    final = env.get_state()
+    for s in env.solve(final.problem):
+        final, ok, _ = env.apply(final, s)
+    policy = _KeywordPolicy(env)
+    labeler = MCRolloutLabeler(
+        env, policy, k=2, progress=False, temperature=0.5, top_p=0.9, max_new_tokens=7, seed=3
+    )
+    (lab,) = labeler.label([final])
+    assert lab.correct and policy.calls
+    assert policy.calls == [(0.5, 0.9, 7, 3 + 7919 * r) for r in range(len(policy.calls))]
+    with pytest.raises(PolicyError, match="no proposal .* n=1"):
+        MCRolloutLabeler(env, _KeywordPolicy(env, empty=True), k=2, progress=False).label([final])
 
 
 def test_labeler_validates():

@@ -21,17 +21,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from thinkgym.agents.base import Proposal, unwrap_env
+from thinkgym.agents.base import Policy, Proposal, unwrap_env
+from thinkgym.agents.search.driver import PolicyError
 from thinkgym.envs.base import ANSWER_PREFIX, EnvState, ReasoningEnv, answer_text, is_answer
 
 __all__ = [
     "LabeledTrajectory",
     "MCRolloutLabeler",
     "NoisyOraclePolicy",
+    "StateTracker",
     "collect_prm_dataset",
     "roc_auc",
 ]
@@ -77,12 +79,25 @@ class LabeledTrajectory:
         raise ValueError(f"labels={labels!r} must be 'soft' or 'hard'")
 
 
+@runtime_checkable
+class StateTracker(Protocol):
+    """A policy that is told the states rollouts start from (see :class:`NoisyOraclePolicy`).
+
+    The labelers call ``track(state)`` for every state they start rollouts from when the policy
+    declares this method; a plain :class:`~thinkgym.agents.Policy` needs nothing of it.
+    """
+
+    def track(self, state: EnvState) -> None:
+        """Remember ``state`` so its transcript is recognised."""
+        ...
+
+
 def _as_policy(policy: Any, env: ReasoningEnv) -> Any:
-    if callable(getattr(policy, "propose", None)):
+    if isinstance(policy, Policy):
         return policy
     if callable(policy):
         built = policy(env)
-        if callable(getattr(built, "propose", None)):
+        if isinstance(built, Policy):
             return built
     raise TypeError(
         f"policy={policy!r} has no propose(observations, n) method; pass a Policy (e.g. "
@@ -91,9 +106,8 @@ def _as_policy(policy: Any, env: ReasoningEnv) -> Any:
 
 
 def _track(policy: Any, state: EnvState) -> None:
-    track = getattr(policy, "track", None)
-    if callable(track):
-        track(state)
+    if isinstance(policy, StateTracker):
+        policy.track(state)
 
 
 class MCRolloutLabeler:
@@ -102,9 +116,10 @@ class MCRolloutLabeler:
     Args:
         env: the env (wrapped or not) of the task; only its pure methods are used (``apply``,
             ``transcript``, ``check_answer``), never its current episode.
-        policy: anything with ``propose(observations, n) -> list[list[Proposal]]``. All the
-            rollouts of one level (every prefix of every trajectory, ``k`` each) go into one
-            ``propose`` call with ``n=1`` per rollout.
+        policy: a :class:`~thinkgym.agents.Policy`. All the rollouts of one level (every
+            prefix of every trajectory, ``k`` each) go into one ``propose`` call with ``n=1``
+            per rollout and the keywords below; a :class:`StateTracker` is also told the states
+            rollouts start from.
         k: rollouts per step prefix.
         max_steps: action limit of a whole episode, rollout included (default: the env's
             ``max_steps``); a rollout that reaches it without answering counts as a failure.
@@ -112,6 +127,11 @@ class MCRolloutLabeler:
             fine for training data). With ``False`` only reference-free checks are used, which
             raises for tasks that need the reference.
         progress: show a tqdm progress bar (one tick per labeled step).
+        temperature: sampling temperature of the rollouts.
+        top_p: nucleus mass of the rollouts.
+        max_new_tokens: longest rollout step.
+        seed: base seed of the sampling (level ``r`` of a ``label`` call uses
+            ``seed + 7919 r``); ``None`` leaves it free.
     """
 
     def __init__(
@@ -123,6 +143,10 @@ class MCRolloutLabeler:
         max_steps: int | None = None,
         use_reference: bool = True,
         progress: bool = True,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        max_new_tokens: int = 48,
+        seed: int | None = 0,
     ) -> None:
         self.env = unwrap_env(env)
         self.policy = _as_policy(policy, self.env)
@@ -137,6 +161,12 @@ class MCRolloutLabeler:
             )
         self.use_reference = bool(use_reference)
         self.progress = bool(progress)
+        self.sampling = {
+            "temperature": temperature,
+            "top_p": top_p,
+            "max_new_tokens": max_new_tokens,
+        }
+        self.seed = seed
         self.policy_calls = 0
         self.rollout_steps = 0
 
@@ -198,6 +228,7 @@ class MCRolloutLabeler:
             if pending[i][j] == 0:
                 bar.update(1)
 
+        level = 0
         while active:
             # Rollouts out of actions fail; the rest propose one step each, in one call.
             alive = []
@@ -209,16 +240,24 @@ class MCRolloutLabeler:
             if not alive:
                 break
             obs = [self.env.transcript(s) for _, _, s in alive]
-            proposals = self.policy.propose(obs, 1)
+            seed = None if self.seed is None else self.seed + 7919 * level
+            proposals = self.policy.propose(obs, 1, seed=seed, **self.sampling)
             self.policy_calls += 1
+            level += 1
+            name = type(self.policy).__name__
             if len(proposals) != len(obs):
-                raise ValueError(
-                    f"the policy returned {len(proposals)} proposal lists for {len(obs)} "
-                    "observations"
+                raise PolicyError(
+                    f"{name}.propose returned {len(proposals)} proposal lists for {len(obs)} "
+                    "observations; it must return one list per observation"
                 )
             active = []
             for (i, j, state), props in zip(alive, proposals, strict=True):
-                step = props[0].text if props else ""
+                if not props:
+                    raise PolicyError(
+                        f"{name}.propose returned no proposal for an observation when asked for "
+                        "n=1; it must return n proposals per observation"
+                    )
+                step = props[0].text
                 self.rollout_steps += 1
                 nxt, ok, _ = self.env.apply(state, step)
                 if ok and nxt.done:
@@ -334,9 +373,20 @@ class NoisyOraclePolicy:
         return _perturb(good, self.rng)
 
     def propose(
-        self, observations: Sequence[str], n: int = 1, **kwargs: Any
+        self,
+        observations: Sequence[str],
+        n: int = 1,
+        *,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        max_new_tokens: int = 48,
+        seed: int | None = None,
     ) -> list[list[Proposal]]:
-        """``n`` proposals per observation (noisy oracle steps)."""
+        """``n`` proposals per observation (noisy oracle steps).
+
+        The sampling keywords of the :class:`~thinkgym.agents.Policy` protocol are accepted and
+        ignored: the noise comes from the policy's own generator (seeded at construction).
+        """
         out = []
         for obs in observations:
             state = self._state(obs)
