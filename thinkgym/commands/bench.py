@@ -96,7 +96,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-throughput", action="store_true", help="skip the batch-64 generate reference"
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress bars or progress lines on stderr"
+    )
     parser.add_argument(
         "--batch-rows",
         type=positive_int,
@@ -216,6 +218,9 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if backend is not None:
             backend.close()
+    # the command line goes into results.json (not when main() was called from Python with
+    # other arguments than this process's)
+    report.argv = list(sys.argv) if "bench" in sys.argv[1:] else None
     try:
         paths = write_results(report, args.out, plot=not args.no_plot, x=args.x)
     except ImportError as exc:
@@ -227,5 +232,9 @@ def run(args: argparse.Namespace) -> int:
     if report.throughput:
         print(report.throughput)
     names = ", ".join(p.name for p in paths)
-    print(f"wrote {args.out}/: {names} ({report.seconds:.0f} s)", file=sys.stderr)
+    print(
+        f"wrote {args.out}/: {names} ({report.seconds:.0f} s of search); results.md explains "
+        "the columns, results.json records every setting and the command to rerun it",
+        file=sys.stderr,
+    )
     return 0

@@ -6,10 +6,12 @@
 ``thinkgym bench`` (:mod:`thinkgym.commands.bench`).
 
 Problems are held out of training: Game24 uses the Tree-of-Thoughts test puzzles, the other tasks
-seeds from 10,000 on. Answers are scored against the hidden reference only after search
-(:func:`~thinkgym.agents.search.result.score_result`). Each row says which guidance ranked the
-candidates and whether the reference-free answer check was on during search (for Game24 that
-check is the grader itself: with it on, best-of-N is pass@N with a perfect verifier).
+their test split (:func:`thinkgym.envs.eval_problems`). Answers are scored against the hidden
+reference only after search (:func:`~thinkgym.agents.search.result.score_result`). Each row says
+which guidance ranked the candidates and whether the reference-free answer check was on during
+search (for Game24 that check is the grader itself: with it on, best-of-N is pass@N with a
+perfect verifier). ``results.md`` explains its columns under the table; ``results.json`` records
+every setting needed to rerun the bench (:meth:`BenchConfig.from_results` reads them back).
 
 It also measures generation throughput: tokens/s over the whole bench (search overhead included)
 against plain batch-64 ``generate`` on the same model, in the same run.
@@ -21,9 +23,10 @@ import csv
 import functools
 import json
 import statistics
+import sys
 import time
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +51,9 @@ __all__ = [
     "held_out_problems",
     "task_depth",
     "DEFAULT_PLANNERS",
+    "COLUMN_LEGEND",
+    "bench_settings",
+    "bench_versions",
 ]
 
 DEFAULT_PLANNERS = ("greedy", "best_of_n", "beam", "mcts", "revision")
@@ -116,6 +122,46 @@ class BenchConfig:
         if self.shards is not None and self.shards < 1:
             raise ValueError(f"shards={self.shards!r} must be >= 1 (or None: one per worker)")
 
+    def to_dict(self) -> dict[str, Any]:
+        """Every field as plain JSON values (what ``results.json`` records under ``config``)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BenchConfig:
+        """The config recorded by :meth:`to_dict` (or a ``results.json``'s ``config``).
+
+        Raises:
+            ValueError: ``data`` has keys that are not fields (named, with the known ones).
+        """
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown BenchConfig keys {unknown}; known keys: {sorted(known)}")
+        return cls(**{k: list(v) if isinstance(v, tuple) else v for k, v in data.items()})
+
+    @classmethod
+    def from_results(cls, path: str | Path) -> BenchConfig:
+        """The config a bench ran with, read from its ``results.json`` (the file or its dir).
+
+        Rerunning it with :func:`run_benchmark` gives the same table for a deterministic policy
+        on the same versions (``results.json`` records them under ``versions``).
+
+        Raises:
+            FileNotFoundError: no ``results.json`` there.
+            ValueError: the file records no ``config`` (an older bench wrote it).
+        """
+        path = Path(path)
+        if path.is_dir():
+            path = path / "results.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"no bench results at {path}; pass a results.json or its dir")
+        data = json.loads(path.read_text())
+        if "config" not in data:
+            raise ValueError(
+                f"{path} records no 'config' (an older bench wrote it); rerun its command instead"
+            )
+        return cls.from_dict(data["config"])
+
 
 @dataclass
 class BenchReport:
@@ -126,12 +172,95 @@ class BenchReport:
         policy_label: which policy ran.
         seconds: wall time of the searches.
         throughput: the throughput line (empty when not measured).
+        settings: what a rerun needs (see :func:`bench_settings`): ``config``, ``problems``,
+            ``policy_model``, ``reward_models``, ``backend`` and ``versions``.
+        argv: the command line that ran the bench (``sys.argv``; ``None`` from Python).
     """
 
     rows: list[dict[str, Any]]
     policy_label: str
     seconds: float
     throughput: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)
+    argv: list[str] | None = None
+
+
+def bench_versions() -> dict[str, str | None]:
+    """Versions of Python, thinkgym and the libraries the figures depend on (``None``: absent)."""
+    import platform
+    from importlib import metadata
+
+    import thinkgym
+
+    out: dict[str, str | None] = {"python": platform.python_version(), "thinkgym": None}
+    out["thinkgym"] = thinkgym.__version__
+    for dist in ("torch", "transformers", "gymnasium", "numpy"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = None
+    return out
+
+
+def bench_settings(
+    config: BenchConfig,
+    policy_label: str,
+    problems: dict[str, list[Any]],
+    backend: Any = None,
+) -> dict[str, Any]:
+    """Every setting needed to rerun a bench, as JSON values (``results.json`` records them).
+
+    Args:
+        config: the config that ran (recorded whole under ``config``; see
+            :meth:`BenchConfig.from_results`).
+        policy_label: which policy ran.
+        problems: env id -> the held-out problems that ran, in order.
+        backend: the :mod:`thinkgym.distributed` backend (``None``: one batch in this process).
+    """
+    from thinkgym.envs.splits import EVAL_SEED
+
+    model: dict[str, Any] = {"spec": config.policy, "label": policy_label, "path": None}
+    if Path(config.policy).is_dir():
+        model["path"] = str(Path(config.policy).resolve())
+    elif config.policy == "default" and policy_label.startswith("LLMPolicy"):
+        from thinkgym.models import default_policy_dir
+
+        model["path"] = str(default_policy_dir())
+    return {
+        "config": config.to_dict(),
+        "problems": {
+            env_id: {
+                "count": len(items),
+                "chosen_by": f"thinkgym.envs.eval_problems({env_id!r}, {config.problems}): the "
+                f"task's held-out test split (its fixed test set first, else test-split seeds "
+                f"from {EVAL_SEED:,}), pinned so every planner sees the same problems",
+                "problems": [_jsonable(p) for p in items],
+            }
+            for env_id, items in problems.items()
+        },
+        "policy_model": model,
+        "reward_models": {
+            "prm": str(Path(config.prm).resolve()) if config.prm else None,
+            "orm": str(Path(config.orm).resolve()) if config.orm else None,
+        },
+        "backend": {
+            "name": getattr(backend, "name", None) or "local",
+            "mode": "one batch in this process" if backend is None else "shards",
+            "workers": getattr(backend, "workers", None) if backend is not None else 1,
+            "shards": config.shards,
+            "address": getattr(backend, "address", None),
+        },
+        "versions": bench_versions(),
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` if JSON can hold it, else its ``repr``."""
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+    return value
 
 
 def held_out_problems(
@@ -339,11 +468,13 @@ def run_benchmark(config: BenchConfig, backend: Any = None) -> BenchReport:
         The :class:`BenchReport`.
     """
     config.validate()
-    from tqdm.auto import tqdm
+    say = functools.partial(_say, config.progress)
 
     rows: list[dict[str, Any]] = []
     tokens_total = 0
     in_process = backend is None or getattr(backend, "name", "") == "local"
+    if in_process and config.policy not in ("random", "oracle"):
+        say(f"loading the policy {config.policy!r}")
     shared_policy, label, guidance = load_bench_models(config) if in_process else (None, "", None)
     measure = False
     if config.throughput and shared_policy is not None:
@@ -351,24 +482,32 @@ def run_benchmark(config: BenchConfig, backend: Any = None) -> BenchReport:
 
         measure = isinstance(shared_policy, LLMPolicy)
     # the reference is timed before and after the bench: the machine's speed drifts
+    if measure:
+        say("timing plain batch-64 generate on the policy's model (the throughput reference)")
     ref_rates = (
         _generate_reference(shared_policy, resolve_env(config.envs[0])[0]) if measure else []
     )
     t_start = time.perf_counter()
 
-    bar = tqdm(config.envs, desc="bench", disable=not config.progress)
-    for env_name in bar:
+    ran: dict[str, list[Any]] = {}
+    n_jobs = sum(len(config.budgets) if get_planner(p).budgeted else 1 for p in config.planners)
+    for k, env_name in enumerate(config.envs, 1):
         env, env_id = resolve_env(env_name)
         seeds, problems = held_out_problems(env_name, config.problems)
+        ran[env_id] = problems
+        t_env = time.perf_counter()
+        where = "at once" if backend is None else f"in shards on the {backend.name} backend"
+        say(
+            f"env {k}/{len(config.envs)} {env_id}: {len(problems)} problems x {n_jobs} "
+            f"planner/budget runs, {where}"
+        )
         if backend is None:
             policy = shared_policy
             if policy is None or label.startswith("random"):
                 spec = config.policy if shared_policy is None else "random"
                 policy, label = load_policy(spec, env)
-            bar.set_postfix_str(f"{env_name}: every planner x budget at once")
             jobs, all_results = run_env_jobs(config, env, policy, guidance, seeds, problems)
         else:
-            bar.set_postfix_str(f"{env_name}: shards on the {backend.name} backend")
             loaded = (shared_policy, label, guidance) if in_process else None
             items = [(env_name, s, p) for s, p in zip(seeds, problems, strict=True)]
             per_problem = backend.map(BenchShards(config, loaded), items, shards=config.shards)
@@ -400,9 +539,21 @@ def run_benchmark(config: BenchConfig, backend: Any = None) -> BenchReport:
                     "seconds": sum(r.cost.seconds for r in results),
                 }
             )
+        best = max((r for r in rows if r["env"] == env_id), key=lambda r: r["solve_rate"])
+        say(
+            f"env {k}/{len(config.envs)} {env_id}: done in {time.perf_counter() - t_env:.0f} s; "
+            f"best solve rate {best['solve_rate']:.0%} ({best['planner']}"
+            + (f", budget {best['budget']})" if best["budget"] else ")")
+        )
     bench_wall = time.perf_counter() - t_start
-    report = BenchReport(rows=rows, policy_label=label, seconds=bench_wall)
+    report = BenchReport(
+        rows=rows,
+        policy_label=label,
+        seconds=bench_wall,
+        settings=bench_settings(config, label, ran, backend),
+    )
     if measure:
+        say("timing plain batch-64 generate again (the machine's speed drifts)")
         bench_tps = tokens_total / max(bench_wall, 1e-9)
         stats = shared_policy.stats
         in_policy = stats.tokens / stats.seconds if stats.seconds else None
@@ -412,10 +563,16 @@ def run_benchmark(config: BenchConfig, backend: Any = None) -> BenchReport:
             f"throughput: bench {bench_tps:,.0f} tokens/s over the whole run"
             + (f" ({in_policy:,.0f} tokens/s inside propose)" if in_policy else "")
             + f"; plain batch-64 generate {ref:,.0f} tokens/s (median of "
-            + f"{len(ref_rates)} calls before and after the bench); ratio "
-            + f"{bench_tps / ref:.0%} (target >= 50%)"
+            + f"{len(ref_rates)} calls before and after the bench): the search ran at "
+            + f"{bench_tps / ref:.0%} of plain generate speed"
         )
     return report
+
+
+def _say(enabled: bool, message: str) -> None:
+    """A progress line on stderr (when progress is on)."""
+    if enabled:
+        print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
 def write_results(
@@ -433,8 +590,22 @@ def write_results(
     out.mkdir(parents=True, exist_ok=True)
     rows, label = report.rows, report.policy_label
     paths = [out / "results.md", out / "results.json"]
-    paths[0].write_text(markdown_table(rows, label) + "\n")
-    paths[1].write_text(json.dumps({"policy": label, "rows": rows}, indent=1))
+    md = markdown_table(rows, label) + "\n\n" + COLUMN_LEGEND
+    if report.settings:
+        md += "\n" + _settings_line(report)
+    paths[0].write_text(md + "\n")
+    record: dict[str, Any] = {"policy": label}
+    if report.argv is not None:
+        import shlex
+
+        record["argv"] = list(report.argv)
+        record["command"] = shlex.join(["thinkgym", *report.argv[1:]])
+    record.update(report.settings)
+    record["seconds"] = report.seconds
+    if report.throughput:
+        record["throughput"] = report.throughput
+    record["rows"] = rows
+    paths[1].write_text(json.dumps(record, indent=1, default=repr))
     if rows:
         with open(out / "results.csv", "w", newline="") as fh:
             w = csv.DictWriter(fh, fieldnames=list(rows[0]))
@@ -477,6 +648,47 @@ def _generate_reference(
     return rates
 
 
+COLUMN_LEGEND = """\
+Columns (costs are means per problem):
+
+- **budget**: the most policy calls (generated candidate steps) a planner may spend on one
+  problem; it sizes the planner (samples, beam width, simulations). Blank: greedy, one pass.
+- **guidance**: what ranked the candidates: a learned reward model (reward_model), the
+  policy's own log-probs (logprob), or best-of-N's selection rule (vote: the majority answer;
+  logprob, orm, prm: the best-scored sample). none: nothing ranked them.
+- **answer_check**: on: the env's reference-free answer check was used during search (a search
+  may stop at an answer it accepts; for Game24 that check is the grader itself). Off: the
+  planner chose its answer by guidance alone.
+- **problems**: held-out test problems run per env.
+- **solve_rate**: share of the problems whose final answer matches the hidden reference
+  (scored after the search ended).
+- **policy_calls**: candidate steps generated (one sampled sequence each).
+- **tokens**: tokens generated.
+- **reward_model_calls**: texts scored by a learned reward model (or by self-evaluation).
+- **seconds**: wall seconds of the planner's searches summed over its problems; all planners
+  of an env run together and split the shared batched calls by their share."""
+"""The legend under the table in ``results.md``."""
+
+
+def _settings_line(report: BenchReport) -> str:
+    """One line naming the settings (all of them, and the command, are in results.json)."""
+    cfg = report.settings.get("config", {})
+    parts = [
+        f"policy {report.policy_label}",
+        f"seed {cfg.get('seed')}",
+        f"temperature {cfg.get('temperature')}",
+        f"backend {report.settings.get('backend', {}).get('name')}",
+    ]
+    versions = report.settings.get("versions", {})
+    parts += [f"{k} {v}" for k, v in versions.items() if k in ("thinkgym", "torch") and v]
+    line = "Settings: " + ", ".join(parts) + ". Every setting needed to rerun is in results.json"
+    if report.argv is not None:
+        import shlex
+
+        line += f"; command: `{shlex.join(['thinkgym', *report.argv[1:]])}`"
+    return line + "."
+
+
 def markdown_table(rows: list[dict[str, Any]], label: str) -> str:
     """The rows as a markdown table headed by the policy label."""
     cols = ["env", "planner", "budget", "guidance", "answer_check", "problems", "solve_rate"]
@@ -516,24 +728,41 @@ def plot_scaling(rows: list[dict[str, Any]], path: Path, x: str = "tokens") -> P
     envs = sorted({r["env"] for r in rows})
     fig, axes = plt.subplots(1, len(envs), figsize=(5 * len(envs), 4), squeeze=False)
     for ax, env in zip(axes[0], envs, strict=True):
-        for planner in sorted({r["planner"] for r in rows if r["env"] == env}):
+        planners = sorted({r["planner"] for r in rows if r["env"] == env})
+        for k, planner in enumerate(planners):
             pts = sorted(
-                (r[x], r["solve_rate"])
+                (r[x], r["solve_rate"], r["budget"])
                 for r in rows
                 if r["env"] == env and r["planner"] == planner and r[x] > 0
             )
             if not pts:
                 continue
             style = "o" if len(pts) == 1 else "o-"
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=planner)
+            (line,) = ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=planner)
+            # each point's budget next to it; planners' labels are staggered so that points
+            # at the same place (e.g. every planner at 100%) keep readable labels
+            dy = 5 + 8 * (k % 3) if k % 2 == 0 else -11 - 8 * (k % 3)
+            for px, py, budget in pts:
+                if budget == "" or budget is None:
+                    continue
+                ax.annotate(
+                    str(budget),
+                    (px, py),
+                    textcoords="offset points",
+                    xytext=(4, dy),
+                    fontsize=7,
+                    color=line.get_color(),
+                )
         ax.set_xscale("log")
         # plain numbers at powers of ten only: minor-tick labels overlap on a short axis
         ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
         ax.xaxis.set_minor_formatter(ticker.NullFormatter())
         ax.set_xlabel(f"{x.replace('_', ' ')} per problem (log)")
         ax.set_ylabel("solve rate")
-        ax.set_ylim(-0.02, 1.02)
-        ax.set_title(env)
+        ax.set_ylim(-0.08, 1.12)
+        ax.set_title(
+            f"{env}\n(number at a point: its budget, policy calls per problem)", fontsize=9
+        )
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()

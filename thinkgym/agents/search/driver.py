@@ -23,6 +23,7 @@ import gymnasium as gym
 import numpy as np
 
 from thinkgym.agents.base import Proposal
+from thinkgym.agents.search.progress import SearchProgress
 from thinkgym.agents.search.requests import ProposeRequest, ScoreRequest
 
 if TYPE_CHECKING:
@@ -130,7 +131,7 @@ def drive(
 
     Args:
         jobs: ``(planner, contexts)`` pairs, one context per problem.
-        progress: show a progress bar over problems.
+        progress: show a progress bar over the policy calls (see :class:`SearchProgress`).
 
     Returns:
         One list of outcomes per job, in order.
@@ -144,7 +145,7 @@ def drive(
     outcomes: list[Outcome | None] = [None] * len(flat)
     pending: dict[int, Any] = {}
     rngs = [np.random.default_rng([planner.seed, len(ctxs), 7]) for planner, ctxs in jobs]
-    bar = _progress(len(flat), progress)
+    bar = _progress([ctx for _, _, ctx in flat], progress)
 
     def advance(i: int, value: Any) -> None:
         t0 = time.perf_counter()
@@ -159,68 +160,72 @@ def drive(
             outcomes[i] = stop.value
             pending.pop(i, None)
             if bar is not None:
-                bar.update(1)
+                bar.finish(i)
         else:
             pending[i] = req
         flat[i][2].meter.add_seconds(time.perf_counter() - t0)
 
-    for i in range(len(gens)):
-        advance(i, None)
-    while pending:
-        replies: dict[int, Any] = {}
-        props = {i: r for i, r in pending.items() if isinstance(r, ProposeRequest)}
-        scores = {i: r for i, r in pending.items() if isinstance(r, ScoreRequest)}
-        bad = set(pending) - set(props) - set(scores)
-        if bad:
-            planner = flat[min(bad)][1]
-            raise TypeError(
-                f"{type(planner).__name__}.search yielded {pending[min(bad)]!r}; yield "
-                "ProposeRequest or ScoreRequest"
-            )
-        groups: dict[tuple[Any, ...], list[int]] = {}
-        for i, r in props.items():
-            if not r.observations or r.n < 1:
-                replies[i] = [[] for _ in r.observations]
-                continue
-            groups.setdefault((flat[i][1].call_key(), r.n), []).append(i)
-        for (_, n), idx in groups.items():
-            obs = [o for i in idx for o in props[i].observations]
-            first_job, planner = flat[idx[0]][0], flat[idx[0]][1]
-            seed = int(rngs[first_job].integers(2**31 - 1))
-            t0 = time.perf_counter()
-            out = _propose(planner, obs, n, seed, _where(flat, idx))
-            dt = time.perf_counter() - t0
-            pos = 0
-            for i in idx:
-                k = len(props[i].observations)
-                meter = flat[i][2].meter
-                replies[i] = [meter.admit_proposals(n, lst) for lst in out[pos : pos + k]]
-                pos += k
-                meter.add_seconds(dt * k / max(1, len(obs)))
-        by_g: dict[int, list[int]] = {}
-        for i, r in scores.items():
-            by_g.setdefault(id(r.guidance), []).append(i)
-        for idx in by_g.values():
-            guidance = scores[idx[0]].guidance
-            per = max(0, int(guidance.model_calls))
-            # each problem's affordable prefix is scored; the rest stays unscored (-inf)
-            todo = {i: flat[i][2].meter.scorable(len(scores[i].candidates), per) for i in idx}
-            cands = [c for i in idx for c in scores[i].candidates[: todo[i]]]
-            t0 = time.perf_counter()
-            values, costs = _score(guidance, cands, _where(flat, idx)) if cands else ([], [])
-            dt = time.perf_counter() - t0
-            pos = 0
-            for i in idx:
-                k, total = todo[i], len(scores[i].candidates)
-                replies[i] = list(values[pos : pos + k]) + [-math.inf] * (total - k)
-                meter = flat[i][2].meter
-                meter.admit_scores(costs[pos : pos + k])
-                pos += k
-                meter.add_seconds(dt * k / max(1, len(cands)))
-        for i, value in replies.items():
-            advance(i, value)
-    if bar is not None:
-        bar.close()
+    try:
+        for i in range(len(gens)):
+            advance(i, None)
+        while pending:
+            replies: dict[int, Any] = {}
+            props = {i: r for i, r in pending.items() if isinstance(r, ProposeRequest)}
+            scores = {i: r for i, r in pending.items() if isinstance(r, ScoreRequest)}
+            bad = set(pending) - set(props) - set(scores)
+            if bad:
+                planner = flat[min(bad)][1]
+                raise TypeError(
+                    f"{type(planner).__name__}.search yielded {pending[min(bad)]!r}; yield "
+                    "ProposeRequest or ScoreRequest"
+                )
+            groups: dict[tuple[Any, ...], list[int]] = {}
+            for i, r in props.items():
+                if not r.observations or r.n < 1:
+                    replies[i] = [[] for _ in r.observations]
+                    continue
+                groups.setdefault((flat[i][1].call_key(), r.n), []).append(i)
+            for (_, n), idx in groups.items():
+                obs = [o for i in idx for o in props[i].observations]
+                first_job, planner = flat[idx[0]][0], flat[idx[0]][1]
+                seed = int(rngs[first_job].integers(2**31 - 1))
+                t0 = time.perf_counter()
+                out = _propose(planner, obs, n, seed, _where(flat, idx))
+                dt = time.perf_counter() - t0
+                pos = 0
+                for i in idx:
+                    k = len(props[i].observations)
+                    meter = flat[i][2].meter
+                    replies[i] = [meter.admit_proposals(n, lst) for lst in out[pos : pos + k]]
+                    pos += k
+                    meter.add_seconds(dt * k / max(1, len(obs)))
+            by_g: dict[int, list[int]] = {}
+            for i, r in scores.items():
+                by_g.setdefault(id(r.guidance), []).append(i)
+            for idx in by_g.values():
+                guidance = scores[idx[0]].guidance
+                per = max(0, int(guidance.model_calls))
+                # each problem's affordable prefix is scored; the rest stays unscored (-inf)
+                todo = {i: flat[i][2].meter.scorable(len(scores[i].candidates), per) for i in idx}
+                cands = [c for i in idx for c in scores[i].candidates[: todo[i]]]
+                t0 = time.perf_counter()
+                values, costs = _score(guidance, cands, _where(flat, idx)) if cands else ([], [])
+                dt = time.perf_counter() - t0
+                pos = 0
+                for i in idx:
+                    k, total = todo[i], len(scores[i].candidates)
+                    replies[i] = list(values[pos : pos + k]) + [-math.inf] * (total - k)
+                    meter = flat[i][2].meter
+                    meter.admit_scores(costs[pos : pos + k])
+                    pos += k
+                    meter.add_seconds(dt * k / max(1, len(cands)))
+            for i, value in replies.items():
+                advance(i, value)
+            if bar is not None:
+                bar.update()
+    finally:  # stops the bar's redraw thread even when a search raises
+        if bar is not None:
+            bar.close()
     done = [o if o is not None else Outcome([], None) for o in outcomes]
     out_jobs: list[list[Outcome]] = []
     pos = 0
@@ -264,9 +269,5 @@ def plan_together(
     ]
 
 
-def _progress(total: int, enabled: bool) -> Any:
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="search", unit="problem", leave=False)
+def _progress(contexts: list[SearchContext], enabled: bool) -> SearchProgress | None:
+    return SearchProgress(contexts) if enabled else None
