@@ -741,7 +741,7 @@ def plot_scaling(rows: list[dict[str, Any]], path: Path, x: str = "tokens") -> P
             (line,) = ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=planner)
             # each point's budget next to it; planners' labels are staggered so that points
             # at the same place (e.g. every planner at 100%) keep readable labels
-            dy = 5 + 8 * (k % 3) if k % 2 == 0 else -11 - 8 * (k % 3)
+            dy = (5, -12, 13, -20, 21, -28)[k % 6]
             for px, py, budget in pts:
                 if budget == "" or budget is None:
                     continue
@@ -759,7 +759,7 @@ def plot_scaling(rows: list[dict[str, Any]], path: Path, x: str = "tokens") -> P
         ax.xaxis.set_minor_formatter(ticker.NullFormatter())
         ax.set_xlabel(f"{x.replace('_', ' ')} per problem (log)")
         ax.set_ylabel("solve rate")
-        ax.set_ylim(-0.08, 1.12)
+        ax.set_ylim(-0.16, 1.16)
         ax.set_title(
             f"{env}\n(number at a point: its budget, policy calls per problem)", fontsize=9
         )
