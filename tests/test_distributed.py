@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import _thread
 import os
+import signal
 import sys
 import threading
 import time
@@ -266,6 +267,9 @@ def test_shard_failing_twice_is_reported_with_its_items(backend) -> None:
 def test_ctrl_c_shuts_the_workers_down(ray_session) -> None:
     be = RayBackend(workers=1)
     pid = be.worker_pids()[0]
+    # Ctrl-C is Python's default SIGINT handler raising KeyboardInterrupt; a library imported by an
+    # earlier test in the same session may have replaced it, so the test installs it explicitly.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(1.0, _thread.interrupt_main)
     timer.start()
     try:
@@ -273,6 +277,7 @@ def test_ctrl_c_shuts_the_workers_down(ray_session) -> None:
             be.map(Sleep(), [1])
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert be._actors == []
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
