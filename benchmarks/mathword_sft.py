@@ -51,7 +51,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--out", type=Path, default=Path("/tmp/mathword-sft"))
+    parser.add_argument(
+        "--eval-only",
+        type=Path,
+        default=None,
+        metavar="POLICY_DIR",
+        help="only measure this saved policy's greedy pass@1 on --problems test problems",
+    )
     args = parser.parse_args(argv)
+
+    if args.eval_only is not None:
+        score, secs = _pass_at_1(args.eval_only, args.problems)
+        print(
+            f"| {args.eval_only} | MathWord test pass@1 (greedy, {args.problems} problems): {score:.0%} | {secs:.0f} s |"
+        )
+        return 0
 
     from thinkgym.cli import main as thinkgym_main
     from thinkgym.models import default_policy_dir
