@@ -210,15 +210,24 @@ def _fmt(v: float | None, spec: str = ".3f") -> str:
 
 
 def _fit(
-    kind: str, examples: list[Any], env: Any, args: argparse.Namespace, policy: Any = None
+    kind: str,
+    examples: list[Any],
+    env: Any,
+    args: argparse.Namespace,
+    policy: Any = None,
+    valid: list[Any] | None = None,
 ) -> Any:
     """A reward model of ``kind`` trained on ``examples`` with the CLI's settings: a fresh tiny
-    model (``--init scratch``) or the policy's transformer with a new head (``--init policy``)."""
+    model (``--init scratch``) or the policy's transformer with a new head (``--init policy``).
+    With ``valid`` and ``--eval-every``, the weights with the lowest validation loss are kept."""
     from thinkgym.learning.reward_models import train_reward_model
     from thinkgym.rewards import LearnedRewardModel
 
     common = {"kind": kind, "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr}
     common.update(seed=args.seed, problem_lines=env.problem_line_count)
+    common.update(lr_schedule=args.lr_schedule)
+    if valid and args.eval_every:
+        common.update(valid=valid, eval_every=args.eval_every, patience=args.patience)
     if args.init == "policy" and hasattr(policy, "model"):
         start = LearnedRewardModel.from_policy(
             policy, kind=kind, seed=args.seed, problem_lines=env.problem_line_count
@@ -234,6 +243,51 @@ def _fit(
     )
 
 
+def self_evaluation_scores(policy: Any, env: Any, finals: list[Any]) -> list[list[float]]:
+    """Per step, the policy's mean token log-prob of the step given the transcript before it
+    (temperature 1): the zero-training "self-evaluation" baseline of a PRM."""
+    from thinkgym.envs.base import EnvState
+
+    prompts, conts, owner = [], [], []
+    for i, final in enumerate(finals):
+        state = EnvState(problem=final.problem, data=env.initial_data(final.problem))
+        for step in final.steps:
+            prompts.append(env.transcript(state))
+            conts.append(step + "\n")
+            owner.append(i)
+            state, ok, _ = env.apply(state, step)
+            if not ok:
+                raise ValueError(f"step {step!r} of a sampled trajectory is rejected on replay")
+    out: list[list[float]] = [[] for _ in finals]
+    order = sorted(range(len(prompts)), key=lambda j: len(prompts[j]))
+    scores = [0.0] * len(prompts)
+    chunk = 512
+    for start in range(0, len(order), chunk):
+        idx = order[start : start + chunk]
+        lps = policy.logprobs([prompts[j] for j in idx], [conts[j] for j in idx])
+        for j, lp in zip(idx, lps, strict=True):
+            scores[j] = float(lp.float().mean()) if len(lp) else 0.0
+    for j, i in enumerate(owner):
+        out[i].append(scores[j])
+    return out
+
+
+PRM_LABELS = ("hard", "soft", "check")
+
+
+def _prm_aucs(scores: list[list[float]], targets: dict[str, list[list[float]]]) -> dict[str, Any]:
+    """Held-out step AUC of ``scores`` against each label set (positive: label >= 0.5), and the
+    AUC of a trajectory's min step score against its last label (the outcome)."""
+    out: dict[str, Any] = {}
+    for name, labels in targets.items():
+        flat_s = [s for row in scores for s in row]
+        flat_y = [y >= 0.5 for row in labels for y in row]
+        out[f"step_auc_{name}"] = auc_or_none(flat_s, flat_y)
+        rows = [(min(r), lab[-1] >= 0.5) for r, lab in zip(scores, labels, strict=True) if r]
+        out[f"outcome_auc_{name}"] = auc_or_none([m for m, _ in rows], [y for _, y in rows])
+    return out
+
+
 def train_prm(
     name: str,
     env: Any,
@@ -241,69 +295,134 @@ def train_prm(
     trajectories: list[Any],
     held: list[bool],
     args: argparse.Namespace,
+    problem_of: list[int] | None = None,
+    strict_env: Any = None,
 ) -> dict[str, Any]:
-    """MC-label ``trajectories`` (``held[i]``: trajectory ``i`` belongs to a held-out problem),
-    train a PRM on the others, save it to ``OUT/name`` and return its summary."""
-    from thinkgym.learning.mc_labels import MCRolloutLabeler
+    """Label ``trajectories`` (``held[i]``: trajectory ``i`` belongs to a held-out problem),
+    train one PRM per label kind of ``--labels`` on the others, save each and return a summary.
 
+    Labels: ``hard``/``soft`` Monte-Carlo labels (Math-Shepherd; ``k`` rollouts per step) or
+    ``check`` (process supervision from ``strict_env``'s step check, as PRM800K's human labels).
+    The held-out trajectories always get MC labels and, with ``strict_env``, check labels: every
+    PRM's held-out step AUC is reported against both, beside the policy's own log-prob
+    (self-evaluation). The first label kind is saved as ``OUT/name``, the others as
+    ``OUT/name_<kind>``. ``problem_of[i]`` (the problem of trajectory ``i``) puts the last
+    ``--valid`` share of the training problems in a validation set for early stopping.
+    """
+    from thinkgym.learning.mc_labels import MCRolloutLabeler, step_check_labels
+
+    kinds = [k for k in args.labels.split(",") if k]
+    unknown = [k for k in kinds if k not in PRM_LABELS]
+    if unknown or not kinds:
+        raise SystemExit(f"error: --labels {args.labels!r}: use a comma list of {PRM_LABELS}")
+    if "check" in kinds and strict_env is None:
+        raise SystemExit(
+            "error: --labels check needs a task with an exact step check in an outcome-only "
+            "setting (Arithmetic with --arith-outcome-only)"
+        )
     t0 = time.perf_counter()
-    kept = [(t, h) for t, h in zip(trajectories, held, strict=True) if t.steps]
-    if kept and all(h for _, h in kept):  # nothing left to train on: train on everything
-        kept = [(t, False) for t, _ in kept]
+    problem_of = problem_of if problem_of is not None else list(range(len(trajectories)))
+    kept = [(t, h, p) for t, h, p in zip(trajectories, held, problem_of, strict=True) if t.steps]
+    if kept and all(h for _, h, _ in kept):  # nothing left to train on: train on everything
+        kept = [(t, False, p) for t, _, p in kept]
+    train_probs = sorted({p for _, h, p in kept if not h})
+    n_valid = split_holdout(len(train_probs), args.valid) if args.eval_every else 0
+    valid_probs = set(train_probs[len(train_probs) - n_valid :])
+    role = ["hold" if h else ("valid" if p in valid_probs else "train") for _, h, p in kept]
+    need_mc = any(k in ("hard", "soft") for k in kinds)
+    to_label = [i for i, r in enumerate(role) if r == "hold" or need_mc]
     labeler = MCRolloutLabeler(env, policy, args.k, max_steps=args_limit(env, args))
-    labeled = labeler.label([t for t, _ in kept])
+    mc = dict(zip(to_label, labeler.label([kept[i][0] for i in to_label]), strict=True))
     label_s = time.perf_counter() - t0
-    train = [lt for lt, (_, h) in zip(labeled, kept, strict=True) if not h]
-    hold = [lt for lt, (_, h) in zip(labeled, kept, strict=True) if h]
-    stats = label_stats(labeled)
+    stats = label_stats(list(mc.values()))
     _log(
-        f"  {name}: {stats['trajectories']} trajectories, {stats['steps']} steps labeled with "
-        f"k={args.k} rollouts ({labeler.policy_calls} policy calls, {labeler.rollout_steps} "
-        f"rollout steps, {label_s:.0f}s); hard-positive share "
-        f"{_fmt(stats['hard_positive_share'], '.1%')}, soft mean {_fmt(stats['soft_mean'])}, "
-        f"{stats['correct_trajectories']} correct trajectories"
+        f"  {name}: {len(kept)} trajectories ({role.count('train')} train, {role.count('valid')} "
+        f"validation, {role.count('hold')} held out); MC labels on {stats['trajectories']} "
+        f"({stats['steps']} steps, k={args.k}, {labeler.policy_calls} policy calls, "
+        f"{labeler.rollout_steps} rollout steps, {label_s:.0f}s); hard-positive share "
+        f"{_fmt(stats['hard_positive_share'], '.1%')}, soft mean {_fmt(stats['soft_mean'])}"
     )
-    if not train:
-        _log(f"  {name}: SKIPPED, no step to train on (the policy had no accepted step)")
-        return {
-            **stats,
-            "kind": "prm",
-            "skipped": "no labeled step",
-            "heldout_auc": None,
-            "dir": None,
-        }
-    t1 = time.perf_counter()
-    model = _fit("prm", [t.example(args.labels) for t in train], env, args, policy)
-    train_s = time.perf_counter() - t1
-    auc = None
-    if hold:
-        scores = model.score_steps([t.transcript for t in hold])
-        flat_s = [s for row in scores for s in row]
-        flat_y = [y for t in hold for y in t.hard]
-        auc = auc_or_none(flat_s, flat_y)
-    out = Path(args.out) / name
-    model.save_pretrained(out)
-    _log(
-        f"  {name}: trained {args.steps} steps on {len(train)} trajectories ({args.labels} "
-        f"labels, loss {_fmt(model.train_loss, '.4f')}, {train_s:.0f}s); held-out step AUC "
-        f"{_fmt(auc)} on {len(hold)} trajectories -> {out}"
-    )
-    return {
+
+    def examples(kind: str, which: str) -> list[tuple[str, list[float]]]:
+        rows = []
+        for i, (t, _, _) in enumerate(kept):
+            if role[i] != which:
+                continue
+            if kind == "check":
+                rows.append((env.transcript(t), step_check_labels(strict_env, t)))
+            else:
+                rows.append(mc[i].example(kind))
+        return rows
+
+    hold_idx = [i for i, r in enumerate(role) if r == "hold"]
+    targets: dict[str, list[list[float]]] = {}
+    if hold_idx:
+        targets["mc_hard"] = [[float(h) for h in mc[i].hard] for i in hold_idx]
+        if strict_env is not None:
+            targets["check"] = [step_check_labels(strict_env, kept[i][0]) for i in hold_idx]
+    hold_texts = [env.transcript(kept[i][0]) for i in hold_idx]
+    summary: dict[str, Any] = {
         **stats,
         "kind": "prm",
-        "labels": args.labels,
         "k": args.k,
-        "train_trajectories": len(train),
-        "heldout_trajectories": len(hold),
-        "heldout_steps": sum(len(t.steps) for t in hold),
-        "heldout_auc": auc,
-        "train_loss": model.train_loss,
+        "trajectories": len(kept),
+        "train_trajectories": role.count("train"),
+        "valid_trajectories": role.count("valid"),
+        "heldout_trajectories": len(hold_idx),
+        "heldout_steps": sum(len(kept[i][0].steps) for i in hold_idx),
         "label_policy_calls": labeler.policy_calls,
         "label_rollout_steps": labeler.rollout_steps,
         "label_seconds": label_s,
-        "train_seconds": train_s,
-        "dir": str(out),
+        "variants": {},
     }
+    if hold_idx and "check" in targets:
+        agree = [
+            (a >= 0.5) == (b >= 0.5)
+            for ra, rb in zip(targets["mc_hard"], targets["check"], strict=True)
+            for a, b in zip(ra, rb, strict=True)
+        ]
+        summary["heldout_mc_vs_check_agreement"] = sum(agree) / max(1, len(agree))
+    if hold_idx and hasattr(policy, "logprobs"):
+        t1 = time.perf_counter()
+        base = _prm_aucs(
+            self_evaluation_scores(policy, env, [kept[i][0] for i in hold_idx]), targets
+        )
+        summary["self_evaluation"] = {**base, "seconds": time.perf_counter() - t1}
+        _log(f"  self-evaluation (policy mean token log-prob per step): {_aucs_text(base)}")
+    for n, kind in enumerate(kinds):
+        train = examples(kind, "train")
+        if not train:
+            _log(f"  {name}: SKIPPED, no step to train on (the policy had no accepted step)")
+            summary["variants"][kind] = {"skipped": "no labeled step", "dir": None}
+            continue
+        t1 = time.perf_counter()
+        model = _fit("prm", train, env, args, policy, valid=examples(kind, "valid") or None)
+        train_s = time.perf_counter() - t1
+        aucs = _prm_aucs(model.score_steps(hold_texts), targets) if hold_idx else {}
+        out = Path(args.out) / (name if n == 0 else f"{name}_{kind}")
+        model.save_pretrained(out)
+        _log(
+            f"  {name} [{kind} labels]: {len(train)} trajectories, {args.steps} steps "
+            f"(kept step {model.best_step}, loss {_fmt(model.train_loss, '.4f')}, "
+            f"{train_s:.0f}s); held-out {_aucs_text(aucs)} -> {out}"
+        )
+        summary["variants"][kind] = {
+            **aucs,
+            "train_loss": model.train_loss,
+            "best_step": model.best_step,
+            "history": model.history,
+            "train_seconds": train_s,
+            "dir": str(out),
+        }
+    first = summary["variants"].get(kinds[0], {})
+    summary["labels"] = kinds[0]
+    summary["heldout_auc"] = first.get("step_auc_mc_hard")
+    summary["dir"] = first.get("dir")
+    return summary
+
+
+def _aucs_text(aucs: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {_fmt(v)}" for k, v in aucs.items() if k.startswith(("step", "outc")))
 
 
 def train_orm(
@@ -321,10 +440,13 @@ def train_orm(
         return [(env.transcript(f), float(ok)) for g in gs for f, ok in g if f.steps]
 
     n_hold = min(n_hold, max(len(groups) - 1, 0))
-    train = rows(groups[: len(groups) - n_hold])
-    hold = rows(groups[len(groups) - n_hold :])
-    pos = sum(y for _, y in train + hold)
-    total = len(train) + len(hold)
+    n_train = len(groups) - n_hold
+    n_valid = split_holdout(n_train, args.valid) if args.eval_every else 0
+    train = rows(groups[: n_train - n_valid])
+    valid = rows(groups[n_train - n_valid : n_train])
+    hold = rows(groups[n_train:])
+    pos = sum(y for _, y in train + valid + hold)
+    total = len(train) + len(valid) + len(hold)
     _log(
         f"  {name}: {total} sampled trajectories, {int(pos)} correct "
         f"({_fmt(pos / total if total else None, '.1%')})"
@@ -339,7 +461,7 @@ def train_orm(
             "dir": None,
         }
     t1 = time.perf_counter()
-    model = _fit("orm", train, env, args, policy)
+    model = _fit("orm", train, env, args, policy, valid=valid or None)
     train_s = time.perf_counter() - t1
     auc = None
     if hold:
@@ -347,7 +469,8 @@ def train_orm(
     out = Path(args.out) / name
     model.save_pretrained(out)
     _log(
-        f"  {name}: trained {args.steps} steps on {len(train)} trajectories (loss "
+        f"  {name}: trained {args.steps} steps on {len(train)} trajectories (kept step "
+        f"{model.best_step}, loss "
         f"{_fmt(model.train_loss, '.4f')}, {train_s:.0f}s); held-out AUC {_fmt(auc)} on "
         f"{len(hold)} trajectories -> {out}"
     )
@@ -357,20 +480,25 @@ def train_orm(
         "correct_trajectories": int(pos),
         "correct_share": pos / total if total else None,
         "train_trajectories": len(train),
+        "valid_trajectories": len(valid),
         "heldout_trajectories": len(hold),
         "heldout_auc": auc,
         "train_loss": model.train_loss,
+        "best_step": model.best_step,
+        "history": model.history,
         "train_seconds": train_s,
         "dir": str(out),
     }
 
 
-def _prm_rows(groups: list[list[Any]], n_hold: int, per: int) -> tuple[list[Any], list[bool]]:
-    """The first ``per`` sampled trajectories of each problem and whether each is held out (the
-    last ``n_hold`` problems are)."""
+def _prm_rows(
+    groups: list[list[Any]], n_hold: int, per: int
+) -> tuple[list[Any], list[bool], list[int]]:
+    """The first ``per`` sampled trajectories of each problem, whether each is held out (the
+    last ``n_hold`` problems are) and the index of its problem."""
     first_held = len(groups) - n_hold
-    rows = [(f[0], p >= first_held) for p, g in enumerate(groups) for f in g[: max(1, per)]]
-    return [t for t, _ in rows], [h for _, h in rows]
+    rows = [(f[0], p >= first_held, p) for p, g in enumerate(groups) for f in g[: max(1, per)]]
+    return [t for t, _, _ in rows], [h for _, h, _ in rows], [p for _, _, p in rows]
 
 
 def args_limit(env: Any, args: argparse.Namespace) -> int:
@@ -418,7 +546,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--k", type=int, default=4, help="MC rollouts per step")
     p.add_argument("--max-steps", type=int, default=0, help="action limit (0: the env's)")
-    p.add_argument("--labels", choices=("hard", "soft"), default="hard", help="PRM labels")
+    p.add_argument(
+        "--labels",
+        default="hard",
+        help="PRM labels, a comma list (one PRM each; the first is saved as prm_<task>, the "
+        "others as prm_<task>_<labels>): hard / soft (Monte-Carlo, Math-Shepherd) or check "
+        "(process supervision from the env's exact step check, as PRM800K's human labels; "
+        "Arithmetic with --arith-outcome-only)",
+    )
+    p.add_argument(
+        "--valid",
+        type=float,
+        default=0.1,
+        help="share of the training problems kept for early stopping (with --eval-every)",
+    )
+    p.add_argument(
+        "--eval-every",
+        type=int,
+        default=0,
+        help="validation interval in training steps; the best weights are kept (0: none)",
+    )
+    p.add_argument(
+        "--patience", type=int, default=None, help="stop after this many validations without gain"
+    )
+    p.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant")
     p.add_argument("--steps", type=int, default=150, help="training steps per model")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -493,8 +644,9 @@ def main(argv: list[str] | None = None) -> int:
         problems = game24_problems(args.game24_problems, args.seed)
         groups = sample(env, policy, problems, 1, args_limit(env, args), "sample game24")
         n_hold = split_holdout(len(problems), args.holdout)
+        trajs, held, problem_of = _prm_rows(groups, n_hold, 1)
         summary["models"]["prm_game24"] = train_prm(
-            "prm_game24", env, policy, *_prm_rows(groups, n_hold, 1), args
+            "prm_game24", env, policy, trajs, held, args, problem_of
         )
         summary["models"]["prm_game24"]["problems"] = len(problems)
 
@@ -516,8 +668,12 @@ def main(argv: list[str] | None = None) -> int:
             env, policy, problems, max(args.orm_samples, 1), args_limit(env, args), "sample arith"
         )
         n_hold = split_holdout(len(problems), args.holdout)
+        strict = None
+        if args.arith_outcome_only:  # the same task with step checks on: labels only
+            strict = unwrap_env(make("Arithmetic", difficulty=args.arith_difficulty))
+        trajs, held, problem_of = _prm_rows(groups, n_hold, args.prm_samples)
         prm = train_prm(
-            "prm_arithmetic", env, policy, *_prm_rows(groups, n_hold, args.prm_samples), args
+            "prm_arithmetic", env, policy, trajs, held, args, problem_of, strict_env=strict
         )
         prm["problems"] = len(problems)
         prm["split"] = "train"  # the figures evaluate on the test split

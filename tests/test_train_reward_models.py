@@ -67,7 +67,39 @@ def test_game24_problems_avoid_test_puzzles(script):
 
 def test_prm_rows_hold_out_whole_problems(script):
     groups = [[(f"p{p}s{s}", True) for s in range(3)] for p in range(4)]
-    rows, held = script._prm_rows(groups, n_hold=1, per=2)
+    rows, held, problem_of = script._prm_rows(groups, n_hold=1, per=2)
     assert rows == ["p0s0", "p0s1", "p1s0", "p1s1", "p2s0", "p2s1", "p3s0", "p3s1"]
     assert held == [False] * 6 + [True] * 2
+    assert problem_of == [0, 0, 1, 1, 2, 2, 3, 3]
     assert script._prm_rows(groups, n_hold=0, per=0)[0] == ["p0s0", "p1s0", "p2s0", "p3s0"]
+
+
+def test_label_variants_validation_and_both_aucs(script, tmp_path):
+    """Outcome-only Arithmetic: one PRM per label kind (MC hard/soft, step-check), early stopping
+    on a validation split, held-out AUC against MC labels and the step check."""
+    from thinkgym.rewards.learned import LearnedRewardModel
+
+    out = tmp_path / "rm"
+    argv = ["--quick", "--policy", "random", "--out", str(out), "--only", "arithmetic"]
+    argv += ["--arith-outcome-only", "--arith-difficulty", "1", "--arith-problems", "10"]
+    argv += ["--labels", "check,hard,soft", "--eval-every", "5", "--lr-schedule", "cosine"]
+    assert script.main(argv) == 0
+    prm = json.loads((out / "summary.json").read_text())["models"]["prm_arithmetic"]
+    assert set(prm["variants"]) == {"check", "hard", "soft"}
+    assert prm["labels"] == "check" and prm["dir"] == str(out / "prm_arithmetic")
+    assert prm["valid_trajectories"] > 0 and prm["heldout_trajectories"] > 0
+    for kind, sub in (("check", "prm_arithmetic"), ("hard", "prm_arithmetic_hard")):
+        v = prm["variants"][kind]
+        assert v["dir"] == str(out / sub)
+        assert LearnedRewardModel.from_pretrained(out / sub).kind == "prm"
+        assert v["history"] and v["best_step"] in {h["step"] for h in v["history"]}
+        assert {"step_auc_mc_hard", "step_auc_check"} <= set(v)
+    assert 0.0 <= prm["heldout_mc_vs_check_agreement"] <= 1.0
+
+
+def test_unknown_label_kind_is_refused(script, tmp_path):
+    argv = ["--quick", "--policy", "random", "--out", str(tmp_path), "--only", "arithmetic"]
+    with pytest.raises(SystemExit, match="--labels"):
+        script.main([*argv, "--labels", "hard,oracle"])
+    with pytest.raises(SystemExit, match="check needs"):
+        script.main([*argv, "--labels", "check"])

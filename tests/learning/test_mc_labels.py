@@ -213,3 +213,33 @@ def test_learned_prm_on_mc_labels_ranks_correct_steps(capsys):
 
 
 STEPS, BATCH, LR, HIDDEN = 400, 32, 3e-3, 64
+
+
+def test_step_check_labels_mark_the_first_wrong_step_and_everything_after():
+    """A trajectory sampled where wrong arithmetic is accepted, labeled by the strict env."""
+    from thinkgym.envs import make
+    from thinkgym.envs.base import EnvState
+    from thinkgym.learning.mc_labels import step_check_labels
+
+    lenient = make("Arithmetic", verify_steps=False).unwrapped
+    strict = make("Arithmetic").unwrapped
+    lenient.reset(options={"problem": "2 + 3 * 4"})
+    state = lenient.get_state()
+
+    def run(steps):
+        s = EnvState(problem=state.problem, data=lenient.initial_data(state.problem))
+        for step in steps:
+            s, ok, err = lenient.apply(s, step)
+            assert ok, err
+        return s
+
+    assert step_check_labels(strict, run(["3 * 4 = 12", "2 + 12 = 14", "Answer: 14"])) == [1.0] * 3
+    wrong = run(["3 * 4 = 13", "2 + 13 = 15", "Answer: 15"])
+    assert step_check_labels(strict, wrong) == [0.0, 0.0, 0.0]
+    late = run(["3 * 4 = 12", "2 + 12 = 15", "Answer: 15"])
+    assert step_check_labels(strict, late) == [1.0, 0.0, 0.0]
+    assert step_check_labels(strict, run(["3 * 4 = 12", "2 + 12 = 14", "Answer: 13"])) == [
+        1.0,
+        1.0,
+        0.0,
+    ]

@@ -153,6 +153,51 @@ def test_train_is_seeded_and_validates():
         train_reward_model(None, data, steps=0, progress=False)
 
 
+def test_early_stopping_keeps_the_weights_with_the_lowest_validation_loss():
+    """Training labels contradict the validation labels: the validation loss only rises after
+    the first evaluations, and the kept weights are those of the best validation step."""
+    from thinkgym.learning.reward_models import _mean_loss, _normalise_examples, _rows
+
+    train = [("P\nab", [1.0])] * 8
+    valid = [("P\nab", [0.0])] * 4
+    rm = train_reward_model(
+        None,
+        train,
+        steps=40,
+        batch_size=4,
+        lr=3e-3,
+        seed=0,
+        progress=False,
+        valid=valid,
+        eval_every=5,
+        lr_schedule="cosine",
+        **TINY,
+    )
+    losses = [h["valid_loss"] for h in rm.history]
+    assert len(losses) == 8 and rm.best_step == rm.history[losses.index(min(losses))]["step"]
+    assert rm.best_step < 40 and min(losses) < losses[-1]
+    rows = _rows(rm, _normalise_examples(valid, "prm"), "prm")
+    assert _mean_loss(rm, rows, batch_size=4) == pytest.approx(min(losses), rel=1e-4)
+    stopped = train_reward_model(
+        None,
+        train,
+        steps=40,
+        batch_size=4,
+        lr=3e-3,
+        seed=0,
+        progress=False,
+        valid=valid,
+        eval_every=5,
+        patience=2,
+        **TINY,
+    )
+    assert len(stopped.history) < 8
+    with pytest.raises(ValueError, match="valid"):
+        train_reward_model(None, train, steps=2, eval_every=1, progress=False, **TINY)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        train_reward_model(None, train, steps=2, lr_schedule="step", progress=False, **TINY)
+
+
 def test_from_policy_copies_the_backbone_and_adds_a_fresh_head(tmp_path):
     from thinkgym.agents.llm import LLMPolicy
     from thinkgym.models import build_char_tokenizer, build_tiny_model

@@ -36,6 +36,7 @@ __all__ = [
     "StateTracker",
     "collect_prm_dataset",
     "roc_auc",
+    "step_check_labels",
 ]
 
 _EXPECTED = (ValueError, ArithmeticError, TypeError, RecursionError)
@@ -470,6 +471,40 @@ def collect_prm_dataset(
         env, policy, k, max_steps=limit, use_reference=use_reference, progress=progress
     )
     return labeler.label(kept)
+
+
+def step_check_labels(strict_env: Any, trajectory: EnvState) -> list[float]:
+    """Process-supervision labels of a trajectory from a stricter env's step check.
+
+    The analogue of PRM800K's human step labels (Lightman et al., 2023) for tasks whose env can
+    check a step exactly: the trajectory (sampled where wrong steps are accepted, e.g.
+    ``Arithmetic(verify_steps=False)``) is replayed in ``strict_env`` (the same task with step
+    checks on, ``verify_steps=True``). Each step is labeled 1.0 while the strict env accepts
+    it (an ``Answer:`` step: while ``check_answer`` says it is right) and 0.0 from the first
+    rejected step on: the prefix ends in a state that no longer has the problem's value.
+    This uses the hidden reference (answers): training labels only, never search.
+
+    Args:
+        strict_env: the env (wrapped or not) with step checks on.
+        trajectory: the final state of the trajectory (its ``steps`` are replayed).
+
+    Returns:
+        One label per step, in order.
+    """
+    env = unwrap_env(strict_env)
+    state = EnvState(problem=trajectory.problem, data=env.initial_data(trajectory.problem))
+    labels: list[float] = []
+    good = True
+    for step in trajectory.steps:
+        if good and is_answer(step):
+            try:
+                good = bool(env.check_answer(state, answer_text(step))[0])
+            except _EXPECTED:
+                good = False
+        elif good:
+            state, good, _ = env.apply(state, step)
+        labels.append(1.0 if good else 0.0)
+    return labels
 
 
 def roc_auc(scores: Sequence[float], labels: Sequence[bool | int]) -> float:
