@@ -243,9 +243,12 @@ def _fit(
     )
 
 
-def self_evaluation_scores(policy: Any, env: Any, finals: list[Any]) -> list[list[float]]:
-    """Per step, the policy's mean token log-prob of the step given the transcript before it
-    (temperature 1): the zero-training "self-evaluation" baseline of a PRM."""
+def self_evaluation_scores(
+    policy: Any, env: Any, finals: list[Any], how: str = "mean"
+) -> list[list[float]]:
+    """Per step, the policy's ``mean`` (or ``min``) token log-prob of the step given the
+    transcript before it (temperature 1): the zero-training "self-evaluation" baseline of a
+    PRM (a step the policy itself finds unlikely is suspect)."""
     from thinkgym.envs.base import EnvState
 
     prompts, conts, owner = [], [], []
@@ -266,7 +269,8 @@ def self_evaluation_scores(policy: Any, env: Any, finals: list[Any]) -> list[lis
         idx = order[start : start + chunk]
         lps = policy.logprobs([prompts[j] for j in idx], [conts[j] for j in idx])
         for j, lp in zip(idx, lps, strict=True):
-            scores[j] = float(lp.float().mean()) if len(lp) else 0.0
+            if len(lp):
+                scores[j] = float(lp.float().mean() if how == "mean" else lp.float().min())
     for j, i in enumerate(owner):
         out[i].append(scores[j])
     return out
@@ -383,12 +387,11 @@ def train_prm(
         ]
         summary["heldout_mc_vs_check_agreement"] = sum(agree) / max(1, len(agree))
     if hold_idx and hasattr(policy, "logprobs"):
-        t1 = time.perf_counter()
-        base = _prm_aucs(
-            self_evaluation_scores(policy, env, [kept[i][0] for i in hold_idx]), targets
-        )
-        summary["self_evaluation"] = {**base, "seconds": time.perf_counter() - t1}
-        _log(f"  self-evaluation (policy mean token log-prob per step): {_aucs_text(base)}")
+        for how in ("mean", "min"):
+            finals = [kept[i][0] for i in hold_idx]
+            base = _prm_aucs(self_evaluation_scores(policy, env, finals, how), targets)
+            summary[f"self_evaluation_{how}"] = base
+            _log(f"  self-evaluation (policy {how} token log-prob per step): {_aucs_text(base)}")
     for n, kind in enumerate(kinds):
         train = examples(kind, "train")
         if not train:
