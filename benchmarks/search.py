@@ -126,7 +126,7 @@ def _select(samples: list[dict[str, Any] | None], how: str) -> dict[str, Any] | 
     if not usable:
         return None
     kind = how.removesuffix("_vote")
-    scores = None if how == "vote" else [s[kind] for s in usable]
+    scores = None if how == "vote" else [s[kind] for s in usable]  # logprob: self-evaluation
     best = pick(
         [s["value"] for s in usable],
         [s["logprob"] for s in usable],
@@ -191,7 +191,8 @@ def arithmetic_best_of_n(
         return verdict[id(r)]
 
     acc: dict[tuple[str, int], float] = {}
-    methods = ["vote"] + [m for k, rm in rms.items() if rm is not None for m in (k, f"{k}_vote")]
+    methods = ["vote", "logprob"]
+    methods += [m for k, rm in rms.items() if rm is not None for m in (k, f"{k}_vote")]
     for n in ns:
         for how in methods:
             picks = [_select(samples[:n], how) for samples in per_problem]
@@ -297,6 +298,7 @@ def figures(args: argparse.Namespace) -> int:
     acc, info = arithmetic_best_of_n(a_policy, ar, a_problems, ns, rms, args)
     names = {
         "vote": "majority vote",
+        "logprob": "policy log-prob (self-evaluation, no training)",
         "orm": "ORM",
         "prm": f"PRM ({PRM_AGGREGATE} over steps)",
         "orm_vote": "ORM-weighted vote",
@@ -310,7 +312,7 @@ def figures(args: argparse.Namespace) -> int:
         + " |",
         "|---|" + "---|" * len(ns),
     ]
-    for how in ("vote", "orm", "prm", "orm_vote", "prm_vote", "pass"):
+    for how in ("vote", "logprob", "orm", "prm", "orm_vote", "prm_vote", "pass"):
         if how.endswith("_vote") and rms[how.split("_")[0]] is None:
             continue
         if how in ("orm", "prm") and rms[how] is None:
