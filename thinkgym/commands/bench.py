@@ -4,12 +4,15 @@ Every planner x budget of an env runs at once (their policy calls are batched to
 runs once. Writes ``results.md``, ``results.csv``, ``results.json`` and ``scaling.png`` under
 ``--out`` and prints the table. Each row names the guidance that ranked the candidates and
 whether the reference-free answer check was on during search (``--no-answer-check`` switches it
-off, so planners choose answers by their guidance alone).
+off, so planners choose answers by their guidance alone). ``--seeds 0,1,2`` runs the bench once
+per seed (the seed changes only the sampling) and reports each seed's rows, their mean with the
+spread over the seeds, and which planner wins at each budget.
 
 Example::
 
     thinkgym bench --envs Game24 --planners greedy,best_of_n,beam,mcts --budgets 4,16
     thinkgym bench --envs Game24 --budgets 100 --prm runs/rm/prm_game24 --no-answer-check
+    thinkgym bench --envs Game24 --budgets 4,16 --seeds 0,1,2   # mean (min-max) over 3 seeds
     thinkgym bench --plugin examples/custom_planner.py --planners retry_greedy --policy random
     thinkgym bench --envs Game24 --backend ray --workers 2        # problems sharded over Ray
     thinkgym bench --envs Game24 --backend ray --address auto    # on a running Ray cluster
@@ -51,6 +54,16 @@ def _budgets(text: str) -> list[int]:
     return sorted({positive_int(t.strip()) for t in _names(text)})
 
 
+def _seeds(text: str) -> list[int]:
+    """argparse type: comma-separated distinct seeds >= 0 (e.g. ``0,1,2``)."""
+    from thinkgym.agents.search.bench import parse_seeds
+
+    try:
+        return parse_seeds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``bench`` options to ``parser``."""
     parser.add_argument("--envs", type=_names, default="Game24,Arithmetic", help="env names")
@@ -83,7 +96,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="LearnedRewardModel directory: the ORM (guidance when no --prm is given)",
     )
     parser.add_argument("--temperature", type=temperature_arg, default=1.0)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="the planners' seed (default 0); --seeds runs several",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=_seeds,
+        default=None,
+        help="comma-separated seeds, run in turn with everything else the same (e.g. 0,1,2): "
+        "per-seed rows plus the mean, min-max and standard deviation over the seeds",
+    )
     parser.add_argument(
         "--no-answer-check",
         action="store_true",
@@ -138,6 +163,16 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
     """The :class:`~thinkgym.agents.search.bench.BenchConfig` of parsed ``bench`` arguments."""
     from thinkgym.agents.search.bench import BenchConfig
 
+    seed, seeds = getattr(args, "seed", None), getattr(args, "seeds", None)
+    if seed is not None and seeds is not None:
+        raise CommandError(
+            f"--seed {seed} and --seeds {','.join(map(str, seeds))} both given; use --seed N for "
+            "one seed or --seeds 0,1,2 for several"
+        )
+    if isinstance(seeds, str):  # a default set programmatically skips the argparse type
+        seeds = _seeds(seeds)
+    if seeds is not None and len(seeds) == 1:
+        seed, seeds = seeds[0], None
     return BenchConfig(
         envs=_as_list(args.envs),
         planners=_as_list(args.planners),
@@ -147,7 +182,8 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         prm=str(args.prm) if args.prm is not None else None,
         orm=str(args.orm) if args.orm is not None else None,
         temperature=args.temperature,
-        seed=args.seed,
+        seed=(seeds[0] if seeds else 0) if seed is None else seed,
+        seeds=seeds,
         answer_check=not args.no_answer_check,
         batch_rows=args.batch_rows,
         throughput=not args.no_throughput,
@@ -226,9 +262,9 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         warn(f"{exc}; the tables are written")
         paths = write_results(report, args.out, plot=False)
-    from thinkgym.agents.search.bench import markdown_table
+    from thinkgym.agents.search.bench import summary_table
 
-    print(markdown_table(report.rows, report.policy_label))
+    print(summary_table(report))
     if report.throughput:
         print(report.throughput)
     names = ", ".join(p.name for p in paths)

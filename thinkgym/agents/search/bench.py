@@ -42,6 +42,12 @@ __all__ = [
     "BenchReport",
     "BenchShards",
     "run_benchmark",
+    "aggregate_rows",
+    "winners",
+    "winner_lines",
+    "summary_table",
+    "markdown_seeds_table",
+    "parse_seeds",
     "run_env_jobs",
     "write_results",
     "markdown_table",
@@ -74,7 +80,10 @@ class BenchConfig:
         prm: a LearnedRewardModel directory used as a PRM (guidance of every planner).
         orm: a LearnedRewardModel directory used as an ORM (guidance when no PRM is given).
         temperature: sampling temperature of the budgeted planners.
-        seed: the planners' seed.
+        seed: the planners' seed (the seed of a one-seed bench).
+        seeds: several seeds, run in turn with everything else the same (the seed changes only
+            the sampling); the report then holds per-seed rows and their aggregate over the
+            seeds. ``None`` (or one seed): just ``seed``.
         answer_check: use the env's reference-free answer check during search.
         batch_rows: the LLM policy's rows per forward batch (``None``: its default).
         throughput: time plain batch-64 ``generate`` before and after (LLM policies only).
@@ -94,6 +103,7 @@ class BenchConfig:
     orm: str | None = None
     temperature: float = 1.0
     seed: int = 0
+    seeds: list[int] | None = None
     answer_check: bool = True
     batch_rows: int | None = None
     throughput: bool = True
@@ -121,10 +131,24 @@ class BenchConfig:
             raise ValueError(f"batch_rows={self.batch_rows!r} must be >= 1")
         if self.shards is not None and self.shards < 1:
             raise ValueError(f"shards={self.shards!r} must be >= 1 (or None: one per worker)")
+        if self.seeds is not None:
+            if not self.seeds:
+                raise ValueError("seeds is empty; give at least one seed (e.g. [0, 1, 2]) or None")
+            parse_seeds(",".join(str(s) for s in self.seeds))  # raises, naming the bad seed
+
+    def seed_list(self) -> list[int]:
+        """The seeds the bench runs, in order: ``seeds``, else ``[seed]``."""
+        return list(self.seeds) if self.seeds else [self.seed]
 
     def to_dict(self) -> dict[str, Any]:
-        """Every field as plain JSON values (what ``results.json`` records under ``config``)."""
-        return asdict(self)
+        """Every field as plain JSON values (what ``results.json`` records under ``config``).
+
+        ``seeds`` is left out when it is ``None`` (a one-seed bench records what it always did).
+        """
+        data = asdict(self)
+        if data["seeds"] is None:
+            del data["seeds"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BenchConfig:
@@ -168,13 +192,17 @@ class BenchReport:
     """What :func:`run_benchmark` measured.
 
     Attributes:
-        rows: one dict per (env, planner, budget): solve rate and mean costs per problem.
+        rows: one dict per (env, planner, budget): solve rate and mean costs per problem;
+            with several seeds, one per (seed, env, planner, budget), each led by its ``seed``.
         policy_label: which policy ran.
         seconds: wall time of the searches.
         throughput: the throughput line (empty when not measured).
         settings: what a rerun needs (see :func:`bench_settings`): ``config``, ``problems``,
             ``policy_model``, ``reward_models``, ``backend`` and ``versions``.
         argv: the command line that ran the bench (``sys.argv``; ``None`` from Python).
+        aggregate: with several seeds, one row per (env, planner, budget) over the seeds
+            (:func:`aggregate_rows`); empty for one seed.
+        seeds: the seeds that ran, in order.
     """
 
     rows: list[dict[str, Any]]
@@ -183,6 +211,35 @@ class BenchReport:
     throughput: str = ""
     settings: dict[str, Any] = field(default_factory=dict)
     argv: list[str] | None = None
+    aggregate: list[dict[str, Any]] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=list)
+
+
+def parse_seeds(text: str) -> list[int]:
+    """The seeds of a comma-separated list such as ``"0,1,2"`` (distinct integers >= 0).
+
+    Raises:
+        ValueError: a value is not an integer >= 0, a seed repeats, or nothing is named (the
+            message names the value and the fix).
+    """
+    parts = [t.strip() for t in str(text).split(",") if t.strip()]
+    if not parts:
+        raise ValueError(f"seeds {text!r} names no seed; give comma-separated integers, e.g. 0,1,2")
+    seeds = []
+    for part in parts:
+        try:
+            seed = int(part)
+        except ValueError:
+            raise ValueError(
+                f"seed {part!r} in {text!r} is not an integer; give comma-separated integers "
+                ">= 0, e.g. 0,1,2"
+            ) from None
+        if seed < 0:
+            raise ValueError(f"seed {seed} in {text!r} is negative; seeds are integers >= 0")
+        if seed in seeds:
+            raise ValueError(f"seed {seed} appears twice in {text!r}; give each seed once")
+        seeds.append(seed)
+    return seeds
 
 
 def bench_versions() -> dict[str, str | None]:
@@ -278,12 +335,16 @@ def held_out_problems(
     return [None] * len(chosen), [kw["options"]["problem"] for kw in chosen]
 
 
-def load_policy(spec: str, env: Any = None, batch_rows: int | None = None) -> tuple[Any, str]:
+def load_policy(
+    spec: str, env: Any = None, batch_rows: int | None = None, *, seed: int = 0
+) -> tuple[Any, str]:
     """The policy named by ``spec`` and a label.
 
     ``"default"`` falls back to a RandomAgent (with a warning) when the package ships no trained
     policy; a model directory that does not exist is an error. ``batch_rows`` is the LLM
-    policy's ``max_batch_rows`` (``None``: 64 on a CPU, 4096 on a GPU).
+    policy's ``max_batch_rows`` (``None``: 64 on a CPU, 4096 on a GPU). ``seed`` seeds the
+    scripted agents' own generator (``random``, ``oracle`` and the fallback), which ignore the
+    per-call seed an LLM policy samples with.
 
     Raises:
         FileNotFoundError: ``spec`` is neither a known name nor a model directory.
@@ -291,9 +352,9 @@ def load_policy(spec: str, env: Any = None, batch_rows: int | None = None) -> tu
     from thinkgym.agents.base import OracleAgent, RandomAgent
 
     if spec == "random":
-        return RandomAgent(env, seed=0), "random"
+        return RandomAgent(env, seed=seed), "random"
     if spec == "oracle":
-        return OracleAgent(env, seed=0), "oracle (exact solver)"
+        return OracleAgent(env, seed=seed), "oracle (exact solver)"
     from thinkgym.agents.llm import LLMPolicy
 
     if spec == "default":
@@ -305,7 +366,7 @@ def load_policy(spec: str, env: Any = None, batch_rows: int | None = None) -> tu
                 "learned policy",
                 stacklevel=2,
             )
-            return RandomAgent(env, seed=0), "random (fallback: no shipped policy)"
+            return RandomAgent(env, seed=seed), "random (fallback: no shipped policy)"
     if not Path(spec).is_dir():
         raise FileNotFoundError(
             f"policy {spec!r} is not 'default', 'random', 'oracle' or a model directory"
@@ -448,7 +509,7 @@ def _bench_shard(
     policy = shared_policy
     if policy is None or label.startswith("random"):  # scripted agents: per env and per shard
         spec = config.policy if shared_policy is None else "random"
-        policy, label = load_policy(spec, env)
+        policy, label = load_policy(spec, env, seed=config.seed)
     meta, results = run_env_jobs(
         config, env, policy, guidance, [i[1] for i in items], [i[2] for i in items]
     )
@@ -457,6 +518,11 @@ def _bench_shard(
 
 def run_benchmark(config: BenchConfig, backend: Any = None) -> BenchReport:
     """Run every planner x budget of every env of ``config`` (all of an env's jobs at once).
+
+    With several seeds (``config.seeds``) the whole bench runs once per seed, in turn, with the
+    same problems, planners and budgets (the policy and reward models are loaded once); the
+    report's rows then carry their ``seed`` and :attr:`BenchReport.aggregate` holds the
+    aggregate over the seeds (:func:`aggregate_rows`).
 
     Args:
         config: what to run (validated first).
@@ -470,8 +536,6 @@ def run_benchmark(config: BenchConfig, backend: Any = None) -> BenchReport:
     config.validate()
     say = functools.partial(_say, config.progress)
 
-    rows: list[dict[str, Any]] = []
-    tokens_total = 0
     in_process = backend is None or getattr(backend, "name", "") == "local"
     if in_process and config.policy not in ("random", "oracle"):
         say(f"loading the policy {config.policy!r}")
@@ -489,6 +553,59 @@ def run_benchmark(config: BenchConfig, backend: Any = None) -> BenchReport:
     )
     t_start = time.perf_counter()
 
+    seeds = config.seed_list()
+    rows: list[dict[str, Any]] = []
+    tokens_total = 0
+    ran: dict[str, list[Any]] = {}
+    for i, seed in enumerate(seeds, 1):
+        if len(seeds) == 1:
+            seed_config = config
+        else:
+            say(f"seed {seed} ({i}/{len(seeds)})")
+            seed_config = replace(config, seed=seed, seeds=None)
+        seed_rows, label, ran, tokens = _run_one_seed(
+            seed_config, backend, (shared_policy, label, guidance), in_process, say
+        )
+        tokens_total += tokens
+        rows += seed_rows if len(seeds) == 1 else [{"seed": seed, **r} for r in seed_rows]
+    bench_wall = time.perf_counter() - t_start
+    report = BenchReport(
+        rows=rows,
+        policy_label=label,
+        seconds=bench_wall,
+        settings=bench_settings(config, label, ran, backend),
+        aggregate=aggregate_rows(rows) if len(seeds) > 1 else [],
+        seeds=seeds,
+    )
+    if measure:
+        say("timing plain batch-64 generate again (the machine's speed drifts)")
+        bench_tps = tokens_total / max(bench_wall, 1e-9)
+        stats = shared_policy.stats
+        in_policy = stats.tokens / stats.seconds if stats.seconds else None
+        ref_rates += _generate_reference(shared_policy, resolve_env(config.envs[0])[0])
+        ref = float(statistics.median(ref_rates)) if ref_rates else float("nan")
+        report.throughput = (
+            f"throughput: bench {bench_tps:,.0f} tokens/s over the whole run"
+            + (f" ({in_policy:,.0f} tokens/s inside propose)" if in_policy else "")
+            + f"; plain batch-64 generate {ref:,.0f} tokens/s (median of "
+            + f"{len(ref_rates)} calls before and after the bench): the search ran at "
+            + f"{bench_tps / ref:.0%} of plain generate speed"
+        )
+    return report
+
+
+def _run_one_seed(
+    config: BenchConfig,
+    backend: Any,
+    loaded: tuple[Any, str, Any],
+    in_process: bool,
+    say: Any,
+) -> tuple[list[dict[str, Any]], str, dict[str, list[Any]], int]:
+    """One pass of the bench at ``config.seed``: its rows, the policy label, the problems that
+    ran per env id and the tokens generated."""
+    shared_policy, label, guidance = loaded
+    rows: list[dict[str, Any]] = []
+    tokens_total = 0
     ran: dict[str, list[Any]] = {}
     n_jobs = sum(len(config.budgets) if get_planner(p).budgeted else 1 for p in config.planners)
     for k, env_name in enumerate(config.envs, 1):
@@ -505,12 +622,12 @@ def run_benchmark(config: BenchConfig, backend: Any = None) -> BenchReport:
             policy = shared_policy
             if policy is None or label.startswith("random"):
                 spec = config.policy if shared_policy is None else "random"
-                policy, label = load_policy(spec, env)
+                policy, label = load_policy(spec, env, seed=config.seed)
             jobs, all_results = run_env_jobs(config, env, policy, guidance, seeds, problems)
         else:
-            loaded = (shared_policy, label, guidance) if in_process else None
+            models = (shared_policy, label, guidance) if in_process else None
             items = [(env_name, s, p) for s, p in zip(seeds, problems, strict=True)]
-            per_problem = backend.map(BenchShards(config, loaded), items, shards=config.shards)
+            per_problem = backend.map(BenchShards(config, models), items, shards=config.shards)
             label, jobs = per_problem[0][0], per_problem[0][1]
             all_results = [[item[2][j] for item in per_problem] for j in range(len(jobs))]
         for (pname, budget, guidance_label, answer_check), results in zip(
@@ -545,34 +662,126 @@ def run_benchmark(config: BenchConfig, backend: Any = None) -> BenchReport:
             f"best solve rate {best['solve_rate']:.0%} ({best['planner']}"
             + (f", budget {best['budget']})" if best["budget"] else ")")
         )
-    bench_wall = time.perf_counter() - t_start
-    report = BenchReport(
-        rows=rows,
-        policy_label=label,
-        seconds=bench_wall,
-        settings=bench_settings(config, label, ran, backend),
-    )
-    if measure:
-        say("timing plain batch-64 generate again (the machine's speed drifts)")
-        bench_tps = tokens_total / max(bench_wall, 1e-9)
-        stats = shared_policy.stats
-        in_policy = stats.tokens / stats.seconds if stats.seconds else None
-        ref_rates += _generate_reference(shared_policy, resolve_env(config.envs[0])[0])
-        ref = float(statistics.median(ref_rates)) if ref_rates else float("nan")
-        report.throughput = (
-            f"throughput: bench {bench_tps:,.0f} tokens/s over the whole run"
-            + (f" ({in_policy:,.0f} tokens/s inside propose)" if in_policy else "")
-            + f"; plain batch-64 generate {ref:,.0f} tokens/s (median of "
-            + f"{len(ref_rates)} calls before and after the bench): the search ran at "
-            + f"{bench_tps / ref:.0%} of plain generate speed"
-        )
-    return report
+    return rows, label, ran, tokens_total
 
 
 def _say(enabled: bool, message: str) -> None:
     """A progress line on stderr (when progress is on)."""
     if enabled:
         print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+_KEY = ("env", "planner", "budget", "guidance", "answer_check")
+_MEAN_COLUMNS = (
+    "policy_calls",
+    "tokens",
+    "guidance_calls",
+    "reward_model_calls",
+    "env_steps",
+    "seconds",
+)
+
+
+def aggregate_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per (env, planner, budget) the aggregate of per-seed rows over their seeds.
+
+    Each aggregate row has the key columns, ``seeds`` (the seeds, in order), ``problems``,
+    ``solve_rate`` (the mean over the seeds), ``solve_rate_min``, ``solve_rate_max``,
+    ``solve_rate_std`` (the sample standard deviation; 0 for one seed) and the mean of each
+    cost column (policy calls, tokens, guidance and reward-model calls, env steps, seconds).
+    Rows keep the order in which each (env, planner, budget) first appears.
+
+    Args:
+        rows: per-seed rows, each with a ``seed`` (as :func:`run_benchmark` writes them).
+    """
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(tuple(r[k] for k in _KEY), []).append(r)
+    out = []
+    for key, group in groups.items():
+        rates = [float(r["solve_rate"]) for r in group]
+        agg: dict[str, Any] = dict(zip(_KEY, key, strict=True))
+        agg["seeds"] = [r.get("seed") for r in group]
+        agg["problems"] = group[0]["problems"]
+        agg["solve_rate"] = statistics.fmean(rates)
+        agg["solve_rate_min"] = min(rates)
+        agg["solve_rate_max"] = max(rates)
+        agg["solve_rate_std"] = statistics.stdev(rates) if len(rates) > 1 else 0.0
+        for col in _MEAN_COLUMNS:
+            agg[col] = statistics.fmean(float(r[col]) for r in group)
+        out.append(agg)
+    return out
+
+
+def _short_env(env_id: str) -> str:
+    """``thinkgym/Game24-v0`` -> ``Game24``."""
+    name = env_id.rsplit("/", 1)[-1]
+    base, sep, version = name.rpartition("-v")
+    return base if sep and version.isdigit() else name
+
+
+def winners(rows: list[dict[str, Any]]) -> dict[str, dict[Any, list[dict[str, Any]]]]:
+    """Per env and budget, the budgeted planners' rows with the highest (mean) solve rate.
+
+    Args:
+        rows: bench rows (one seed) or :func:`aggregate_rows` (several); greedy and other
+            rows without a budget are left out.
+
+    Returns:
+        env id -> budget -> the best rows (more than one when they tie), in row order.
+    """
+    out: dict[str, dict[Any, list[dict[str, Any]]]] = {}
+    for r in rows:
+        if r["budget"] in ("", None):
+            continue
+        out.setdefault(r["env"], {}).setdefault(r["budget"], []).append(r)
+    for per_budget in out.values():
+        for budget, group in per_budget.items():
+            top = max(r["solve_rate"] for r in group)
+            per_budget[budget] = [r for r in group if r["solve_rate"] >= top - 1e-9]
+    return {env: dict(sorted(b.items())) for env, b in out.items()}
+
+
+def _rate(r: dict[str, Any]) -> str:
+    """``0.55 (0.50-0.60)`` (aggregate rows) or ``0.55`` (one seed)."""
+    text = f"{r['solve_rate']:.2f}"
+    if "solve_rate_min" in r:
+        text += f" ({r['solve_rate_min']:.2f}-{r['solve_rate_max']:.2f})"
+    return text
+
+
+def winner_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """One line per env naming the planner that wins at each budget (ties all named).
+
+    For example ``Game24: best at 4 calls: best_of_n 0.55 (0.50-0.60); at 16: beam 0.70
+    (0.65-0.75) = mcts 0.70 (0.60-0.80)``, led by greedy's rate when greedy ran. Rates are
+    solve rates: the mean over the seeds with its (min-max) for :func:`aggregate_rows`.
+    """
+    lines = []
+    for env, per_budget in winners(rows).items():
+        parts = []
+        greedy = [r for r in rows if r["env"] == env and r["planner"] == "greedy"]
+        if greedy:
+            parts.append(f"greedy {_rate(greedy[0])}")
+        for i, (budget, best) in enumerate(per_budget.items()):
+            named = " = ".join(f"{r['planner']} {_rate(r)}" for r in best)
+            parts.append(f"best at {budget} calls: {named}" if i == 0 else f"at {budget}: {named}")
+        lines.append(f"{_short_env(env)}: " + "; ".join(parts))
+    return lines
+
+
+def summary_table(report: BenchReport, *, markdown: bool = False) -> str:
+    """The table of ``report``: its rows for one seed (:func:`markdown_table`), else the
+    aggregate over the seeds (:func:`markdown_seeds_table`) followed by the winner lines
+    (:func:`winner_lines`; a markdown list under a heading when ``markdown``)."""
+    if not report.aggregate:
+        return markdown_table(report.rows, report.policy_label)
+    table = markdown_seeds_table(report.aggregate, report.policy_label, report.seeds)
+    lines = winner_lines(report.aggregate)
+    if markdown:
+        head = "Best planner at each budget (highest mean solve rate over the seeds, (min-max)):"
+        return table + "\n\n" + head + "\n\n" + "\n".join(f"- {line}" for line in lines)
+    return table + "\n\n" + "\n".join(lines)
 
 
 def write_results(
@@ -590,7 +799,9 @@ def write_results(
     out.mkdir(parents=True, exist_ok=True)
     rows, label = report.rows, report.policy_label
     paths = [out / "results.md", out / "results.json"]
-    md = markdown_table(rows, label) + "\n\n" + COLUMN_LEGEND
+    md = summary_table(report, markdown=True) + "\n\n" + COLUMN_LEGEND
+    if report.aggregate:
+        md += "\n\n" + SEEDS_LEGEND + "\n"
     if report.settings:
         md += "\n" + _settings_line(report)
     paths[0].write_text(md + "\n")
@@ -605,19 +816,38 @@ def write_results(
     if report.throughput:
         record["throughput"] = report.throughput
     record["rows"] = rows
+    if report.aggregate:
+        record["seeds"] = list(report.seeds)
+        record["aggregate"] = report.aggregate
+        record["winners"] = winner_lines(report.aggregate)
     paths[1].write_text(json.dumps(record, indent=1, default=repr))
     if rows:
         with open(out / "results.csv", "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            w.writeheader()
-            w.writerows(rows)
+            if report.aggregate:
+                _write_seeds_csv(fh, rows, report.aggregate)
+            else:
+                w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+                w.writeheader()
+                w.writerows(rows)
         paths.append(out / "results.csv")
     if report.throughput:
         (out / "throughput.txt").write_text(report.throughput + "\n")
         paths.append(out / "throughput.txt")
     if plot:
-        paths.append(plot_scaling(rows, out / "scaling.png", x))
+        paths.append(plot_scaling(report.aggregate or rows, out / "scaling.png", x))
     return paths
+
+
+def _write_seeds_csv(fh: Any, rows: list[dict[str, Any]], aggregate: list[dict[str, Any]]) -> None:
+    """Per-seed rows, then the aggregate rows (``seed`` = ``mean``; the spread in the
+    ``solve_rate_min``/``_max``/``_std`` and ``n_seeds`` columns, blank on per-seed rows)."""
+    extra = ["solve_rate_min", "solve_rate_max", "solve_rate_std", "n_seeds"]
+    w = csv.DictWriter(fh, fieldnames=list(rows[0]) + extra, restval="")
+    w.writeheader()
+    w.writerows(rows)
+    for agg in aggregate:
+        row = {k: v for k, v in agg.items() if k != "seeds"}
+        w.writerow({**row, "seed": "mean", "n_seeds": len(agg["seeds"])})
 
 
 def _generate_reference(
@@ -670,12 +900,24 @@ Columns (costs are means per problem):
 """The legend under the table in ``results.md``."""
 
 
+SEEDS_LEGEND = """\
+With several seeds (the seed changes only the sampling; problems, planners and budgets are the
+same), each cell is the mean over the seeds; **solve_rate** reads `mean (min-max)` and **sd** is
+the sample standard deviation of the solve rate over the seeds. results.json (`rows`, each with
+its `seed`; `aggregate`) and results.csv (per-seed rows, then rows with seed `mean`) keep both.
+The lines under the table name, per env and budget, the planner with the highest mean solve
+rate (ties all named; greedy, which has no budget, leads the line)."""
+"""The legend ``results.md`` adds under :data:`COLUMN_LEGEND` when several seeds ran."""
+
+
 def _settings_line(report: BenchReport) -> str:
     """One line naming the settings (all of them, and the command, are in results.json)."""
     cfg = report.settings.get("config", {})
     parts = [
         f"policy {report.policy_label}",
-        f"seed {cfg.get('seed')}",
+        f"seeds {', '.join(map(str, cfg['seeds']))}"
+        if cfg.get("seeds")
+        else f"seed {cfg.get('seed')}",
         f"temperature {cfg.get('temperature')}",
         f"backend {report.settings.get('backend', {}).get('name')}",
     ]
@@ -711,8 +953,39 @@ def markdown_table(rows: list[dict[str, Any]], label: str) -> str:
     return "\n".join(lines)
 
 
+def markdown_seeds_table(
+    aggregate: list[dict[str, Any]], label: str, seeds: list[int] | None = None
+) -> str:
+    """The :func:`aggregate_rows` as a markdown table: solve rate as ``mean (min-max)``, its
+    standard deviation (``sd``) and mean costs, headed by the policy label and the seeds."""
+    cols = ["env", "planner", "budget", "guidance", "answer_check", "problems", "solve_rate"]
+    cols += ["sd", "policy_calls", "tokens", "reward_model_calls", "seconds"]
+    seeds = seeds if seeds is not None else (aggregate[0]["seeds"] if aggregate else [])
+    head = f"policy: {label}; mean over {len(seeds)} seeds ({', '.join(map(str, seeds))})"
+    lines = [head, "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in aggregate:
+        cells = []
+        for c in cols:
+            if c == "solve_rate":
+                lo, hi = r["solve_rate_min"], r["solve_rate_max"]
+                cells.append(f"{r[c]:.0%} ({lo:.0%}-{hi:.0%})")
+            elif c == "sd":
+                cells.append(f"{r['solve_rate_std']:.0%}")
+            elif c == "answer_check":
+                cells.append("on" if r[c] else "off")
+            elif isinstance(r[c], float):
+                cells.append(f"{r[c]:,.1f}")
+            else:
+                cells.append(str(r[c]))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def plot_scaling(rows: list[dict[str, Any]], path: Path, x: str = "tokens") -> Path:
     """Solve rate against ``x`` (``"tokens"`` or ``"policy_calls"``) per env, one line per planner.
+
+    ``rows`` may be :func:`aggregate_rows` (several seeds): each line is then the mean, with a
+    shaded band from the lowest to the highest seed (error bars for a lone point).
 
     Raises:
         ImportError: matplotlib is missing (``pip install thinkgym[plot]``).
@@ -726,19 +999,26 @@ def plot_scaling(rows: list[dict[str, Any]], path: Path, x: str = "tokens") -> P
     except ImportError:
         raise ImportError("the scaling plot needs matplotlib: pip install thinkgym[plot]") from None
     envs = sorted({r["env"] for r in rows})
+    spread = bool(rows) and "solve_rate_min" in rows[0]
     fig, axes = plt.subplots(1, len(envs), figsize=(5 * len(envs), 4), squeeze=False)
     for ax, env in zip(axes[0], envs, strict=True):
         planners = sorted({r["planner"] for r in rows if r["env"] == env})
         for k, planner in enumerate(planners):
-            pts = sorted(
-                (r[x], r["solve_rate"], r["budget"])
-                for r in rows
-                if r["env"] == env and r["planner"] == planner and r[x] > 0
-            )
+            mine = [r for r in rows if r["env"] == env and r["planner"] == planner and r[x] > 0]
+            pts = sorted((r[x], r["solve_rate"], r["budget"]) for r in mine)
             if not pts:
                 continue
             style = "o" if len(pts) == 1 else "o-"
             (line,) = ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=planner)
+            if spread:
+                band = sorted((r[x], r["solve_rate_min"], r["solve_rate_max"]) for r in mine)
+                xs, lo, hi = zip(*band, strict=True)
+                if len(band) > 1:
+                    ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.15, lw=0)
+                else:
+                    mean = pts[0][1]
+                    yerr = [[mean - lo[0]], [hi[0] - mean]]
+                    ax.errorbar(xs, [mean], yerr=yerr, fmt="none", ecolor=line.get_color())
             # each point's budget next to it; planners' labels are staggered so that points
             # at the same place (e.g. every planner at 100%) keep readable labels
             dy = (5, -12, 13, -20, 21, -28)[k % 6]
@@ -760,9 +1040,11 @@ def plot_scaling(rows: list[dict[str, Any]], path: Path, x: str = "tokens") -> P
         ax.set_xlabel(f"{x.replace('_', ' ')} per problem (log)")
         ax.set_ylabel("solve rate")
         ax.set_ylim(-0.16, 1.16)
-        ax.set_title(
-            f"{env}\n(number at a point: its budget, policy calls per problem)", fontsize=9
-        )
+        title = f"{env}\n(number at a point: its budget, policy calls per problem)"
+        if spread:
+            seeds = len(rows[0]["seeds"])
+            title = title.replace("\n", f"\nmean of {seeds} seeds, band: lowest to highest seed\n")
+        ax.set_title(title, fontsize=9)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
