@@ -213,3 +213,34 @@ def test_plot_draws_the_seed_spread(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert (tmp_path / "scaling.png") in paths
     # best_of_n's two budgets: a band; greedy's lone point: error bars
     assert sorted(calls) == ["errorbar", "fill_between"]
+
+
+def test_seeds_on_a_backend_share_one_factory_and_match_one_seed_runs() -> None:
+    import pickle
+
+    from thinkgym.distributed import LocalBackend
+
+    class Recording(LocalBackend):
+        blobs: list[bytes] = []
+
+        def map(self, factory, items, *, shards=None):  # type: ignore[no-untyped-def]
+            self.blobs.append(pickle.dumps(factory))
+            return super().map(factory, items, shards=shards)
+
+    def rows(**kw: object) -> list[dict]:
+        config = BenchConfig(
+            envs=["Arithmetic"],
+            planners=["greedy", "best_of_n"],
+            budgets=[4],
+            problems=4,
+            policy="random",
+            progress=False,
+            shards=2,
+            **kw,  # type: ignore[arg-type]
+        )
+        return run_benchmark(config, backend=Recording()).rows
+
+    both = rows(seeds=[0, 1])
+    assert len(Recording.blobs) == 2 and Recording.blobs[0] == Recording.blobs[1]
+    for seed in (0, 1):
+        assert _table(rows(seed=seed)) == _table([r for r in both if r["seed"] == seed])

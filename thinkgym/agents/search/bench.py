@@ -505,6 +505,13 @@ def _bench_shard(
     names = {item[0] for item in items}
     if len(names) != 1:
         raise ValueError(f"a bench shard holds the problems of one env, got {sorted(names)}")
+    # several bench seeds share one factory (a worker loads its models once): each item then
+    # carries its bench seed as a fourth element
+    bench_seeds = {item[3] for item in items if len(item) > 3}
+    if len(bench_seeds) > 1:
+        raise ValueError(f"a bench shard runs one seed, got {sorted(bench_seeds)}")
+    if bench_seeds:
+        config = replace(config, seed=bench_seeds.pop(), seeds=None)
     env, _ = resolve_env(items[0][0])
     policy = shared_policy
     if policy is None or label.startswith("random"):  # scripted agents: per env and per shard
@@ -564,7 +571,7 @@ def run_benchmark(config: BenchConfig, backend: Any = None) -> BenchReport:
             say(f"seed {seed} ({i}/{len(seeds)})")
             seed_config = replace(config, seed=seed, seeds=None)
         seed_rows, label, ran, tokens = _run_one_seed(
-            seed_config, backend, (shared_policy, label, guidance), in_process, say
+            seed_config, backend, (shared_policy, label, guidance), in_process, say, config
         )
         tokens_total += tokens
         rows += seed_rows if len(seeds) == 1 else [{"seed": seed, **r} for r in seed_rows]
@@ -600,9 +607,14 @@ def _run_one_seed(
     loaded: tuple[Any, str, Any],
     in_process: bool,
     say: Any,
+    shards_config: BenchConfig,
 ) -> tuple[list[dict[str, Any]], str, dict[str, list[Any]], int]:
     """One pass of the bench at ``config.seed``: its rows, the policy label, the problems that
-    ran per env id and the tokens generated."""
+    ran per env id and the tokens generated.
+
+    On a backend the shard factory is built from ``shards_config`` (the whole bench's config);
+    when that is not ``config`` (several seeds), each item carries ``config.seed``, so every
+    seed's factory pickles to the same bytes and a Ray worker loads its models once."""
     shared_policy, label, guidance = loaded
     rows: list[dict[str, Any]] = []
     tokens_total = 0
@@ -627,7 +639,10 @@ def _run_one_seed(
         else:
             models = (shared_policy, label, guidance) if in_process else None
             items = [(env_name, s, p) for s, p in zip(seeds, problems, strict=True)]
-            per_problem = backend.map(BenchShards(config, models), items, shards=config.shards)
+            if shards_config is not config:
+                items = [(*item, config.seed) for item in items]
+            factory = BenchShards(shards_config, models)
+            per_problem = backend.map(factory, items, shards=config.shards)
             label, jobs = per_problem[0][0], per_problem[0][1]
             all_results = [[item[2][j] for item in per_problem] for j in range(len(jobs))]
         for (pname, budget, guidance_label, answer_check), results in zip(
