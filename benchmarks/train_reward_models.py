@@ -535,6 +535,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="most rows per forward batch of the policy (default: 64 on a CPU, 4096 on a GPU)",
     )
     p.add_argument("--game24-problems", type=int, default=48, help="Game24 train puzzles")
+    p.add_argument(
+        "--game24-samples", type=int, default=1, help="Game24 trajectories per puzzle to MC-label"
+    )
     p.add_argument("--arith-problems", type=int, default=24, help="Arithmetic problems")
     p.add_argument(
         "--arith-difficulty", type=int, default=4, help="Arithmetic difficulty (4: the hardest)"
@@ -645,9 +648,10 @@ def main(argv: list[str] | None = None) -> int:
         env = unwrap_env(make("Game24", split="train"))
         policy = make_policy(env)
         problems = game24_problems(args.game24_problems, args.seed)
-        groups = sample(env, policy, problems, 1, args_limit(env, args), "sample game24")
+        per = max(1, args.game24_samples)
+        groups = sample(env, policy, problems, per, args_limit(env, args), "sample game24")
         n_hold = split_holdout(len(problems), args.holdout)
-        trajs, held, problem_of = _prm_rows(groups, n_hold, 1)
+        trajs, held, problem_of = _prm_rows(groups, n_hold, per)
         summary["models"]["prm_game24"] = train_prm(
             "prm_game24", env, policy, trajs, held, args, problem_of
         )
