@@ -100,6 +100,9 @@ def _sample(r: Any, env: Any) -> dict[str, Any] | None:
         "refuted": state.correct is False,  # reference-free verdict (None on Arithmetic)
         "transcript": env.transcript(state),
         "logprob": sum(n.logprob for n in nodes) / max(1, tokens),
+        # self-evaluation PRM: the sample's least likely step (mean token log-prob per step,
+        # the behaviour log-probs at T = 1), as a probability-like score in (0, 1]
+        "selfeval": math.exp(min((n.logprob / max(1, n.tokens) for n in nodes), default=0.0)),
     }
 
 
@@ -191,7 +194,7 @@ def arithmetic_best_of_n(
         return verdict[id(r)]
 
     acc: dict[tuple[str, int], float] = {}
-    methods = ["vote", "logprob"]
+    methods = ["vote", "logprob", "selfeval", "selfeval_vote"]
     methods += [m for k, rm in rms.items() if rm is not None for m in (k, f"{k}_vote")]
     for n in ns:
         for how in methods:
@@ -209,6 +212,9 @@ def figures(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     _fill_rm_dir(args)
+    if getattr(args, "seeds", None):
+        raise SystemExit("error: --figures takes one --seed N, not --seeds")
+    args.seed = 0 if args.seed is None else args.seed
     n_game24 = 3 if args.quick else 100
     n_arith = 2 if args.quick else args.arith_problems
     ns = (1, 4) if args.quick else (1, 4, 16, 64)
@@ -298,7 +304,9 @@ def figures(args: argparse.Namespace) -> int:
     acc, info = arithmetic_best_of_n(a_policy, ar, a_problems, ns, rms, args)
     names = {
         "vote": "majority vote",
-        "logprob": "policy log-prob (self-evaluation, no training)",
+        "logprob": "policy mean log-prob of the whole sample (no training)",
+        "selfeval": "self-evaluation PRM: least likely step (policy log-probs, no training)",
+        "selfeval_vote": "self-evaluation-weighted vote",
         "orm": "ORM",
         "prm": f"PRM ({PRM_AGGREGATE} over steps)",
         "orm_vote": "ORM-weighted vote",
@@ -312,8 +320,18 @@ def figures(args: argparse.Namespace) -> int:
         + " |",
         "|---|" + "---|" * len(ns),
     ]
-    for how in ("vote", "logprob", "orm", "prm", "orm_vote", "prm_vote", "pass"):
-        if how.endswith("_vote") and rms[how.split("_")[0]] is None:
+    for how in (
+        "vote",
+        "logprob",
+        "selfeval",
+        "selfeval_vote",
+        "orm",
+        "prm",
+        "orm_vote",
+        "prm_vote",
+        "pass",
+    ):
+        if how in ("orm_vote", "prm_vote") and rms[how.split("_")[0]] is None:
             continue
         if how in ("orm", "prm") and rms[how] is None:
             flag = f"--arith-{how} DIR (or --rm-dir)"

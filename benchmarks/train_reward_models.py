@@ -246,9 +246,11 @@ def _fit(
 def self_evaluation_scores(
     policy: Any, env: Any, finals: list[Any], how: str = "mean"
 ) -> list[list[float]]:
-    """Per step, the policy's ``mean`` (or ``min``) token log-prob of the step given the
-    transcript before it (temperature 1): the zero-training "self-evaluation" baseline of a
-    PRM (a step the policy itself finds unlikely is suspect)."""
+    """Self-evaluation PRM scores, no training: per step prefix, the lowest over the steps so
+    far of the policy's ``mean`` (or ``min``) token log-prob of a step given the transcript
+    before it (temperature 1). A step the policy itself finds unlikely is suspect, and a prefix
+    is as suspect as its worst step (a PRM scores the prefix: once a step is wrong, every later
+    prefix is wrong too)."""
     from thinkgym.envs.base import EnvState
 
     prompts, conts, owner = [], [], []
@@ -272,7 +274,7 @@ def self_evaluation_scores(
             if len(lp):
                 scores[j] = float(lp.float().mean() if how == "mean" else lp.float().min())
     for j, i in enumerate(owner):
-        out[i].append(scores[j])
+        out[i].append(min(scores[j], out[i][-1]) if out[i] else scores[j])
     return out
 
 

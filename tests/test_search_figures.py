@@ -14,8 +14,15 @@ def script():
     return load_benchmark("search")
 
 
-def _sample(value: str, orm: float, prm: float, logprob: float = 0.0) -> dict:
-    return {"value": value, "refuted": False, "orm": orm, "prm": prm, "logprob": logprob}
+def _sample(value: str, orm: float, prm: float, logprob: float = 0.0, selfeval=1.0) -> dict:
+    return {
+        "value": value,
+        "refuted": False,
+        "orm": orm,
+        "prm": prm,
+        "logprob": logprob,
+        "selfeval": selfeval,
+    }
 
 
 def test_selection_rules(script):
@@ -36,7 +43,11 @@ def test_selection_rules(script):
     assert script._select(samples, "prm_vote")["value"] == "7"  # 1.0 > 0.6; -inf counts 0
     assert script._select([None, None], "vote") is None
     ranked = [_sample("5", 0, 0, logprob=-0.5), _sample("7", 0, 0, logprob=-0.1), None]
-    assert script._select(ranked, "logprob")["value"] == "7"  # self-evaluation: best log-prob
+    assert script._select(ranked, "logprob")["value"] == "7"  # best log-prob
+    votes = [_sample("5", 0, 0, selfeval=0.9), _sample("7", 0, 0, selfeval=0.5)]
+    votes += [_sample("7", 0, 0, selfeval=0.5)]
+    assert script._select(votes, "selfeval")["value"] == "5"
+    assert script._select(votes, "selfeval_vote")["value"] == "7"  # 1.0 > 0.9
 
 
 def test_quick_arithmetic_table_with_reward_models(script, tmp_path):
@@ -51,8 +62,22 @@ def test_quick_arithmetic_table_with_reward_models(script, tmp_path):
     assert script.main(argv) == 0
     rows = json.loads((out / "figures.json").read_text())
     table = {(r["planner"], r["n"]): r["solve_rate"] for r in rows if "n" in r}
-    for how in ("vote", "logprob", "orm", "prm", "orm_vote", "prm_vote"):
+    for how in (
+        "vote",
+        "logprob",
+        "selfeval",
+        "selfeval_vote",
+        "orm",
+        "prm",
+        "orm_vote",
+        "prm_vote",
+    ):
         assert table[(f"best_of_n/{how}", 1)] == 1.0  # the exact solver always answers right
     assert all(r["task"] == "Arithmetic-d1-outcome" for r in rows)
     text = (out / "figures.md").read_text()
-    assert "outcome only" in text and "PRM-weighted vote" in text and "self-evaluation" in text and "| Game24" not in text
+    assert (
+        "outcome only" in text
+        and "PRM-weighted vote" in text
+        and "self-evaluation" in text
+        and "| Game24" not in text
+    )
