@@ -367,6 +367,13 @@ def train_prm(
         if strict_env is not None:
             targets["check"] = [step_check_labels(strict_env, kept[i][0]) for i in hold_idx]
     hold_texts = [env.transcript(kept[i][0]) for i in hold_idx]
+    if hold_idx:  # the held-out set, so that any scorer can be measured on it later
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        with open(Path(args.out) / f"{name}_heldout.jsonl", "w") as fh:
+            for n, i in enumerate(hold_idx):
+                row = {"transcript": hold_texts[n], "problem": kept[i][0].problem}
+                row.update({k: v[n] for k, v in targets.items()})
+                fh.write(json.dumps(row) + "\n")
     summary: dict[str, Any] = {
         **stats,
         "kind": "prm",

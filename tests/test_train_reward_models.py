@@ -95,6 +95,11 @@ def test_label_variants_validation_and_both_aucs(script, tmp_path):
         assert v["history"] and v["best_step"] in {h["step"] for h in v["history"]}
         assert {"step_auc_mc_hard", "step_auc_check"} <= set(v)
     assert 0.0 <= prm["heldout_mc_vs_check_agreement"] <= 1.0
+    held = [json.loads(x) for x in (out / "prm_arithmetic_heldout.jsonl").read_text().splitlines()]
+    assert len(held) == prm["heldout_trajectories"]
+    for row in held:
+        steps = row["transcript"].count("\n")  # one problem line, then one line per step
+        assert len(row["mc_hard"]) == len(row["check"]) == steps
 
 
 def test_unknown_label_kind_is_refused(script, tmp_path):
