@@ -329,7 +329,9 @@ def train_prm(
     t0 = time.perf_counter()
     problem_of = problem_of if problem_of is not None else list(range(len(trajectories)))
     kept = [(t, h, p) for t, h, p in zip(trajectories, held, problem_of, strict=True) if t.steps]
-    if kept and all(h for _, h, _ in kept):  # nothing left to train on: train on everything
+    if args.score_prm:  # scoring only: every trajectory is held out
+        kept = [(t, True, p) for t, _, p in kept]
+    elif kept and all(h for _, h, _ in kept):  # nothing left to train on: train on everything
         kept = [(t, False, p) for t, _, p in kept]
     train_probs = sorted({p for _, h, p in kept if not h})
     n_valid = split_holdout(len(train_probs), args.valid) if args.eval_every else 0
@@ -401,6 +403,14 @@ def train_prm(
             base = _prm_aucs(self_evaluation_scores(policy, env, finals, how), targets)
             summary[f"self_evaluation_{how}"] = base
             _log(f"  self-evaluation (policy {how} token log-prob per step): {_aucs_text(base)}")
+    for path in args.score_prm:  # saved PRMs, scored on the same held-out set
+        from thinkgym.rewards import LearnedRewardModel
+
+        aucs = _prm_aucs(LearnedRewardModel.from_pretrained(path).score_steps(hold_texts), targets)
+        summary.setdefault("scored", {})[str(path)] = aucs
+        _log(f"  {path}: held-out {_aucs_text(aucs)}")
+    if args.score_prm:
+        kinds = []
     for n, kind in enumerate(kinds):
         train = examples(kind, "train")
         if not train:
@@ -426,6 +436,8 @@ def train_prm(
             "train_seconds": train_s,
             "dir": str(out),
         }
+    if not kinds:
+        return summary
     first = summary["variants"].get(kinds[0], {})
     summary["labels"] = kinds[0]
     summary["heldout_auc"] = first.get("step_auc_mc_hard")
@@ -585,6 +597,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--patience", type=int, default=None, help="stop after this many validations without gain"
     )
     p.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant")
+    p.add_argument(
+        "--score-prm",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="score saved PRMs instead of training (repeatable): every sampled trajectory is "
+        "held out and MC-labeled; reports each PRM's and the self-evaluation's AUCs (use "
+        "another --seed than the training run for fresh problems); no ORM is trained",
+    )
     p.add_argument("--steps", type=int, default=150, help="training steps per model")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -694,9 +715,10 @@ def main(argv: list[str] | None = None) -> int:
         prm["problems"] = len(problems)
         prm["split"] = "train"  # the figures evaluate on the test split
         summary["models"]["prm_arithmetic"] = prm
-        orm = train_orm("orm_arithmetic", env, groups, n_hold, args, policy)
-        orm["problems"] = len(problems)
-        summary["models"]["orm_arithmetic"] = orm
+        if not args.score_prm:
+            orm = train_orm("orm_arithmetic", env, groups, n_hold, args, policy)
+            orm["problems"] = len(problems)
+            summary["models"]["orm_arithmetic"] = orm
 
     stats = getattr(policy, "stats", None)
     summary["policy_stats"] = stats.as_dict() if stats is not None else None
@@ -704,7 +726,7 @@ def main(argv: list[str] | None = None) -> int:
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     _log(f"done in {summary['seconds']:.0f}s; summary: {out / 'summary.json'}")
     for name, m in summary["models"].items():
-        _log(f"  {name:16s} held-out AUC {_fmt(m['heldout_auc'])}  -> {m['dir']}")
+        _log(f"  {name:16s} held-out AUC {_fmt(m.get('heldout_auc'))}  -> {m.get('dir')}")
     return 0
 
 

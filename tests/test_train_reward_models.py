@@ -108,3 +108,20 @@ def test_unknown_label_kind_is_refused(script, tmp_path):
         script.main([*argv, "--labels", "hard,oracle"])
     with pytest.raises(SystemExit, match="check needs"):
         script.main([*argv, "--labels", "check"])
+
+
+def test_score_saved_prms_without_training(script, tmp_path):
+    from thinkgym.rewards.learned import LearnedRewardModel
+
+    tiny = {"hidden_size": 32, "layers": 1, "heads": 2, "max_positions": 256}
+    LearnedRewardModel.build(kind="prm", **tiny).save_pretrained(tmp_path / "prm")
+    out = tmp_path / "scored"
+    argv = ["--quick", "--policy", "random", "--out", str(out), "--only", "arithmetic"]
+    argv += ["--arith-outcome-only", "--arith-difficulty", "1", "--arith-problems", "6"]
+    argv += ["--seed", "1", "--score-prm", str(tmp_path / "prm")]
+    assert script.main(argv) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    prm = summary["models"]["prm_arithmetic"]
+    assert set(summary["models"]) == {"prm_arithmetic"}  # no ORM, no PRM trained
+    assert prm["heldout_trajectories"] == prm["trajectories"] > 0 and not prm["variants"]
+    assert {"step_auc_mc_hard", "step_auc_check"} <= set(prm["scored"][str(tmp_path / "prm")])
