@@ -244,3 +244,22 @@ def test_seeds_on_a_backend_share_one_factory_and_match_one_seed_runs() -> None:
     assert len(Recording.blobs) == 2 and Recording.blobs[0] == Recording.blobs[1]
     for seed in (0, 1):
         assert _table(rows(seed=seed)) == _table([r for r in both if r["seed"] == seed])
+
+
+def test_plot_takes_a_mean_that_rounds_above_its_max(tmp_path: Path) -> None:
+    """0.1 three times averages to 0.10000000000000002: the error bar must not go negative."""
+    pytest.importorskip("matplotlib")
+    config = BenchConfig(
+        envs=["Arithmetic"],
+        planners=["greedy"],
+        budgets=[4],
+        problems=20,
+        policy="random",
+        seeds=[0, 1, 2],
+        progress=False,
+    )
+    report = run_benchmark(config)
+    for row in report.aggregate:
+        row.update(solve_rate=sum([0.1] * 3) / 3, solve_rate_min=0.1, solve_rate_max=0.1)
+    assert report.aggregate[0]["solve_rate"] > 0.1
+    assert (tmp_path / "scaling.png") in write_results(report, tmp_path)

@@ -1032,7 +1032,8 @@ def plot_scaling(rows: list[dict[str, Any]], path: Path, x: str = "tokens") -> P
                     ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.15, lw=0)
                 else:
                     mean = pts[0][1]
-                    yerr = [[mean - lo[0]], [hi[0] - mean]]
+                    # max(0, .): the mean of equal rates can differ from them by a rounding ulp
+                    yerr = [[max(0.0, mean - lo[0])], [max(0.0, hi[0] - mean)]]
                     ax.errorbar(xs, [mean], yerr=yerr, fmt="none", ecolor=line.get_color())
             # each point's budget next to it; planners' labels are staggered so that points
             # at the same place (e.g. every planner at 100%) keep readable labels
