@@ -231,3 +231,17 @@ def test_from_policy_rejects_bad_sources(tmp_path):
         LearnedRewardModel.from_policy(42)
     with pytest.raises(ValueError, match="kind"):
         LearnedRewardModel.from_policy(tmp_path, kind="xrm")
+
+
+def test_a_non_finite_loss_stops_training_with_a_clear_error(monkeypatch):
+    import torch
+
+    import thinkgym.learning.reward_models as rmod
+
+    monkeypatch.setattr(
+        rmod, "_batch_loss", lambda model, batch, reduction="mean": torch.tensor(float("nan"))
+    )
+    with pytest.raises(FloatingPointError, match="lower lr"):
+        train_reward_model(
+            None, [("P\nab", [1.0])] * 4, steps=3, batch_size=2, progress=False, **TINY
+        )
