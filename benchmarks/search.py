@@ -52,6 +52,9 @@ from thinkgym.commands import bench as bench_command
 from thinkgym.commands._common import load_plugins
 from thinkgym.envs.base import EnvState
 
+SELECTIONS = ("vote", "logprob", "selfeval", "selfeval_vote", "orm", "prm", "orm_vote", "prm_vote")
+"""The best-of-N selection rules of the Arithmetic table, in row order."""
+
 RM_LAYOUT = {"prm": "prm_game24", "arith_prm": "prm_arithmetic", "arith_orm": "orm_arithmetic"}
 """``--rm-dir`` layout (what benchmarks/train_reward_models.py writes): option -> subfolder."""
 
@@ -320,17 +323,7 @@ def figures(args: argparse.Namespace) -> int:
         + " |",
         "|---|" + "---|" * len(ns),
     ]
-    for how in (
-        "vote",
-        "logprob",
-        "selfeval",
-        "selfeval_vote",
-        "orm",
-        "prm",
-        "orm_vote",
-        "prm_vote",
-        "pass",
-    ):
+    for how in (*SELECTIONS, "pass"):
         if how in ("orm_vote", "prm_vote") and rms[how.split("_")[0]] is None:
             continue
         if how in ("orm", "prm") and rms[how] is None:

@@ -62,18 +62,9 @@ def test_quick_arithmetic_table_with_reward_models(script, tmp_path):
     assert script.main(argv) == 0
     rows = json.loads((out / "figures.json").read_text())
     table = {(r["planner"], r["n"]): r["solve_rate"] for r in rows if "n" in r}
-    for how in (
-        "vote",
-        "logprob",
-        "selfeval",
-        "selfeval_vote",
-        "orm",
-        "prm",
-        "orm_vote",
-        "prm_vote",
-    ):
+    for how in script.SELECTIONS:
         assert table[(f"best_of_n/{how}", 1)] == 1.0  # the exact solver always answers right
-    assert all(r["task"] == "Arithmetic-d1-outcome" for r in rows)
+    assert len(script.SELECTIONS) == 8 and all(r["task"] == "Arithmetic-d1-outcome" for r in rows)
     text = (out / "figures.md").read_text()
     assert (
         "outcome only" in text
