@@ -436,3 +436,40 @@ def test_seeds_visit_every_row_once():
     first = env.get_state().problem
     env.reset(seed=3)
     assert env.get_state().problem == first
+
+
+HOSTILE = [
+    "__import__('os').system('echo pwned')",
+    "exec('print(1)')",
+    "9^9^9^9",
+    "10^{10^{10}}",
+    "factorial(10**7)",
+    "\\frac{1}{0}",
+    "(" * 5000 + "1" + ")" * 5000,
+    "1" * 100_000,
+    "\\sqrt{" * 300 + "2" + "}" * 300,
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_answers_never_reach_eval_and_get_a_verdict(text, monkeypatch):
+    """Model answers go through the bounded parser only: eval/exec/sympify are never called, and
+    every hostile text gets a plain verdict (no exception escapes, nothing huge is computed)."""
+    import builtins
+
+    import sympy
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("untrusted text reached eval/exec/sympify")
+
+    from thinkgym.envs import mathword
+
+    env = gym.make("thinkgym/MathWord-v0").unwrapped  # built first: imports run exec
+    env.reset(seed=0)
+    mathword.answers_equal("1/2", "0.5")  # any lazy import happens here, unpatched
+    for mod, name in ((builtins, "eval"), (builtins, "exec"), (sympy, "sympify")):
+        monkeypatch.setattr(mod, name, refuse)
+    assert mathword.answers_equal(text, "42") is False
+    assert mathword._numeric_value(text) is None
+    ok, _ = env.check_answer(env.get_state(), text[: env.max_step_chars])
+    assert ok is False
