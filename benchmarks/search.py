@@ -132,7 +132,7 @@ def _select(samples: list[dict[str, Any] | None], how: str) -> dict[str, Any] | 
     if not usable:
         return None
     kind = how.removesuffix("_vote")
-    scores = None if how == "vote" else [s[kind] for s in usable]  # logprob: self-evaluation
+    scores = None if how == "vote" else [s[kind] for s in usable]
     best = pick(
         [s["value"] for s in usable],
         [s["logprob"] for s in usable],

@@ -244,13 +244,13 @@ def _fit(
 
 
 def self_evaluation_scores(
-    policy: Any, env: Any, finals: list[Any], how: str = "mean"
-) -> list[list[float]]:
+    policy: Any, env: Any, finals: list[Any]
+) -> dict[str, list[list[float]]]:
     """Self-evaluation PRM scores, no training: per step prefix, the lowest over the steps so
-    far of the policy's ``mean`` (or ``min``) token log-prob of a step given the transcript
-    before it (temperature 1). A step the policy itself finds unlikely is suspect, and a prefix
-    is as suspect as its worst step (a PRM scores the prefix: once a step is wrong, every later
-    prefix is wrong too)."""
+    far of the policy's ``"mean"`` and ``"min"`` token log-prob of a step given the transcript
+    before it (temperature 1; one teacher-forced pass gives both). A step the policy itself
+    finds unlikely is suspect, and a prefix is as suspect as its worst step (a PRM scores the
+    prefix: once a step is wrong, every later prefix is wrong too)."""
     from thinkgym.envs.base import EnvState
 
     prompts, conts, owner = [], [], []
@@ -263,18 +263,22 @@ def self_evaluation_scores(
             state, ok, _ = env.apply(state, step)
             if not ok:
                 raise ValueError(f"step {step!r} of a sampled trajectory is rejected on replay")
-    out: list[list[float]] = [[] for _ in finals]
     order = sorted(range(len(prompts)), key=lambda j: len(prompts[j]))
-    scores = [0.0] * len(prompts)
+    scores = {"mean": [0.0] * len(prompts), "min": [0.0] * len(prompts)}
     chunk = 512
     for start in range(0, len(order), chunk):
         idx = order[start : start + chunk]
         lps = policy.logprobs([prompts[j] for j in idx], [conts[j] for j in idx])
         for j, lp in zip(idx, lps, strict=True):
             if len(lp):
-                scores[j] = float(lp.float().mean() if how == "mean" else lp.float().min())
-    for j, i in enumerate(owner):
-        out[i].append(min(scores[j], out[i][-1]) if out[i] else scores[j])
+                scores["mean"][j] = float(lp.float().mean())
+                scores["min"][j] = float(lp.float().min())
+    out: dict[str, list[list[float]]] = {}
+    for how, per_step in scores.items():
+        rows: list[list[float]] = [[] for _ in finals]
+        for j, i in enumerate(owner):
+            rows[i].append(min(per_step[j], rows[i][-1]) if rows[i] else per_step[j])
+        out[how] = rows
     return out
 
 
@@ -398,9 +402,9 @@ def train_prm(
         ]
         summary["heldout_mc_vs_check_agreement"] = sum(agree) / max(1, len(agree))
     if hold_idx and hasattr(policy, "logprobs"):
-        for how in ("mean", "min"):
-            finals = [kept[i][0] for i in hold_idx]
-            base = _prm_aucs(self_evaluation_scores(policy, env, finals, how), targets)
+        finals = [kept[i][0] for i in hold_idx]
+        for how, scores in self_evaluation_scores(policy, env, finals).items():
+            base = _prm_aucs(scores, targets)
             summary[f"self_evaluation_{how}"] = base
             _log(f"  self-evaluation (policy {how} token log-prob per step): {_aucs_text(base)}")
     for path in args.score_prm:  # saved PRMs, scored on the same held-out set

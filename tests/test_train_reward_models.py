@@ -125,3 +125,30 @@ def test_score_saved_prms_without_training(script, tmp_path):
     assert set(summary["models"]) == {"prm_arithmetic"}  # no ORM, no PRM trained
     assert prm["heldout_trajectories"] == prm["trajectories"] > 0 and not prm["variants"]
     assert {"step_auc_mc_hard", "step_auc_check"} <= set(prm["scored"][str(tmp_path / "prm")])
+
+
+def test_self_evaluation_scores_are_running_minima_of_step_log_probs(script):
+    """A prefix scores its least likely step so far (mean and min token log-prob, one pass)."""
+    import torch
+
+    from thinkgym.envs import make
+
+    env = make("Arithmetic", verify_steps=False).unwrapped
+    env.reset(options={"problem": "2 + 3 * 4"})
+    final = env.get_state()
+    for step in ("3 * 4 = 12", "2 + 12 = 14", "Answer: 14"):
+        final, ok, err = env.apply(final, step)
+        assert ok, err
+    per_step = {"3 * 4 = 12\n": [-0.1, -0.3], "2 + 12 = 14\n": [-2.0, -0.0], "Answer: 14\n": [-0.5]}
+
+    class Scorer:
+        calls = 0
+
+        def logprobs(self, prompts, continuations):
+            Scorer.calls += 1
+            return [torch.tensor(per_step[c]) for c in continuations]
+
+    out = script.self_evaluation_scores(Scorer(), env, [final])
+    assert Scorer.calls == 1
+    assert out["mean"] == [[pytest.approx(-0.2), -1.0, -1.0]]
+    assert out["min"] == [[pytest.approx(-0.3), -2.0, -2.0]]
