@@ -12,6 +12,7 @@ import numpy as np
 
 from thinkgym import expr as X
 from thinkgym.envs.base import ANSWER_PREFIX, EnvState, ReasoningEnv, StepCheck
+from thinkgym.envs.puzzles import is_test_puzzle
 
 __all__ = ["CountdownEnv", "fmt", "solve_numbers", "count_paths"]
 
@@ -311,8 +312,6 @@ class CountdownEnv(ReasoningEnv):
         on the problems they share; other problems split by hash."""
         numbers = problem["numbers"]
         if len(numbers) == 4 and problem["target"] == 24:
-            from thinkgym.envs.game24 import is_test_puzzle
-
             return "test" if is_test_puzzle(numbers) else "train"
         return super().problem_split(problem)
 

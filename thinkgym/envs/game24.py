@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from thinkgym.envs.countdown import CountdownEnv, count_paths
+from thinkgym.envs.puzzles import is_test_puzzle, test_puzzles
 
 __all__ = [
     "Game24Env",
@@ -48,23 +49,6 @@ def puzzle_table() -> tuple[tuple[tuple[int, ...], float], ...]:
     rows = [(tuple(r[0]), float(r[1])) for r in raw["puzzles"]]
     rows.sort(key=lambda r: (-r[1], r[0]))
     return tuple(rows)
-
-
-@lru_cache(maxsize=1)
-def test_puzzles() -> tuple[tuple[int, ...], ...]:
-    """The 100 Tree-of-Thoughts test puzzles (Yao et al., 2023), held out of every training set."""
-    raw = json.loads(resources.files("thinkgym.data").joinpath("game24_tot_test.json").read_text())
-    return tuple(tuple(sorted(p)) for p in raw["puzzles"])
-
-
-@lru_cache(maxsize=1)
-def _test_set() -> frozenset[tuple[int, ...]]:
-    return frozenset(test_puzzles())
-
-
-def is_test_puzzle(numbers: Any) -> bool:
-    """Whether four numbers (in any order) are one of the 100 Tree-of-Thoughts test puzzles."""
-    return len(numbers) == 4 and tuple(sorted(int(v) for v in numbers)) in _test_set()
 
 
 @lru_cache(maxsize=8)
