@@ -20,7 +20,7 @@ import numpy as np
 
 def observations(count: int, seed: int = 0) -> list[str]:
     """Transcripts cut after a random number of reference steps, ``count`` per task."""
-    from thinkgym.agents.search.base import resolve_env
+    from thinkgym.search.base import resolve_env
 
     rng = np.random.default_rng(seed)
     out = []

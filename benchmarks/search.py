@@ -39,18 +39,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from thinkgym.agents.search import BestOfN, Greedy, get_planner, resolve_env, score_result
-from thinkgym.agents.search.bench import (
+from thinkgym.bench import (
     bench_guidance,
     held_out_problems,
     load_policy,
     load_reward_model,
 )
-from thinkgym.agents.search.best_of_n import normalize_answer, pick
-from thinkgym.agents.search.guidance import aggregate_scores
 from thinkgym.commands import bench as bench_command
 from thinkgym.commands._common import load_plugins
 from thinkgym.envs.base import EnvState
+from thinkgym.search import BestOfN, Greedy, get_planner, resolve_env, score_result
+from thinkgym.search.best_of_n import normalize_answer, pick
+from thinkgym.search.guidance import aggregate_scores
 
 SELECTIONS = ("vote", "logprob", "selfeval", "selfeval_vote", "orm", "prm", "orm_vote", "prm_vote")
 """The best-of-N selection rules of the Arithmetic table, in row order."""
@@ -126,7 +126,7 @@ def _score_once(rm: Any, kind: str, samples: list[dict[str, Any]]) -> float:
 
 
 def _select(samples: list[dict[str, Any] | None], how: str) -> dict[str, Any] | None:
-    """BestOfN's selection (:func:`~thinkgym.agents.search.best_of_n.pick`) among ``samples``:
+    """BestOfN's selection (:func:`~thinkgym.search.best_of_n.pick`) among ``samples``:
     ``vote``, ``orm``/``prm`` (best score) or ``orm_vote``/``prm_vote`` (RM-weighted vote)."""
     usable = [s for s in samples if s is not None and not s["refuted"]]
     if not usable:

@@ -16,7 +16,7 @@ from typing import Any
 
 import thinkgym
 from thinkgym.agents import RandomAgent
-from thinkgym.agents.search import (
+from thinkgym.search import (
     Outcome,
     Planner,
     SearchContext,

@@ -20,7 +20,6 @@ import pytest
 
 import thinkgym  # noqa: F401  (registers the envs)
 from thinkgym.agents.base import Proposal
-from thinkgym.agents.search import BestOfN
 from thinkgym.distributed import (
     LocalBackend,
     RayBackend,
@@ -30,6 +29,7 @@ from thinkgym.distributed import (
     shard_bounds,
 )
 from thinkgym.envs.countdown import CountdownEnv
+from thinkgym.search import BestOfN
 
 RAY_REASON = "the Ray backend tests need ray: pip install 'thinkgym[ray]'"
 
@@ -141,7 +141,7 @@ class PlanShard:
         self.env_id, self.planner, self.kwargs = env_id, planner, kwargs
 
     def __call__(self):
-        from thinkgym.agents.search.registry import get_planner
+        from thinkgym.search.registry import get_planner
 
         policy = SeededRandomPolicy(self.env_id)
         cls = get_planner(self.planner)
@@ -297,7 +297,7 @@ def test_too_many_workers_is_a_clear_error(ray_session) -> None:
 
 # ---------------------------------------------------------------- the bench on a backend
 def _bench_rows(backend, shards):
-    from thinkgym.agents.search.bench import BenchConfig, run_benchmark
+    from thinkgym.bench import BenchConfig, run_benchmark
 
     config = BenchConfig(
         envs=["Countdown"],
@@ -329,8 +329,8 @@ class MyCountdown(CountdownEnv):
 
 
 def test_bench_ships_user_planners_and_envs(backend) -> None:
-    from thinkgym.agents.search.bench import BenchConfig, run_benchmark
-    from thinkgym.agents.search.registry import register_planner
+    from thinkgym.bench import BenchConfig, run_benchmark
+    from thinkgym.search.registry import register_planner
 
     register_planner(MyBestOfN.name, MyBestOfN, override=True)
     env_id = thinkgym.register(MyCountdown, id="thinkgym/MyCountdownForRay-v0", override=True)
@@ -382,8 +382,8 @@ def test_collect_same_episodes_local_and_ray(backend) -> None:
 
 # ---------------------------------------------------------------- plan_sharded
 def test_plan_sharded_same_results_local_and_ray(backend) -> None:
-    from thinkgym.agents.search import get_planner
-    from thinkgym.agents.search.sharded import plan_sharded
+    from thinkgym.search import get_planner
+    from thinkgym.search.sharded import plan_sharded
 
     policy = SeededRandomPolicy("thinkgym/Countdown-v0")
     planner = get_planner("beam")(policy, width=2, beam_size=2, budget=8, seed=1)
@@ -402,9 +402,9 @@ def test_plan_sharded_same_results_local_and_ray(backend) -> None:
 
 
 def test_user_env_travels_to_the_workers(backend) -> None:
-    from thinkgym.agents.search import get_planner
-    from thinkgym.agents.search.sharded import plan_sharded
     from thinkgym.learning.rollout import collect
+    from thinkgym.search import get_planner
+    from thinkgym.search.sharded import plan_sharded
 
     env_id = thinkgym.register(MyCountdown, id="thinkgym/MyCountdownForRay-v0", override=True)
     policy = SeededRandomPolicy(env_id)

@@ -1,8 +1,9 @@
-"""The package's import order holds: a lower layer never imports a higher one.
+"""The package's import order holds: a lower layer never imports a higher one, and no cycles.
 
-Order (DESIGN.md, "Layers"): ``expr``/math < ``envs`` (with the reward protocol and the default
-reward) < model builders (``thinkgym.models``) < ``rewards`` < ``agents`` (search included) <
-``learning`` < CLI (``thinkgym.cli``, ``thinkgym.commands``, ``thinkgym.__main__``).
+Order (docs/architecture.md, "Layers"): ``expr`` < ``envs`` (with the reward protocol and the
+default reward) < ``rewards`` (with the model builders of ``thinkgym.models``) < ``agents``
+(policies) < ``search`` (planners) < ``learning`` < ``bench`` (with the env server) < CLI
+(``thinkgym.cli``, ``thinkgym.commands``, ``thinkgym.__main__``).
 
 Every module of the package is read with :mod:`ast`; every ``import`` counts, also the ones inside
 functions and ``TYPE_CHECKING`` blocks. A lower layer takes a higher one's objects as arguments
@@ -20,7 +21,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "thinkgym"
 
-LAYERS = ("expr", "envs", "models", "rewards", "agents", "learning", "cli")
+LAYERS = ("expr", "envs", "rewards", "agents", "search", "learning", "bench", "cli")
 """Layer names, lowest first. ``expr`` is the bottom: the math package and leaf utilities that
 import nothing else from thinkgym."""
 
@@ -30,17 +31,25 @@ _PREFIXES: tuple[tuple[str, str], ...] = (
     ("thinkgym.checkpoints", "expr"),  # leaf utility: safe checkpoint and file loading
     ("thinkgym.distributed", "expr"),  # leaf utility: local/ray execution backends
     ("thinkgym.envs", "envs"),
-    ("thinkgym.models", "models"),
+    ("thinkgym.models", "rewards"),  # model builders, used by reward models and policies
     ("thinkgym.rewards", "rewards"),
     ("thinkgym.agents", "agents"),
+    ("thinkgym.search", "search"),
     ("thinkgym.learning", "learning"),
+    ("thinkgym.bench", "bench"),
+    ("thinkgym.serve", "bench"),  # the env server: envs over HTTP, beside the bench
+    ("thinkgym.remote", "bench"),  # the client env of a served env
     ("thinkgym.commands", "cli"),
     ("thinkgym.cli", "cli"),
     ("thinkgym.__main__", "cli"),
 )
-ROOT_LAYER = "agents"
-"""The root package re-exports envs, rewards and agents names: importing it is an arrow to the
-agents layer, and it may itself import nothing above agents (so `import thinkgym` stays light)."""
+ROOT_LAYER = "envs"
+"""The root package is the public face: it imports nothing above ``envs`` eagerly (so
+``import thinkgym`` stays light); higher names are loaded on first use."""
+
+DEPRECATED_ALIASES = {"thinkgym.agents.search"}
+"""Modules kept for one release that re-export a moved package (they warn when imported): they
+point up by design and are exempt from the order, nothing else."""
 
 
 def layer_of(module: str) -> str | None:
@@ -105,6 +114,8 @@ def violations() -> list[str]:
         name = _module_name(path)
         own = layer_of(name)
         assert own is not None
+        if name in DEPRECATED_ALIASES:
+            continue
         for line, target in _imports(path):
             other = layer_of(target)
             if other is None or LAYERS.index(other) <= LAYERS.index(own):
@@ -173,3 +184,75 @@ def test_import_thinkgym_stays_light(stmt: str) -> None:
     )
     loaded = out.stdout.strip()
     assert loaded == "", f"{stmt!r} imported heavy modules: {loaded}"
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the thinkgym modules it imports (every import, nested ones included)."""
+    names = {_module_name(p) for p in _modules()}
+    graph: dict[str, set[str]] = {}
+    for path in _modules():
+        name = _module_name(path)
+        if name in DEPRECATED_ALIASES:
+            continue
+        deps = set()
+        for _, target in _imports(path):
+            # `from thinkgym.search.x import y` names module thinkgym.search.x
+            while target and target not in names:
+                target = target.rpartition(".")[0]
+            if target and target != name and not name.startswith(target + "."):
+                deps.add(target)
+        graph[name] = deps
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Import cycles between modules (package ``__init__`` re-exports of children excluded)."""
+    found: list[list[str]] = []
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for dep in sorted(graph.get(node, ())):
+            if dep.startswith(node + "."):  # a package importing its own children
+                continue
+            if state.get(dep) == 1:
+                found.append(stack[stack.index(dep) :] + [dep])
+            elif dep not in state:
+                visit(dep)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+    return found
+
+
+def test_no_import_cycles_between_modules() -> None:
+    loops = cycles(import_graph())
+    assert not loops, "import cycles:\n" + "\n".join(" -> ".join(c) for c in loops)
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert cycles(graph) == [["a", "b", "c", "a"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_old_search_path_warns_once_and_reexports() -> None:
+    code = (
+        "import warnings; warnings.simplefilter('always')\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    import thinkgym.agents.search as old\n"
+        "    import thinkgym.agents.search\n"
+        "    from thinkgym.agents.search.mcts import MCTS\n"
+        "import thinkgym.search as new\n"
+        "assert old.BestOfN is new.BestOfN and MCTS is new.MCTS\n"
+        "dep = [x for x in w if issubclass(x.category, DeprecationWarning)]\n"
+        "assert len(dep) == 1 and 'thinkgym.search' in str(dep[0].message), dep\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "ok", out.stderr

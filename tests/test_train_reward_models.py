@@ -44,7 +44,7 @@ def test_quick_trains_and_saves_loadable_models(script, tmp_path):
 
 
 def test_arithmetic_problems_are_not_the_figures_problems(script):
-    from thinkgym.agents.search.bench import held_out_problems
+    from thinkgym.bench import held_out_problems
     from thinkgym.envs import is_held_out, make
 
     env = make("Arithmetic", difficulty=4).unwrapped

@@ -185,7 +185,7 @@ def test_saved_generation_settings_do_not_change_what_is_sampled(saved) -> None:
 
 def test_planners_drive_an_llm_policy_through_the_contract(policy) -> None:
     """Planners call propose with explicit keywords; self-evaluation scores with ``logprobs``."""
-    from thinkgym.agents.search import BeamSearch, SelfEvalGuidance, resolve_env
+    from thinkgym.search import BeamSearch, SelfEvalGuidance, resolve_env
 
     env, _ = resolve_env("Arithmetic")
     guide = SelfEvalGuidance(policy)
@@ -203,7 +203,7 @@ def test_planners_drive_an_llm_policy_through_the_contract(policy) -> None:
         for t in policy.logprobs([prompt] * 2, [" correct", " wrong"], template=False)
     )
     want = 1.0 / (1.0 + math.exp(no - yes))
-    from thinkgym.agents.search.context import Candidate
+    from thinkgym.search.context import Candidate
 
     env.reset(options={"problem": "1 + 2"})
     state = env.get_state()
@@ -213,7 +213,7 @@ def test_planners_drive_an_llm_policy_through_the_contract(policy) -> None:
 
 def test_self_eval_needs_a_scoring_policy() -> None:
     from thinkgym.agents.base import RandomAgent
-    from thinkgym.agents.search import SelfEvalGuidance, resolve_env
+    from thinkgym.search import SelfEvalGuidance, resolve_env
 
     with pytest.raises(TypeError, match="logprobs"):
         SelfEvalGuidance(RandomAgent(resolve_env("Game24")[0]))

@@ -415,7 +415,7 @@ class _MixedPolicy:
 
 @pytest.mark.parametrize("planner", ["best_of_n", "beam", "mcts"])
 def test_planners_run_on_mathword(planner):
-    from thinkgym.agents.search import make_planner, score_result
+    from thinkgym.search import make_planner, score_result
 
     env = MathWordEnv(split="test")
     kwargs = {"budget": 60}

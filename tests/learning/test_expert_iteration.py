@@ -10,7 +10,6 @@ torch = pytest.importorskip("torch")
 
 from learning_toy import register_toy, weak_policy  # noqa: E402
 
-from thinkgym.agents.search import make_planner  # noqa: E402
 from thinkgym.envs import make  # noqa: E402
 from thinkgym.learning.expert_iteration import (  # noqa: E402
     ExpertIterationConfig,
@@ -19,6 +18,7 @@ from thinkgym.learning.expert_iteration import (  # noqa: E402
     train_problems,
 )
 from thinkgym.rewards.registry import make_reward  # noqa: E402
+from thinkgym.search import make_planner  # noqa: E402
 
 TOY = register_toy()
 

@@ -8,7 +8,6 @@ import os
 import pytest
 
 from thinkgym.agents.base import OracleAgent, Proposal
-from thinkgym.agents.search import make_planner, score_result
 from thinkgym.envs.mathword import MathWordEnv
 from thinkgym.learning.export import (
     load_dataset_file,
@@ -22,6 +21,7 @@ from thinkgym.learning.export import (
     to_dataset,
 )
 from thinkgym.learning.traces import Trace
+from thinkgym.search import make_planner, score_result
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

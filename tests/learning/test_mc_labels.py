@@ -19,7 +19,6 @@ import pytest
 
 import thinkgym  # noqa: F401
 from thinkgym.agents import OracleAgent, RandomAgent
-from thinkgym.agents.search import PolicyError
 from thinkgym.envs.base import is_answer
 from thinkgym.learning.mc_labels import (
     MCRolloutLabeler,
@@ -27,6 +26,7 @@ from thinkgym.learning.mc_labels import (
     collect_prm_dataset,
     roc_auc,
 )
+from thinkgym.search import PolicyError
 
 
 class CountingPolicy:

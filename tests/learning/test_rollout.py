@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from thinkgym.agents.base import OracleAgent, Proposal, RandomAgent
-from thinkgym.agents.search import PolicyError
 from thinkgym.envs import make
 from thinkgym.learning.rollout import collect
 from thinkgym.rewards.process import StepVerifier
+from thinkgym.search import PolicyError
 
 ENV = "thinkgym/Arithmetic-v0"
 PROBLEMS = [{"seed": s} for s in range(5)]

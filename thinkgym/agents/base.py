@@ -20,7 +20,15 @@ import numpy as np
 
 from thinkgym.envs.base import EnvState, ReasoningEnv
 
-__all__ = ["Proposal", "Agent", "Policy", "OracleAgent", "RandomAgent", "unwrap_env"]
+__all__ = [
+    "Proposal",
+    "Agent",
+    "Policy",
+    "PolicyError",
+    "OracleAgent",
+    "RandomAgent",
+    "unwrap_env",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +113,14 @@ def unwrap_env(env: gym.Env | ReasoningEnv) -> ReasoningEnv:
 
 def _tokens(text: str) -> int:
     return len(text) + 1  # one character-level token per character and an end of line
+
+
+class PolicyError(RuntimeError):
+    """A policy raised, or returned something that is not ``list[list[Proposal]]``.
+
+    Planners, the rollout collector and Monte-Carlo labelling raise it naming the caller and the
+    problem, so a broken policy is reported where it was called, not deep inside a search.
+    """
 
 
 class _ScriptedAgent:

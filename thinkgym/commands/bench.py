@@ -34,7 +34,7 @@ from thinkgym.commands._common import (
 )
 
 if TYPE_CHECKING:
-    from thinkgym.agents.search.bench import BenchConfig
+    from thinkgym.bench import BenchConfig
 
 __all__ = ["add_arguments", "run", "config_from_args"]
 
@@ -56,7 +56,7 @@ def _budgets(text: str) -> list[int]:
 
 def _seeds(text: str) -> list[int]:
     """argparse type: comma-separated distinct seeds >= 0 (e.g. ``0,1,2``)."""
-    from thinkgym.agents.search.bench import parse_seeds
+    from thinkgym.bench import parse_seeds
 
     try:
         return parse_seeds(text)
@@ -160,8 +160,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> BenchConfig:
-    """The :class:`~thinkgym.agents.search.bench.BenchConfig` of parsed ``bench`` arguments."""
-    from thinkgym.agents.search.bench import BenchConfig
+    """The :class:`~thinkgym.bench.BenchConfig` of parsed ``bench`` arguments."""
+    from thinkgym.bench import BenchConfig
 
     seed, seeds = getattr(args, "seed", None), getattr(args, "seeds", None)
     if seed is not None and seeds is not None:
@@ -219,7 +219,7 @@ def _as_list(value: list[str] | str) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark, write the results and print the table; returns 0."""
-    from thinkgym.agents.search.bench import run_benchmark, write_results
+    from thinkgym.bench import run_benchmark, write_results
     from thinkgym.commands._common import env_name
 
     config = config_from_args(args)
@@ -262,7 +262,7 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         warn(f"{exc}; the tables are written")
         paths = write_results(report, args.out, plot=False)
-    from thinkgym.agents.search.bench import summary_table
+    from thinkgym.bench import summary_table
 
     print(summary_table(report))
     if report.throughput:

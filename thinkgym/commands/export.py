@@ -142,7 +142,7 @@ def _sources(args: argparse.Namespace, env: Any) -> list[Any]:
     if args.planner is None:
         return list(make_traces(args.env, args.problems, seed=args.seed))
     from thinkgym.agents.llm import LLMPolicy
-    from thinkgym.agents.search import make_planner, score_result
+    from thinkgym.search import make_planner, score_result
 
     if args.policy == "default":
         policy = LLMPolicy.default()
@@ -183,7 +183,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from thinkgym.agents.search import SearchResult
     from thinkgym.envs import make
     from thinkgym.learning.export import (
         load_dataset_file,
@@ -193,6 +192,7 @@ def _run(args: argparse.Namespace) -> int:
         sft_records,
         to_dataset,
     )
+    from thinkgym.search import SearchResult
 
     env = make(args.env).unwrapped
     sources = _sources(args, env)

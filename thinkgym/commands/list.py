@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
         entry = spec.entry_point if isinstance(spec.entry_point, str) else spec.entry_point.__name__
         print(f"{env_id:32s} {entry}")
     try:
-        from thinkgym.agents.search.registry import list_planners
+        from thinkgym.search.registry import list_planners
     except ImportError:  # pragma: no cover - the search package is part of the distribution
         return 0
     print(f"planners: {', '.join(list_planners())}")

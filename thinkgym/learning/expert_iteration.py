@@ -63,7 +63,7 @@ class ExpertIterationConfig:
     policy: str | None = None
     """starting policy directory (``None``: the shipped policy)"""
     planner: str = "best_of_n"
-    """a registered planner name (``thinkgym.agents.search.list_planners()``)"""
+    """a registered planner name (``thinkgym.search.list_planners()``)"""
     planner_kwargs: dict[str, Any] = field(default_factory=lambda: {"n": 16})
     """keyword arguments of the planner (``n``, ``beam_size``, ``guidance``, ``budget``, ...)"""
     temperature: float = 1.0
@@ -103,8 +103,8 @@ class ExpertIterationConfig:
 
     def validate(self) -> None:
         """Check the settings; raises ``ValueError`` naming the bad value and the choices."""
-        from thinkgym.agents.search import list_planners
         from thinkgym.rewards.registry import list_rewards
+        from thinkgym.search import list_planners
 
         self.env = resolve_env_id(self.env)
         if self.planner not in list_planners():
@@ -364,7 +364,7 @@ def expert_iteration(
         log: one line per event (default: ``tqdm.write``).
         backend: a :class:`thinkgym.distributed.Backend` that runs each round's search in
             shards (``make_backend("ray", workers=4)``: the planner and its policy are shipped
-            to the workers; :func:`~thinkgym.agents.search.sharded.plan_sharded`); ``None``
+            to the workers; :func:`~thinkgym.search.sharded.plan_sharded`); ``None``
             searches here, all problems in one batch.
         on_phase: called as ``on_phase(round, phase)`` after each phase is saved (``"search"``,
             ``"sft"``, ``"eval"``); tests interrupt a run here.
@@ -374,12 +374,12 @@ def expert_iteration(
     """
     from tqdm.auto import tqdm
 
-    from thinkgym.agents.search import get_planner
-    from thinkgym.agents.search.sharded import plan_sharded
     from thinkgym.envs import make
     from thinkgym.learning.sft import sft
     from thinkgym.learning.traces import load_traces, save_traces
     from thinkgym.rewards.registry import make_reward
+    from thinkgym.search import get_planner
+    from thinkgym.search.sharded import plan_sharded
 
     cfg.validate()
     write = log or tqdm.write

@@ -37,9 +37,9 @@ from typing import Any
 import gymnasium as gym
 
 from thinkgym.agents.base import unwrap_env
-from thinkgym.agents.search import SearchResult, score_result
 from thinkgym.envs.base import EnvState, ReasoningEnv
 from thinkgym.learning.traces import Trace
+from thinkgym.search import SearchResult, score_result
 
 __all__ = [
     "KINDS",
@@ -105,7 +105,7 @@ def sft_records(
 
     Args:
         sources: :class:`~thinkgym.learning.traces.Trace` s and/or
-            :class:`~thinkgym.agents.search.SearchResult` s.
+            :class:`~thinkgym.search.SearchResult` s.
         env: the env the search results come from (not needed for traces).
         granularity: ``"step"``: one record per step (prompt: transcript so far + newline;
             completion: step + newline); ``"trajectory"``: one record per source (prompt: the

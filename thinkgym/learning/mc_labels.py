@@ -25,8 +25,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from thinkgym.agents.base import Policy, Proposal, unwrap_env
-from thinkgym.agents.search.driver import PolicyError
+from thinkgym.agents.base import Policy, PolicyError, Proposal, unwrap_env
 from thinkgym.envs.base import ANSWER_PREFIX, EnvState, ReasoningEnv, answer_text, is_answer
 
 __all__ = [

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from thinkgym.agents.search.driver import PolicyError
+from thinkgym.agents.base import PolicyError
 
 __all__ = ["Step", "Episode", "collect", "collect_sharded", "CollectorFactory", "StepScorer"]
 
@@ -163,7 +163,7 @@ def collect(
         policy: a :class:`~thinkgym.agents.Policy`: every call is
             ``propose(observations, n, temperature=, top_p=, max_new_tokens=, seed=)`` and must
             return ``n`` proposals per observation (extra ones are ignored; fewer, or not one list
-            per observation, raise :class:`~thinkgym.agents.search.PolicyError`).
+            per observation, raise :class:`~thinkgym.search.PolicyError`).
         env: an env id (made with ``env_kwargs``) or a :class:`~thinkgym.envs.base.ReasoningEnv`
             (wrapped or not; its reward object gives the step rewards).
         problems: ``env.reset`` keyword arguments, one per problem (``{"seed": 3}``,

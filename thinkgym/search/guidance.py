@@ -25,8 +25,8 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from thinkgym.agents.search.budget import Cost
-from thinkgym.agents.search.context import Candidate
+from thinkgym.search.budget import Cost
+from thinkgym.search.context import Candidate
 
 __all__ = [
     "Guidance",

@@ -14,12 +14,12 @@ generator over a :class:`SearchContext` that yields :class:`ProposeRequest` /
 
 from __future__ import annotations
 
-from thinkgym.agents.search.beam import BeamSearch
-from thinkgym.agents.search.best_of_n import BestOfN, Greedy
-from thinkgym.agents.search.budget import Budget, BudgetError, Cost, Meter
-from thinkgym.agents.search.context import Candidate, SearchContext, resolve_env
-from thinkgym.agents.search.driver import GuidanceError, PolicyError, plan_together
-from thinkgym.agents.search.guidance import (
+from thinkgym.search.beam import BeamSearch
+from thinkgym.search.best_of_n import BestOfN, Greedy
+from thinkgym.search.budget import Budget, BudgetError, Cost, Meter
+from thinkgym.search.context import Candidate, SearchContext, resolve_env
+from thinkgym.search.driver import GuidanceError, PolicyError, plan_together
+from thinkgym.search.guidance import (
     EntropyGuidance,
     EnvFeedbackGuidance,
     FunctionGuidance,
@@ -29,18 +29,18 @@ from thinkgym.agents.search.guidance import (
     SelfEvalGuidance,
     as_guidance,
 )
-from thinkgym.agents.search.mcts import MCTS
-from thinkgym.agents.search.planner import Outcome, Planner
-from thinkgym.agents.search.registry import (
+from thinkgym.search.mcts import MCTS
+from thinkgym.search.planner import Outcome, Planner
+from thinkgym.search.registry import (
     get_planner,
     list_planners,
     make_planner,
     register_planner,
 )
-from thinkgym.agents.search.requests import ProposeRequest, ScoreRequest
-from thinkgym.agents.search.result import SearchResult, score_result
-from thinkgym.agents.search.revision import SequentialRevision
-from thinkgym.agents.search.tree import Node, SearchTree
+from thinkgym.search.requests import ProposeRequest, ScoreRequest
+from thinkgym.search.result import SearchResult, score_result
+from thinkgym.search.revision import SequentialRevision
+from thinkgym.search.tree import Node, SearchTree
 
 __all__ = [
     "Budget",

@@ -9,10 +9,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from thinkgym.agents.search.budget import Budget, Cost
-from thinkgym.agents.search.context import resolve_env
-from thinkgym.agents.search.tree import SearchTree
 from thinkgym.envs.base import EnvState, ReasoningEnv
+from thinkgym.search.budget import Budget, Cost
+from thinkgym.search.context import resolve_env
+from thinkgym.search.tree import SearchTree
 
 __all__ = ["SearchResult", "score_result"]
 

@@ -11,7 +11,10 @@ import pytest
 
 import thinkgym  # noqa: F401  (registers the envs)
 from thinkgym.agents.base import OracleAgent, Proposal, RandomAgent
-from thinkgym.agents.search import (
+from thinkgym.envs.arithmetic import ArithmeticEnv
+from thinkgym.envs.countdown import solve_numbers
+from thinkgym.envs.linear_equation import LinearEquationEnv
+from thinkgym.search import (
     MCTS,
     BeamSearch,
     BestOfN,
@@ -26,9 +29,6 @@ from thinkgym.agents.search import (
     resolve_env,
     score_result,
 )
-from thinkgym.envs.arithmetic import ArithmeticEnv
-from thinkgym.envs.countdown import solve_numbers
-from thinkgym.envs.linear_equation import LinearEquationEnv
 
 ENVS = ["Game24", "Countdown", "Arithmetic", "LinearEquation"]
 PLANNERS: dict[str, dict[str, Any]] = {
@@ -367,7 +367,7 @@ def test_best_of_n_weighted_vote_sums_reward_model_scores() -> None:
 
 
 def test_plan_together_shares_policy_calls_and_matches_plan_many() -> None:
-    from thinkgym.agents.search import plan_together
+    from thinkgym.search import plan_together
 
     env, _ = resolve_env("Arithmetic")
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from thinkgym.agents.search.bench import BenchConfig, run_benchmark, write_results
+from thinkgym.bench import BenchConfig, run_benchmark, write_results
 from thinkgym.cli import main
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_bench_command_writes_tables(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -172,8 +172,8 @@ def test_plot_labels_each_point_with_its_budget(
 def test_progress_bar_counts_policy_calls_up_to_its_total(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from thinkgym.agents.search import driver
-    from thinkgym.agents.search.progress import SearchProgress
+    from thinkgym.search import driver
+    from thinkgym.search.progress import SearchProgress
 
     seen: list[tuple[float, float]] = []
 
@@ -206,8 +206,8 @@ def test_progress_bar_redraws_while_a_round_runs() -> None:
     import threading
     from types import SimpleNamespace
 
-    from thinkgym.agents.search.budget import Budget, Meter
-    from thinkgym.agents.search.progress import SearchProgress
+    from thinkgym.search.budget import Budget, Meter
+    from thinkgym.search.progress import SearchProgress
 
     ctx = SimpleNamespace(meter=Meter(Budget(policy_calls=5), 8), env=SimpleNamespace(max_steps=3))
     drawn = threading.Event()

@@ -1,9 +1,9 @@
 """The driver: runs many planners' per-problem searches side by side and batches their requests.
 
 Every round, the pending propose requests of all problems of all jobs that share a policy and
-sampling settings (:meth:`Planner.call_key <thinkgym.agents.search.planner.Planner.call_key>`)
+sampling settings (:meth:`Planner.call_key <thinkgym.search.planner.Planner.call_key>`)
 and ``n`` go to the policy as one call; score requests that share a guidance object go to it as
-one call. Each problem's :class:`~thinkgym.agents.search.budget.Meter` is charged for its share.
+one call. Each problem's :class:`~thinkgym.search.budget.Meter` is charged for its share.
 
 The driver does not trust the policy: a reply with more proposals than asked keeps the first
 ``n`` (and is charged ``n``), non-finite log-probs and entropies are replaced by finite values,
@@ -15,22 +15,21 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import gymnasium as gym
 import numpy as np
 
-from thinkgym.agents.base import Proposal
-from thinkgym.agents.search.progress import SearchProgress
-from thinkgym.agents.search.requests import ProposeRequest, ScoreRequest
+from thinkgym.agents.base import PolicyError, Proposal
+from thinkgym.search.progress import SearchProgress
+from thinkgym.search.requests import Outcome, ProposeRequest, ScoreRequest
 
 if TYPE_CHECKING:
-    from thinkgym.agents.search.context import SearchContext
-    from thinkgym.agents.search.planner import Outcome, Planner
-    from thinkgym.agents.search.result import SearchResult
     from thinkgym.envs.base import ReasoningEnv
+    from thinkgym.search.context import SearchContext
+    from thinkgym.search.result import SearchResult
 
 __all__ = ["plan_together", "PolicyError", "GuidanceError", "LOGPROB_FLOOR"]
 
@@ -38,15 +37,36 @@ LOGPROB_FLOOR = -1e9
 """The log-prob given to a proposal whose log-prob is NaN or ``-inf`` (as good as impossible)."""
 
 
-class PolicyError(RuntimeError):
-    """The policy raised or returned something that is not ``list[list[Proposal]]``."""
-
-
 class GuidanceError(RuntimeError):
     """A guidance object raised or returned the wrong number of scores."""
 
 
-def _where(entries: list[tuple[int, Planner, SearchContext]], idx: list[int]) -> str:
+class Searcher(Protocol):
+    """What the driver needs of a planner (:class:`~thinkgym.search.planner.Planner` has it all).
+
+    The driver sits below the planner base class: it takes planners as arguments and never
+    imports them.
+    """
+
+    name: str
+    seed: int
+    policy: Any
+    max_step_tokens: int | None
+
+    def search(self, ctx: SearchContext) -> Generator[Any, Any, Outcome]:
+        """One problem's search: yields requests, returns an :class:`Outcome`."""
+        ...
+
+    def call_policy(self, observations: list[str], n: int, seed: int) -> Any:
+        """Ask the policy for ``n`` proposals per observation."""
+        ...
+
+    def contexts(self, env_or_id: Any, seeds: Any, problems: Any) -> tuple[str, list, list]:
+        """The env id, one search context per problem, and the seeds."""
+        ...
+
+
+def _where(entries: list[tuple[int, Searcher, SearchContext]], idx: list[int]) -> str:
     names = sorted({entries[i][1].name for i in idx})
     problem = entries[idx[0]][2].root.problem
     more = f" and {len(idx) - 1} more" if len(idx) > 1 else ""
@@ -73,7 +93,7 @@ def _clean(p: Any, bound: int, where: str, policy: Any) -> Proposal:
 
 
 def _propose(
-    planner: Planner, obs: list[str], n: int, seed: int, where: str
+    planner: Searcher, obs: list[str], n: int, seed: int, where: str
 ) -> list[list[Proposal]]:
     policy = planner.policy
     try:
@@ -125,7 +145,7 @@ def _score(guidance: Any, cands: list[Any], where: str) -> tuple[list[float], li
 
 
 def drive(
-    jobs: Sequence[tuple[Planner, list[SearchContext]]], progress: bool
+    jobs: Sequence[tuple[Searcher, list[SearchContext]]], progress: bool
 ) -> list[list[Outcome]]:
     """Run the searches of several planners at once, batching their requests.
 
@@ -136,9 +156,7 @@ def drive(
     Returns:
         One list of outcomes per job, in order.
     """
-    from thinkgym.agents.search.planner import Outcome
-
-    flat: list[tuple[int, Planner, SearchContext]] = [
+    flat: list[tuple[int, Searcher, SearchContext]] = [
         (j, planner, ctx) for j, (planner, ctxs) in enumerate(jobs) for ctx in ctxs
     ]
     gens = [planner.search(ctx) for _, planner, ctx in flat]
@@ -238,7 +256,7 @@ def drive(
 def plan_together(
     jobs: Sequence[
         tuple[
-            Planner,
+            Searcher,
             gym.Env | ReasoningEnv | str,
             Sequence[int | None] | None,
             Sequence[dict[str, Any] | str | None] | None,

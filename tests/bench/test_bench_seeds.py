@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from thinkgym.agents.search.bench import (
+from thinkgym.bench import (
     BenchConfig,
     aggregate_rows,
     parse_seeds,

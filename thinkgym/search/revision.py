@@ -7,10 +7,10 @@ from dataclasses import replace
 from typing import Any
 
 from thinkgym.agents.base import Policy
-from thinkgym.agents.search.context import Candidate, SearchContext, root_candidate
-from thinkgym.agents.search.guidance import LogProbGuidance
-from thinkgym.agents.search.planner import Outcome, Planner
-from thinkgym.agents.search.requests import ScoreRequest
+from thinkgym.search.context import Candidate, SearchContext, root_candidate
+from thinkgym.search.guidance import LogProbGuidance
+from thinkgym.search.planner import Outcome, Planner
+from thinkgym.search.requests import ScoreRequest
 
 __all__ = ["SequentialRevision", "FEEDBACK_PREFIX"]
 
@@ -44,12 +44,12 @@ class SequentialRevision(Planner):
         feedback: ``"env"`` or ``"internal"``.
         backtrack: internal mode's backtracking signal: ``"entropy"`` or ``"logprob"``.
         guidance: scores finished attempts (default
-            :class:`~thinkgym.agents.search.guidance.LogProbGuidance`); any Guidance, reward
+            :class:`~thinkgym.search.guidance.LogProbGuidance`); any Guidance, reward
             model or function.
         threshold: internal mode also revises unrefuted answers scored below this.
         text_feedback: the policy reads a ``Feedback:`` line after the transcript (env mode);
             otherwise it resamples from the last accepted state.
-        **kwargs: see :class:`~thinkgym.agents.search.base.Planner`.
+        **kwargs: see :class:`~thinkgym.search.base.Planner`.
     """
 
     name = "revision"

@@ -8,7 +8,7 @@ import pytest
 
 import thinkgym  # noqa: F401  (registers the envs)
 from thinkgym.agents.base import Proposal, RandomAgent
-from thinkgym.agents.search import MCTS, BeamSearch, Budget, resolve_env, score_result
+from thinkgym.search import MCTS, BeamSearch, Budget, resolve_env, score_result
 
 PROBLEM = {"numbers": [4, 9, 10, 13], "target": 24}
 

@@ -9,10 +9,10 @@ from dataclasses import replace
 from typing import Any
 
 from thinkgym.agents.base import Policy
-from thinkgym.agents.search.context import Candidate, SearchContext, root_candidate
-from thinkgym.agents.search.guidance import LogProbGuidance
-from thinkgym.agents.search.planner import Outcome, Planner, merge_proposals
-from thinkgym.agents.search.requests import ScoreRequest
+from thinkgym.search.context import Candidate, SearchContext, root_candidate
+from thinkgym.search.guidance import LogProbGuidance
+from thinkgym.search.planner import Outcome, Planner, merge_proposals
+from thinkgym.search.requests import ScoreRequest
 
 __all__ = ["BeamSearch"]
 
@@ -36,13 +36,13 @@ class BeamSearch(Planner):
         beam_size: beams kept after each step.
         width: proposals per beam per step (expansion width).
         guidance: how children are scored: a PRM / reward model, a Guidance, a guidance name or
-            a function; default :class:`~thinkgym.agents.search.guidance.LogProbGuidance`.
+            a function; default :class:`~thinkgym.search.guidance.LogProbGuidance`.
         max_depth: most steps (default: the env's action limit).
         backtrack: keep the pruned states in a frontier ordered by score, and when every live
             beam has died (rejected, truncated, refuted or finished) with budget left, resume from
             the best ``beam_size`` of them; ``False``: the classic beam, which stops after
             ``max_depth`` rounds or when its beams die.
-        **kwargs: see :class:`~thinkgym.agents.search.base.Planner`.
+        **kwargs: see :class:`~thinkgym.search.base.Planner`.
     """
 
     name = "beam"

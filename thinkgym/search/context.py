@@ -2,8 +2,8 @@
 
 A :class:`SearchContext` is one problem's view of the world: the env (only its reference-free
 transition :meth:`~thinkgym.envs.base.ReasoningEnv.apply` and ``transcript``), the root state, the
-:class:`~thinkgym.agents.search.budget.Meter`, a seeded random generator and the tree. It is the
-one argument of the extension point :meth:`~thinkgym.agents.search.planner.Planner.search`.
+:class:`~thinkgym.search.budget.Meter`, a seeded random generator and the tree. It is the
+one argument of the extension point :meth:`~thinkgym.search.planner.Planner.search`.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import gymnasium as gym
 import numpy as np
 
 from thinkgym.agents.base import Proposal, unwrap_env
-from thinkgym.agents.search.budget import Meter
-from thinkgym.agents.search.tree import SearchTree
 from thinkgym.envs.base import EnvState, ReasoningEnv
+from thinkgym.search.budget import Meter
+from thinkgym.search.tree import SearchTree
 
 __all__ = ["SearchContext", "Candidate", "root_candidate", "resolve_env", "root_state"]
 
@@ -71,7 +71,7 @@ def root_candidate(env: ReasoningEnv, state: EnvState) -> Candidate:
 
 class SearchContext:
     """Per-problem search context handed to :meth:`Planner.search
-    <thinkgym.agents.search.planner.Planner.search>`.
+    <thinkgym.search.planner.Planner.search>`.
 
     Attributes:
         env: the env; planners use :meth:`apply` (below), ``env.transcript`` and

@@ -7,10 +7,10 @@ from collections.abc import Generator
 from typing import Any
 
 from thinkgym.agents.base import Policy
-from thinkgym.agents.search.context import Candidate, SearchContext
-from thinkgym.agents.search.guidance import AGGREGATES, Guidance, RewardModelGuidance
-from thinkgym.agents.search.planner import Outcome, Planner
-from thinkgym.agents.search.requests import ScoreRequest
+from thinkgym.search.context import Candidate, SearchContext
+from thinkgym.search.guidance import AGGREGATES, Guidance, RewardModelGuidance
+from thinkgym.search.planner import Outcome, Planner
+from thinkgym.search.requests import ScoreRequest
 
 __all__ = ["BestOfN", "Greedy", "normalize_answer", "pick", "weighted_votes"]
 
@@ -70,14 +70,14 @@ class BestOfN(Planner):
             with another guidance, ``"guidance"``.
         guidance: what ranks finished samples: the ORM/PRM for ``select="orm"``/``"prm"`` (a
             ``LearnedRewardModel``, any object with ``score_transcripts`` / ``score_steps``, or a
-            :class:`~thinkgym.agents.search.guidance.RewardModelGuidance`), or any guidance for
+            :class:`~thinkgym.search.guidance.RewardModelGuidance`), or any guidance for
             ``select="guidance"``.
         aggregate: PRM aggregation: ``min``, ``prod``, ``last`` or ``mean``.
         weighted_vote: with ``select="orm"``/``"prm"``, pick the final value with the largest
             *sum* of reward-model scores over the samples that reach it (RM-weighted majority
             vote, as in Uesato et al. 2022 and Math-Shepherd), then its best-scored sample;
             ``False`` (default) picks the single best-scored sample.
-        **kwargs: see :class:`~thinkgym.agents.search.planner.Planner`.
+        **kwargs: see :class:`~thinkgym.search.planner.Planner`.
     """
 
     name = "best_of_n"
@@ -244,7 +244,7 @@ class Greedy(BestOfN):
 
     Args:
         policy: the policy.
-        **kwargs: see :class:`~thinkgym.agents.search.planner.Planner` (``temperature`` must be 0
+        **kwargs: see :class:`~thinkgym.search.planner.Planner` (``temperature`` must be 0
             when given).
     """
 

@@ -19,7 +19,8 @@ import pytest
 
 import thinkgym  # noqa: F401  (registers the envs)
 from thinkgym.agents.base import OracleAgent, Proposal, RandomAgent
-from thinkgym.agents.search import (
+from thinkgym.envs.game24 import Game24Env
+from thinkgym.search import (
     BeamSearch,
     BestOfN,
     Budget,
@@ -29,8 +30,7 @@ from thinkgym.agents.search import (
     resolve_env,
     score_result,
 )
-from thinkgym.agents.search.registry import BUILTIN_PLANNERS
-from thinkgym.envs.game24 import Game24Env
+from thinkgym.search.registry import BUILTIN_PLANNERS
 
 PLANNERS = sorted(BUILTIN_PLANNERS)
 SIZES: dict[str, dict[str, Any]] = {
@@ -238,7 +238,7 @@ def test_beam_guidance_budget_leaves_unscored_children_last() -> None:
 
 @pytest.mark.parametrize("name", ["beam", "mcts", "revision"])
 def test_guidance_that_raises_or_returns_nan(name: str) -> None:
-    from thinkgym.agents.search import FunctionGuidance, Guidance, GuidanceError
+    from thinkgym.search import FunctionGuidance, Guidance, GuidanceError
 
     env, _ = resolve_env("Arithmetic")
 

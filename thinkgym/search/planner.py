@@ -1,35 +1,36 @@
 """The planner base class: the extension point of search.
 
 A planner is written as a *generator* per problem: :meth:`Planner.search` receives a
-:class:`~thinkgym.agents.search.context.SearchContext`, yields requests
-(:class:`~thinkgym.agents.search.requests.ProposeRequest` for the policy,
-:class:`~thinkgym.agents.search.requests.ScoreRequest` for a guidance object), receives their
+:class:`~thinkgym.search.context.SearchContext`, yields requests
+(:class:`~thinkgym.search.requests.ProposeRequest` for the policy,
+:class:`~thinkgym.search.requests.ScoreRequest` for a guidance object), receives their
 answers, and returns an :class:`Outcome`. :meth:`Planner.plan_many` runs the generators of many
-problems side by side (:mod:`thinkgym.agents.search.driver`) and merges their requests into one
+problems side by side (:mod:`thinkgym.search.driver`) and merges their requests into one
 batched policy call (and one batched guidance call) per round.
 
 Honest search (DESIGN.md): planners only use the env's pure, reference-free transition
 :meth:`SearchContext.apply` and ``transcript``. Whether the chosen answer is right against the
-hidden reference is decided afterwards by :func:`~thinkgym.agents.search.result.score_result`.
+hidden reference is decided afterwards by :func:`~thinkgym.search.result.score_result`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 
 from thinkgym.agents.base import Policy, Proposal
-from thinkgym.agents.search.budget import Budget, Meter
-from thinkgym.agents.search.context import Candidate, SearchContext, resolve_env, root_state
-from thinkgym.agents.search.guidance import Guidance, as_guidance
-from thinkgym.agents.search.requests import ProposeRequest
-from thinkgym.agents.search.result import SearchResult, _jsonable
-from thinkgym.envs.base import EnvState, ReasoningEnv
+from thinkgym.envs.base import ReasoningEnv
+from thinkgym.search.budget import Budget, Meter
+from thinkgym.search.context import Candidate, SearchContext, resolve_env, root_state
+from thinkgym.search.driver import plan_together
+from thinkgym.search.guidance import Guidance, as_guidance
+from thinkgym.search.requests import Outcome, ProposeRequest
+from thinkgym.search.result import SearchResult, _jsonable
 
 __all__ = ["Planner", "Outcome", "softmax", "merge_proposals", "MAX_STEP_TOKENS"]
 
@@ -37,38 +38,19 @@ MAX_STEP_TOKENS = 48
 """Default longest generated step (``max_new_tokens`` asked of the policy)."""
 
 
-@dataclass
-class Outcome:
-    """What a planner's :meth:`Planner.search` returns for one problem.
-
-    Attributes:
-        steps: the chosen trajectory (the ``Answer:`` line included when one was given).
-        state: the final state when the search ended with an answer, else ``None``.
-        candidates: summary of the final candidates (JSON-ready dicts).
-        info: planner-specific extras (JSON-ready).
-        keep_tree: attach the context's tree to the result.
-    """
-
-    steps: list[str]
-    state: EnvState | None
-    candidates: list[dict[str, Any]] = field(default_factory=list)
-    info: dict[str, Any] = field(default_factory=dict)
-    keep_tree: bool = True
-
-
 class Planner:
     """Base class of search planners.
 
     Subclasses set :attr:`name` and implement :meth:`search`, a generator that yields
-    :class:`~thinkgym.agents.search.requests.ProposeRequest` (best through :meth:`propose`) and
-    :class:`~thinkgym.agents.search.requests.ScoreRequest` objects, receives their answers, and
+    :class:`~thinkgym.search.requests.ProposeRequest` (best through :meth:`propose`) and
+    :class:`~thinkgym.search.requests.ScoreRequest` objects, receives their answers, and
     returns an :class:`Outcome`. To size a planner for a budget (``thinkgym bench`` does), override
     :meth:`sizing`.
 
     Args:
         policy: a :class:`~thinkgym.agents.base.Policy`: ``propose(observations, n, *,
             temperature, top_p, max_new_tokens, seed) -> list[list[Proposal]]``.
-        budget: per-problem compute budget (a :class:`~thinkgym.agents.search.budget.Budget`, an
+        budget: per-problem compute budget (a :class:`~thinkgym.search.budget.Budget`, an
             int = policy calls, a dict of units, or ``None``).
         guidance: how the planner scores candidates: a Guidance, a guidance name (``"logprob"``,
             ``"entropy"``, ``"env"``, ``"self_eval"``), a reward model or a function; each planner
@@ -246,8 +228,6 @@ class Planner:
         Returns:
             One :class:`SearchResult` per problem, in order.
         """
-        from thinkgym.agents.search.driver import plan_together
-
         return plan_together([(self, env_or_id, seeds, problems)], progress=self.progress)[0]
 
     # -- used by the driver

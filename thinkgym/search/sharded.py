@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from thinkgym.agents.search.planner import Planner
-from thinkgym.agents.search.result import SearchResult
+from thinkgym.search.planner import Planner
+from thinkgym.search.result import SearchResult
 
 __all__ = ["plan_sharded", "PlanShards"]
 

@@ -7,10 +7,10 @@ from collections.abc import Generator
 from typing import Any
 
 from thinkgym.agents.base import Policy
-from thinkgym.agents.search.context import Candidate, SearchContext
-from thinkgym.agents.search.planner import Outcome, Planner, merge_proposals, softmax
-from thinkgym.agents.search.requests import ScoreRequest
-from thinkgym.agents.search.tree import Node
+from thinkgym.search.context import Candidate, SearchContext
+from thinkgym.search.planner import Outcome, Planner, merge_proposals, softmax
+from thinkgym.search.requests import ScoreRequest
+from thinkgym.search.tree import Node
 
 __all__ = ["MCTS"]
 
@@ -60,7 +60,7 @@ class MCTS(Planner):
         max_simulations: most simulations in all. ``None``: as many as the budget affords (or
             ``simulations`` times the env's action limit when no budget bounds the policy calls,
             tokens or env steps).
-        **kwargs: see :class:`~thinkgym.agents.search.base.Planner`.
+        **kwargs: see :class:`~thinkgym.search.base.Planner`.
     """
 
     name = "mcts"

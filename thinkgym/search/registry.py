@@ -6,16 +6,16 @@ import difflib
 import importlib
 from typing import Any
 
-from thinkgym.agents.search.planner import Planner
+from thinkgym.search.planner import Planner
 
 __all__ = ["register_planner", "make_planner", "get_planner", "list_planners", "BUILTIN_PLANNERS"]
 
 BUILTIN_PLANNERS: dict[str, str] = {
-    "greedy": "thinkgym.agents.search.best_of_n:Greedy",
-    "best_of_n": "thinkgym.agents.search.best_of_n:BestOfN",
-    "beam": "thinkgym.agents.search.beam:BeamSearch",
-    "mcts": "thinkgym.agents.search.mcts:MCTS",
-    "revision": "thinkgym.agents.search.revision:SequentialRevision",
+    "greedy": "thinkgym.search.best_of_n:Greedy",
+    "best_of_n": "thinkgym.search.best_of_n:BestOfN",
+    "beam": "thinkgym.search.beam:BeamSearch",
+    "mcts": "thinkgym.search.mcts:MCTS",
+    "revision": "thinkgym.search.revision:SequentialRevision",
 }
 
 _USER: dict[str, type[Planner]] = {}
@@ -26,7 +26,7 @@ def register_planner(name: str, cls: type[Planner], *, override: bool = False) -
 
     Args:
         name: the registry name, e.g. ``"my_planner"``.
-        cls: a :class:`~thinkgym.agents.search.planner.Planner` subclass.
+        cls: a :class:`~thinkgym.search.planner.Planner` subclass.
         override: replace an existing registration instead of raising.
 
     Raises:
@@ -37,7 +37,7 @@ def register_planner(name: str, cls: type[Planner], *, override: bool = False) -
         raise ValueError(f"planner name={name!r} must be a non-empty string")
     if not isinstance(cls, type) or not issubclass(cls, Planner):
         raise TypeError(
-            f"cls={cls!r} must be a subclass of thinkgym.agents.search.Planner (implement "
+            f"cls={cls!r} must be a subclass of thinkgym.search.Planner (implement "
             "search(ctx) as a generator)"
         )
     if (name in _USER or name in BUILTIN_PLANNERS) and not override:
@@ -69,7 +69,7 @@ def get_planner(name: str) -> type[Planner]:
     extra = f" Did you mean {hint[0]!r}?" if hint else ""
     raise KeyError(
         f"no planner named {name!r}.{extra} Known planners: {', '.join(known)}. Register your "
-        "own with thinkgym.agents.search.register_planner(name, cls)."
+        "own with thinkgym.search.register_planner(name, cls)."
     )
 
 

@@ -1,6 +1,6 @@
 """A progress bar for batched searches whose units are the work: policy calls.
 
-Every search of :func:`~thinkgym.agents.search.driver.drive` runs at once, so counting finished
+Every search of :func:`~thinkgym.search.driver.drive` runs at once, so counting finished
 problems gives a wrong estimate (cheap searches finish first, expensive ones all at the end). The
 bar counts policy calls (generated candidate steps) instead, against the problems' budgets: a
 search with a budget of B policy calls counts for B (what it leaves unspent is credited when it
@@ -22,7 +22,7 @@ class SearchProgress:
     """A tqdm bar over the policy calls of many searches.
 
     Args:
-        contexts: one :class:`~thinkgym.agents.search.context.SearchContext` per search (their
+        contexts: one :class:`~thinkgym.search.context.SearchContext` per search (their
             meters are read for the budget and the calls spent).
         desc: the bar's label.
         heartbeat: seconds between redraws while nothing else updates the bar (``None``: none).
