@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
 import warnings
 from collections.abc import Callable, Sequence
@@ -26,7 +27,9 @@ from typing import Any
 import numpy as np
 
 from thinkgym.envs.base import ANSWER_PREFIX, CHARSET, EnvState, ReasoningEnv, StepCheck
-from thinkgym.expr import ExprError, evaluate, exact, parse, parse_latex
+from thinkgym.envs.spaces import TranscriptSpace
+from thinkgym.expr import ExprError, exact, parse_latex
+from thinkgym.expr import answers as A
 
 __all__ = [
     "MathWordEnv",
@@ -35,6 +38,10 @@ __all__ = [
     "answers_equal",
     "reference_steps",
     "check_arithmetic_claims",
+    "check_reference",
+    "answer_problem",
+    "MAX_QUESTION_CHARS",
+    "MAX_REFERENCE_DIGITS",
     "load_problems",
     "shipped_problems",
     "DataFileError",
@@ -49,7 +56,8 @@ _NUMBER_RE = re.compile(r"-?\d+(?:\.\d+)?(?:/\d+)?")
 _CALC_RE = re.compile(r"<<[^<>]*>>")
 _THOUSANDS_RE = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _TIMES_X_RE = re.compile(r"(?<=\d)\s*[xX]\s*(?=\d)")
-_SPAN_RE = re.compile(r"[0-9.+\-*/×÷·−()=\s]+")
+_SPAN_RE = re.compile(r"[0-9.+\-*/×÷·−()=\s^%]+")
+_NUMBER_ONLY = re.compile(r"-?\s*\d+(?:\.\d+)?")
 _MAX_SOLUTION_STEPS = 40
 
 
@@ -58,31 +66,40 @@ class DataFileError(ValueError):
 
 
 # ---------------------------------------------------------------------- answers
+MAX_REFERENCE_DIGITS = A.MAX_NUMBER_DIGITS
+"""Most digits a numeric reference may have (numerator and denominator each); a longer one
+could not be written in one step, so no answer could match it."""
+MAX_QUESTION_CHARS = 4000
+"""Longest question a data file may hold (the observation space grows with the longest one)."""
+_PROSE_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}")
+_MATH_WORDS = frozenset({"sqrt", "frac", "dfrac", "tfrac", "pi", "infty", "left", "right", "cdot"})
+_LIST_WORD = re.compile(r"(?i)\b(?:or|and)\b")
+
+
 def _boxed(text: str) -> str | None:
     """The content of the last ``\\boxed{...}`` (or ``\\fbox{...}``), braces balanced."""
-    start = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
-    if start < 0:
+    found = A.last_boxed(text)
+    if found is None:
         return None
-    i = text.find("{", start)
-    if i < 0:
-        rest = text[start + len("\\boxed") :].strip()
-        return rest.split("$")[0].strip() or None
-    depth = 0
-    for j in range(i, len(text)):
-        if text[j] == "{":
-            depth += 1
-        elif text[j] == "}":
-            depth -= 1
-            if depth == 0:
-                return text[i + 1 : j].strip()
-    return None
+    return found.strip() or None
+
+
+def _is_rationale(text: str) -> bool:
+    """Whether an answer cell is worked prose (several lines, or words) rather than a bare
+    answer: GSM8K/MATH solutions are rationales, ``2\\sqrt{2}`` or ``[0, 1)`` are bare."""
+    if "\n" in text.strip():
+        return True
+    return any(w.group(0).lower() not in _MATH_WORDS for w in _PROSE_WORD.finditer(text))
 
 
 def extract_answer(text: Any) -> str:
-    """The final answer of a reference solution.
+    """The final answer of a reference cell (a data file's answer column or a pinned answer).
 
-    Looks for, in order: GSM8K's ``#### 42``, MATH's last ``\\boxed{...}``, then the last number
-    in the text (``"... so she has 42 apples."`` gives ``"42"``; a bare ``42`` is itself).
+    A GSM8K rationale gives the number after its last ``####``; a MATH solution its last
+    ``\\boxed{...}``; other worked prose (several lines, or a sentence) its last number
+    (``"... so she has 42 apples."`` gives ``"42"``). A bare answer is the reference as written
+    (``2\\sqrt{2}``, ``[0, 1)``, ``x^2+1``, ``1e5`` stay as they are), to be scored by the
+    env's checker (pass :func:`thinkgym.rewards.verify` as ``answer_checker`` for algebra).
 
     Raises:
         ValueError: no final answer can be found.
@@ -90,31 +107,135 @@ def extract_answer(text: Any) -> str:
     if isinstance(text, bool) or text is None:
         raise ValueError(f"{text!r} is not an answer")
     if isinstance(text, (int, np.integer)):
-        return str(int(text))
+        value = int(text)
+        if abs(value).bit_length() > 4 * MAX_REFERENCE_DIGITS:
+            raise ValueError(
+                f"the answer is an integer of over {MAX_REFERENCE_DIGITS} digits, which no "
+                "answer can match"
+            )
+        return str(value)
     if isinstance(text, (float, np.floating)):
         if not np.isfinite(text):
             raise ValueError(f"{text!r} is not a finite number")
         return str(Fraction(str(text))) if float(text) != int(text) else str(int(text))
     if not isinstance(text, str):
         raise ValueError(f"expected text, got {type(text).__name__}")
-    if "####" in text:
-        tail = text.rsplit("####", 1)[1].strip()
-        ans = _clean_number_text(tail.splitlines()[0]) if tail else ""
-        if ans:
-            return ans
-        raise ValueError(f"'####' is followed by nothing in {_short(text)}")
+    marked = A.marked_answer(text)
+    if marked is not None:
+        ans = _clean_number_text(marked)
+        if not ans:
+            raise ValueError(f"'####' is followed by nothing in {_short(text)}")
+        if _numeric_value(ans) is None:
+            raise ValueError(
+                f"'####' is followed by {_short(ans)}, which no answer can match: a GSM8K "
+                "answer line holds one number"
+            )
+        return ans
     boxed = _boxed(text)
     if boxed:
         return boxed
-    if "\\" in text and _numeric_value(text) is not None:  # a bare LaTeX number: \frac{1}{2}
-        return _clean_number_text(text)
+    if not _is_rationale(text):
+        bare = text.strip()
+        if len(bare) > 2 and bare[0] == bare[-1] == "$" and "$" not in bare[1:-1]:
+            bare = bare[1:-1].strip()
+        bare = bare.rstrip(".").strip()
+        if bare:
+            plain = _clean_number_text(bare)
+            return plain if _numeric_value(plain) is not None else bare
     numbers = _NUMBER_RE.findall(_clean_number_text(text))
     if numbers:
         return numbers[-1]
     raise ValueError(
         f"no final answer found in {_short(text)}: expected '#### 42' (GSM8K), "
-        "'\\boxed{...}' (MATH) or a number"
+        "'\\boxed{...}' (MATH), a bare answer or a solution ending in a number"
     )
+
+
+def check_reference(answer: str) -> None:
+    """Refuse a reference answer that no answer can match.
+
+    A reference must be one value in characters an action can write: a finite number of at
+    most :data:`MAX_REFERENCE_DIGITS` digits, an expression (``x^2+1``, ``2\\sqrt{2}``), or a
+    tuple, interval or set of such values (``[0, 1)``, ``1, 2``). Refused: characters outside
+    the action charset (``7\\x00``, ``٣``), lists and hedges (``70 or 71``), words
+    (``seventy``, ``nan``), values without a finite value (``1/0``, ``inf``) and values too
+    large to write (``1e999``, ``10^10^10``, ``100000!``).
+
+    Raises:
+        ValueError: why, in words.
+    """
+    bad = sorted({c for c in answer if c not in CHARSET})
+    if bad:
+        raise ValueError(
+            f"the answer {_short(answer)} holds characters no answer can write "
+            f"({''.join(bad[:5])!r}), so no answer can match it"
+        )
+    if len(answer) > 200:
+        raise ValueError(f"the answer {_short(answer)} is longer than 200 characters")
+    if _LIST_WORD.search(answer) or A.hedge(answer, signs=False) or A.code(answer):
+        raise ValueError(f"the answer {_short(answer)} is not one value")
+    if any(w.group(0).lower() not in _MATH_WORDS for w in _PROSE_WORD.finditer(answer)):
+        raise ValueError(f"the answer {_short(answer)} is words, not a value an answer can match")
+    try:
+        _check_value(_clean_number_text(answer))
+    except ValueError:
+        items = _structure_items(answer)
+        if items is None:
+            raise
+        for item in items:
+            _check_value(_clean_number_text(item), inside=True)
+
+
+def _structure_items(text: str) -> list[str] | None:
+    """The items of a tuple, interval or set answer (``[0, 1)``, ``\\{1, 2\\}``, ``1, 2``)."""
+    s = text.strip().replace("\\left", "").replace("\\right", "").replace("\\{", "{")
+    s = s.replace("\\}", "}").strip()
+    if s[:1] in "([{" and s[-1:] in ")]}":
+        s = s[1:-1]
+    depth, parts, cur = 0, [], []
+    for ch in s:
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth < 0:
+                return None
+        if ch == "," and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    parts.append("".join(cur))
+    if len(parts) < 2 or depth != 0 or any(not p.strip() for p in parts):
+        return None
+    return [p.strip() for p in parts]
+
+
+def _check_value(text: str, inside: bool = False) -> None:
+    """Refuse one value without a finite value, or too large to write (``ValueError``)."""
+    if not text:
+        raise ValueError("an empty value")
+    if A.number_value(text, percent=True) is not None:
+        return
+    try:
+        tree = parse_latex(text, max_chars=200)
+    except (ExprError, RecursionError) as exc:
+        raise ValueError(f"the answer {_short(text)} is not a value ({exc})") from None
+    if tree == ("const", "oo") or (tree[0] == "neg" and tree[1] == ("const", "oo")):
+        if inside:
+            return  # an interval's end: (-\infty, 2]
+        raise ValueError(f"the answer {_short(text)} has no finite value")
+    try:
+        value = exact(tree)
+    except (ExprError, ArithmeticError) as exc:
+        raise ValueError(f"the answer {_short(text)} has no value ({exc})") from None
+    if value is not None:
+        digits = max(len(str(abs(value.numerator))), len(str(value.denominator)))
+        if digits > MAX_REFERENCE_DIGITS:
+            raise ValueError(
+                f"the answer {_short(text)} has {digits} digits; a reference has at most "
+                f"{MAX_REFERENCE_DIGITS}, so that one step can write it"
+            )
 
 
 def _short(text: str, limit: int = 80) -> str:
@@ -127,45 +248,13 @@ def _clean_number_text(text: str) -> str:
     return text.strip().rstrip(".").strip()
 
 
-def _latex_to_plain(text: str) -> str:
-    """A light LaTeX-to-plain rewrite for numeric answers (fractions, products, powers, roots)."""
-    s = text.strip().strip("$").strip()
-    s = re.sub(r"\\text\{[^{}]*\}|\\mbox\{[^{}]*\}|\\mathrm\{[^{}]*\}", "", s)
-    for old, new in (
-        ("\\left", ""),
-        ("\\right", ""),
-        ("\\!", ""),
-        ("\\,", ""),
-        ("\\;", ""),
-        ("\\%", ""),
-        ("%", ""),
-        ("\\$", ""),
-        ("^\\circ", ""),
-        ("^{\\circ}", ""),
-        ("\\cdot", "*"),
-        ("\\times", "*"),
-        ("\\div", "/"),
-        ("\\dfrac", "\\frac"),
-        ("\\tfrac", "\\frac"),
-    ):
-        s = s.replace(old, new)
-    frac = re.compile(r"\\frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
-    short = re.compile(r"\\frac\s*(\d)\s*(\d)")
-    sqrt = re.compile(r"\\sqrt\s*\{([^{}]*)\}")
-    for _ in range(20):
-        new = frac.sub(r"((\1)/(\2))", s)
-        new = short.sub(r"((\1)/(\2))", new)
-        new = sqrt.sub(r"sqrt(\1)", new)
-        if new == s:
-            break
-        s = new
-    return s.replace("{", "(").replace("}", ")").replace("\\", "")
-
-
 def _numeric_value(text: str) -> Fraction | None:
     """The exact value of a numeric answer, or ``None`` when it is not a plain number/expression."""
+    value = A.number_value(text)
+    if value is not None:
+        return value
     plain = _clean_number_text(text.replace("\\%", "").replace("%", ""))
-    if not plain:
+    if not plain or len(plain) > 200:
         return None
     try:  # the shared LaTeX front end and exact evaluator (thinkgym.expr), as verify() uses
         return exact(parse_latex(plain, max_chars=200))
@@ -174,30 +263,52 @@ def _numeric_value(text: str) -> Fraction | None:
 
 
 def _normal_text(text: str) -> str:
-    s = _latex_to_plain(text)
-    return re.sub(r"\s+", "", s).rstrip(".").lower()
+    s = text.strip().strip("$").strip()
+    s = re.sub(r"\\text\{[^{}]*\}|\\mbox\{[^{}]*\}|\\mathrm\{[^{}]*\}", "", s)
+    for old in ("\\left", "\\right", "\\!", "\\,", "\\;", " "):
+        s = s.replace(old, "")
+    return s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").rstrip(".").lower()
+
+
+def answer_problem(pred: str) -> str:
+    """Why ``pred`` is not one final answer (``""`` when it is).
+
+    An answer is one value (a number, an expression), not a sentence that hedges one: negations
+    and qualifiers (``not 34``, ``at least 34``, ``34 or more``, ``maybe 34``,
+    ``34 (approximately)``, ``I don't know, 34``), comparisons (``x ≥ 34``) and program code
+    (``print(70)``) are refused (:func:`thinkgym.expr.answers.hedge`, :func:`~thinkgym.expr.
+    answers.code`).
+    """
+    return A.code(pred) or A.hedge(pred)
 
 
 def answers_equal(pred: str, ref: str) -> bool:
     """Whether a predicted final answer equals the reference (bounded, never evaluates code).
 
-    Numbers compare exactly (``"0.5"``, ``"1/2"``, ``"\\frac{1}{2}"`` and ``"$0.50"`` are equal);
-    a prediction with words around one number (``"42 apples"``) is read as that number. Anything
-    else compares as normalised text. For MATH answers that need algebra (sets, intervals,
-    expressions), pass :func:`thinkgym.rewards.verify` to the env as ``answer_checker=``.
+    The prediction's answer is found by the one answer front end (:mod:`thinkgym.expr.answers`:
+    ``\\boxed{}``, ``#### N``, ``The answer is``), then must be one value
+    (:func:`answer_problem`). Numbers compare exactly (``"0.5"``, ``"1/2"``,
+    ``"\\frac{1}{2}"`` and ``"$0.50"`` are equal); a prediction with unit words around one number
+    (``"42 apples"``) is read as that number. Anything else compares as normalised text. For
+    MATH answers that need algebra (sets, intervals, expressions), pass
+    :func:`thinkgym.rewards.verify` to the env as ``answer_checker=``.
     """
     if not isinstance(pred, str) or not isinstance(ref, str) or len(pred) > 400:
         return False
+    found = A.extract(pred)
+    text = found.text
+    if not text or answer_problem(text) or (found.how == "phrase" and answer_problem(pred)):
+        return False
     ref_value = _numeric_value(ref)
     if ref_value is not None:
-        value = _numeric_value(pred)
+        value = _numeric_value(text)
         if value is None:
-            numbers = _NUMBER_RE.findall(_clean_number_text(pred))
+            numbers = _NUMBER_RE.findall(_clean_number_text(text))
             if len(numbers) != 1:
                 return False
             value = _numeric_value(numbers[0])
         return value == ref_value
-    return _normal_text(pred) == _normal_text(ref)
+    return _normal_text(text) == _normal_text(ref)
 
 
 # ---------------------------------------------------------------------- arithmetic in a step
@@ -215,20 +326,120 @@ def _literal_decimals(side: str) -> int | None:
     return len(m.group(1)) if m else None
 
 
-def check_arithmetic_claims(step: str) -> str:
-    """Check every arithmetic fact a line of working claims (``48 / 2 = 24``); ``""`` if all hold.
+_CLAIM_TOKEN = re.compile(r"\s*(?:(\d+(?:\.\d+)?|\.\d+)|(\*\*|//|[-+*/^%()×÷·−]))", re.ASCII)
+_CLAIM_OPS = {"+": 10, "-": 10, "*": 20, "/": 20, "//": 20, "%": 20, "^": 30}
+_CLAIM_ALIASES = {"×": "*", "·": "*", "÷": "/", "−": "-", "**": "^"}
+_MAX_CLAIM_BITS = 4000
 
-    A claim is a run of numbers, operators and ``=`` signs in which at least one side is a
-    computation; all its sides must have the same exact value. A side written as a decimal is
-    read as rounded to its places (``10 / 3 = 3.33`` holds). Runs that do not parse as
-    arithmetic (words in the middle, ``20% of 50 = 10``) are not claims and are left alone.
 
-    Returns:
-        ``""`` when every claim holds, else the reason the step is wrong, in words.
-    """
+class _Unchecked(ValueError):
+    """A claim the checker cannot evaluate (a power too large to compute)."""
+
+
+def _claim_tokens(text: str) -> list[str]:
+    out, i = [], 0
+    text = text.rstrip()
+    while i < len(text):
+        m = _CLAIM_TOKEN.match(text, i)
+        if m is None:
+            raise ValueError(f"unexpected {text[i : i + 1]!r}")
+        tok = m.group(1) or m.group(2)
+        out.append(_CLAIM_ALIASES.get(tok, tok))
+        i = m.end()
+    if not out:
+        raise ValueError("empty")
+    return out
+
+
+def _claim_value(text: str) -> Fraction:
+    """The exact value of one side of a claim: ``+ - * / // % ^ **`` and parentheses on
+    numbers; a ``%`` with no number after it is a percent sign (``20% = 0.2``)."""
+    tokens = _claim_tokens(text)
+    pos = 0
+
+    def peek() -> str | None:
+        return tokens[pos] if pos < len(tokens) else None
+
+    def take() -> str:
+        nonlocal pos
+        pos += 1
+        return tokens[pos - 1]
+
+    def operand(tok: str | None) -> bool:
+        return tok is not None and (tok[0].isdigit() or tok in ("(", "-", ".") or tok[0] == ".")
+
+    def prefix(depth: int) -> Fraction:
+        if depth > 40:
+            raise ValueError("nested too deeply")
+        tok = take() if peek() is not None else None
+        if tok is None:
+            raise ValueError("ends too early")
+        if tok == "(":
+            value = expr(0, depth + 1)
+            if peek() != ")":
+                raise ValueError("unbalanced parentheses")
+            take()
+            return value
+        if tok == "-":
+            return -expr(25, depth + 1)
+        if tok[0].isdigit() or tok[0] == ".":
+            return Fraction(tok)
+        raise ValueError(f"unexpected {tok!r}")
+
+    def expr(min_bp: int, depth: int) -> Fraction:
+        left = prefix(depth)
+        while True:
+            tok = peek()
+            if tok == "%" and not operand(tokens[pos + 1] if pos + 1 < len(tokens) else None):
+                take()
+                left /= 100
+                continue
+            if tok not in _CLAIM_OPS or _CLAIM_OPS[tok] < min_bp:
+                return left
+            take()
+            bp = _CLAIM_OPS[tok]
+            right = expr(bp if tok == "^" else bp + 1, depth + 1)
+            left = _claim_apply(tok, left, right)
+
+    value = expr(0, 0)
+    if pos != len(tokens):
+        raise ValueError(f"unexpected {tokens[pos]!r}")
+    return value
+
+
+def _claim_apply(op: str, a: Fraction, b: Fraction) -> Fraction:
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    if b == 0 and op in ("/", "//", "%"):
+        raise ZeroDivisionError("division by zero")
+    if op == "/":
+        return a / b
+    if op == "//":
+        return Fraction(math.floor(a / b))
+    if op == "%":
+        return a - b * math.floor(a / b)
+    # a power: whole exponents only, and only when the result stays small enough to compute
+    if b.denominator != 1:
+        raise _Unchecked("a power with a fractional exponent")
+    bits = max(a.numerator.bit_length(), a.denominator.bit_length(), 1)
+    if abs(b.numerator) * bits > _MAX_CLAIM_BITS:
+        raise _Unchecked("a power too large to compute")
+    if a == 0 and b < 0:
+        raise ZeroDivisionError("division by zero")
+    return a ** int(b)
+
+
+def _claims(step: str) -> tuple[str, bool]:
+    """``(error, all_checked)`` for the arithmetic claims of a step (see
+    :func:`check_arithmetic_claims`)."""
     text = _CALC_RE.sub("", step).replace("$", "")
     text = _THOUSANDS_RE.sub("", text)
     text = _TIMES_X_RE.sub(" * ", text)
+    checked = True
     for span in _SPAN_RE.findall(text):
         if "=" not in span:
             continue
@@ -240,11 +451,15 @@ def check_arithmetic_claims(step: str) -> str:
         if len(sides) < 2 or not all(sides):
             continue
         try:
-            trees = [parse(s, max_chars=200) for s in sides]
-            values = [evaluate(t) for t in trees]
-        except (ExprError, ArithmeticError, RecursionError, ValueError):
+            values = [_claim_value(s) for s in sides]
+        except _Unchecked:
+            checked = False
             continue
-        if all(t[0] == "num" or (t[0] == "neg" and t[1][0] == "num") for t in trees):
+        except (ValueError, ArithmeticError, RecursionError):
+            if any(op in span for op in ("//", "%", "^", "**")):
+                checked = False  # looks like a claim the checker could not read
+            continue
+        if all(_NUMBER_ONLY.fullmatch(side) for side in sides):
             continue  # no computation is claimed (e.g. "x = 5")
         first = values[0]
         for side, value in zip(sides[1:], values[1:], strict=True):
@@ -254,16 +469,32 @@ def check_arithmetic_claims(step: str) -> str:
             other = first
             if places is None and _literal_decimals(sides[0]) is not None:
                 places, other, value = _literal_decimals(sides[0]), value, first
-            if places is not None and abs(Fraction(other) - Fraction(value)) <= Fraction(
-                1, 2 * 10**places
-            ):
+            if places is not None and abs(other - value) <= Fraction(1, 2 * 10**places):
                 continue
             claim = " = ".join(sides)
             return (
                 f"the step claims {claim}, which is false; check the arithmetic "
-                "(check_arithmetic=False turns this check off)"
+                "(check_arithmetic=False turns this check off)",
+                checked,
             )
-    return ""
+    return "", checked
+
+
+def check_arithmetic_claims(step: str) -> str:
+    """Check every arithmetic fact a line of working claims (``48 / 2 = 24``); ``""`` if all hold.
+
+    A claim is a run of numbers, operators (``+ - * / // % ^ **``) and ``=`` signs in which at
+    least one side is a computation; all its sides must have the same exact value (``//`` is
+    floor division, ``%`` the remainder, or a percent sign when no number follows it). A side
+    written as a decimal is read as rounded to its places (``10 / 3 = 3.33`` holds). Runs that
+    do not parse as arithmetic (words in the middle, ``20% of 50 = 10``) are not claims and are
+    left alone; a claim that cannot be computed (``2^100000 = 3``) is not checked, which
+    :meth:`MathWordEnv.step` reports as ``info["claim_checked"] = False``.
+
+    Returns:
+        ``""`` when every claim holds, else the reason the step is wrong, in words.
+    """
+    return _claims(step)[0]
 
 
 def reference_steps(solution: str, max_chars: int = 400) -> list[str]:
@@ -306,6 +537,8 @@ def _read_rows(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
         raise FileNotFoundError(f"{path}: no such problem file")
     if path.stat().st_size == 0:
         raise DataFileError(f"{path}: the file is empty; it needs at least one problem row")
+    if suffix != ".parquet":
+        _read_text(path)  # not UTF-8: one line naming the file, before any parser sees it
     try:
         import datasets
     except ImportError:
@@ -332,18 +565,53 @@ def _read_rows(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
             if bars:  # restore, never turn on bars a caller (thinkgym export) turned off
                 datasets.enable_progress_bars()
     except Exception as exc:  # datasets wraps parser errors in many types; name the file
-        raise DataFileError(f"{path}: could not be read as {suffix[1:]}: {exc}") from exc
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise DataFileError(f"{path}: could not be read as {suffix[1:]}: {first}") from None
     return ds.to_list(), list(ds.column_names)
+
+
+def _read_text(path: Path) -> str:
+    """A data file's text; a file that is not UTF-8 is refused in one line naming it."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataFileError(
+            f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            "save the file as UTF-8"
+        ) from None
+
+
+def _json_row(path: Path, n: int, line: str) -> Any:
+    """One JSON value, or a :class:`DataFileError` in one line naming the file and the row."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise DataFileError(f"{path}: row {n} (line {n}) is not valid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise DataFileError(
+            f"{path}: row {n} (line {n}) is nested too deeply to read as JSON"
+        ) from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise DataFileError(
+            f"{path}: row {n} (line {n}) cannot be read: {str(exc).splitlines()[0][:120]}"
+        ) from None
 
 
 def _find_bad_json(path: Path, suffix: str) -> None:
     """Name the first malformed row of a JSON lines file (``datasets`` only says the file failed)."""
-    text = path.read_text(encoding="utf-8", errors="replace")
+    text = _read_text(path)
     if suffix == ".json" and text.lstrip().startswith("["):
         try:
             rows = json.loads(text)
         except json.JSONDecodeError as exc:
             raise DataFileError(f"{path}: not valid JSON at line {exc.lineno}: {exc.msg}") from None
+        except RecursionError:
+            raise DataFileError(f"{path}: nested too deeply to read as JSON") from None
+        except ValueError as exc:
+            raise DataFileError(
+                f"{path}: cannot be read: {str(exc).splitlines()[0][:120]}"
+            ) from None
         for i, row in enumerate(rows, 1):
             if not isinstance(row, dict):
                 raise DataFileError(f"{path}: row {i} is {type(row).__name__}, not an object")
@@ -351,12 +619,7 @@ def _find_bad_json(path: Path, suffix: str) -> None:
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataFileError(
-                f"{path}: row {n} (line {n}) is not valid JSON: {exc.msg}"
-            ) from None
+        row = _json_row(path, n, line)
         if not isinstance(row, dict):
             raise DataFileError(
                 f"{path}: row {n} (line {n}) is {type(row).__name__}, not an object"
@@ -366,7 +629,9 @@ def _find_bad_json(path: Path, suffix: str) -> None:
 def _read_jsonl(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
     _find_bad_json(path, ".jsonl")
     rows = [
-        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+        _json_row(path, n, line)
+        for n, line in enumerate(_read_text(path).splitlines(), 1)
+        if line.strip()
     ]
     columns: list[str] = []
     for row in rows:
@@ -410,8 +675,12 @@ def _rows_to_problems(
         question = row.get(question_field)
         if not isinstance(question, str) or not question.strip():
             bad.append(
-                f"{path}: row {i}, column {question_field!r}: empty or not text ({question!r})"
+                f"{path}: row {i}, column {question_field!r}: empty or not text ({_short(repr(question))})"
             )
+            continue
+        problem = _question_problem(question)
+        if problem:
+            bad.append(f"{path}: row {i}, column {question_field!r}: {problem}")
             continue
         raw = row.get(answer_field)
         if raw is None or (isinstance(raw, str) and not raw.strip()):
@@ -421,7 +690,14 @@ def _rows_to_problems(
             answer = extract_answer(raw)
         except ValueError as exc:
             bad.append(
-                f"{path}: row {i}, column {answer_field!r}: unparsable answer {str(raw)[:60]!r}: {exc}"
+                f"{path}: row {i}, column {answer_field!r}: unparsable answer {_short(str(raw), 60)}: {exc}"
+            )
+            continue
+        try:
+            check_reference(answer)
+        except ValueError as exc:
+            bad.append(
+                f"{path}: row {i}, column {answer_field!r}: unusable reference {_short(answer, 60)}: {exc}"
             )
             continue
         sol_text = row.get(solution_field) if solution_field else raw
@@ -434,8 +710,53 @@ def _rows_to_problems(
                 "answer": answer,
                 "solution": steps[:_MAX_SOLUTION_STEPS],
                 "source": f"{path.name}:{i}",
+                "source_path": str(path),
+                "row": i,
             }
         )
+    return out
+
+
+def _question_problem(question: str) -> str:
+    """Why a question cannot be posed (``""`` when it can): too long, or characters outside
+    the observation charset."""
+    text = " ".join(question.split())
+    if len(text) > MAX_QUESTION_CHARS:
+        return (
+            f"the question has {len(text)} characters; at most {MAX_QUESTION_CHARS} fit an "
+            "observation"
+        )
+    bad = sorted({c for c in text if c not in CHARSET})
+    if bad:
+        return (
+            f"the question has characters outside the observation charset "
+            f"({''.join(bad[:10])!r}); replace them (thinkgym.envs.base.CHARSET)"
+        )
+    return ""
+
+
+def _conflicts(problems: list[dict[str, Any]], bad: list[str]) -> list[dict[str, Any]]:
+    """Refuse questions that appear twice with different answers (both rows are named)."""
+    first: dict[str, dict[str, Any]] = {}
+    clash: set[str] = set()
+    for p in problems:
+        seen = first.setdefault(p["question"], p)
+        if seen is not p and seen["answer"] != p["answer"]:
+            bad.append(
+                f"{p['source_path']}: row {p['row']} repeats the question of "
+                f"{seen['source_path']}: row {seen['row']} with another answer "
+                f"({_short(p['answer'], 30)} vs {_short(seen['answer'], 30)})"
+            )
+            if p["question"] not in clash:
+                bad.append(
+                    f"{seen['source_path']}: row {seen['row']} is dropped with its conflicting "
+                    "repeat (which answer is right is unknown)"
+                )
+            clash.add(p["question"])
+    out = []
+    for p in problems:
+        if p["question"] not in clash:
+            out.append({k: v for k, v in p.items() if k not in ("source_path", "row")})
     return out
 
 
@@ -456,8 +777,12 @@ def load_problems(
             (GSM8K), one with ``\\boxed{...}`` (MATH), or just the final answer.
         solution_field: a separate column with the worked solution, if any (its lines become
             the reference steps); by default the answer column's lines before ``####`` are used.
-        on_bad_rows: ``"raise"`` (default) or ``"skip"``: skip rows with an empty question or an
-            unparsable answer and warn with their count.
+        on_bad_rows: ``"raise"`` (default) or ``"skip"``: skip bad rows and warn with their
+            count. A row is bad when its question is empty, longer than
+            :data:`MAX_QUESTION_CHARS` or has characters outside the observation charset, when
+            its answer has no final answer (:func:`extract_answer`) or one no answer can match
+            (:func:`check_reference`), or when its question appears in another row with another
+            answer (both rows are named, and both are skipped).
 
     Returns:
         Problems ``{"question", "answer", "solution", "source"}``; ``source`` is ``file:row``.
@@ -504,7 +829,7 @@ def _load_cached(
         problems += _rows_to_problems(
             path, rows, columns, question_field, answer_field, solution_field, bad
         )
-    return problems, bad
+    return _conflicts(problems, bad), bad
 
 
 def shipped_problems(split: str = "train") -> list[dict[str, Any]]:
@@ -627,6 +952,11 @@ class MathWordEnv(ReasoningEnv):
         }
         self._test_files = splits.get("test") if split != "test" else None
         self.problems = load_problems(splits[split], **self._load_kwargs)
+        # the observation space fits the longest loaded question plus max_steps full steps
+        self._longest_head = max(len(self.format_problem(p)) for p in self.problems)
+        self.observation_space = TranscriptSpace(
+            max_length=self.max_observation_chars(), min_length=0, charset=CHARSET
+        )
         self._by_text = {self.format_problem(p): p for p in self.problems}
         self._test_keys: frozenset[str] | None = None
         # seed s poses row _order[s % n]: seeds 0..n-1 visit every row once, in a fixed shuffle
@@ -724,6 +1054,13 @@ class MathWordEnv(ReasoningEnv):
             "source": str(problem.get("source", "options")),
         }
 
+    def max_observation_chars(self) -> int:
+        """The base bound, raised so that the longest loaded question plus ``max_steps`` steps
+        of ``max_step_chars`` always fits."""
+        base = super().max_observation_chars()
+        longest = getattr(self, "_longest_head", 0)
+        return max(base, longest + self.max_steps * (self.max_step_chars + 1))
+
     def max_question_chars(self) -> int:
         """Longest question whose transcript, at ``max_steps`` full steps, fits the observation."""
         steps = self.max_steps * (self.max_step_chars + 1)
@@ -747,6 +1084,7 @@ class MathWordEnv(ReasoningEnv):
                     ) from None
         try:
             answer = extract_answer(raw)
+            check_reference(answer)
         except ValueError as exc:
             raise ValueError(f"options['problem']['answer']: {exc}") from None
         # a custom answer_checker need not accept the reference itself; the built-in one must
@@ -774,6 +1112,27 @@ class MathWordEnv(ReasoningEnv):
         return str(problem["answer"])
 
     # ------------------------------------------------------------------ checks
+    def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        """Take one step; an accepted line of working also reports ``info["claim_checked"]``:
+        ``False`` when it claims arithmetic that was not checked (``check_arithmetic=False``,
+        or a claim too large to compute), so a PRM and a user can tell."""
+        before = self.get_state() if self._state is not None else None
+        obs, reward, terminated, truncated, info = super().step(action)
+        state = self.get_state()
+        if info.get("valid") and not state.done and state is not before and state.steps:
+            info["claim_checked"] = self.claim_checked(state.steps[-1])
+        return obs, reward, terminated, truncated, info
+
+    def claim_checked(self, step: str) -> bool:
+        """Whether every arithmetic claim of ``step`` was checked by :meth:`check_step`."""
+        error, checked = _claims(step)
+        if not self.check_arithmetic:
+            return not any(
+                "=" in span and not _NUMBER_ONLY.fullmatch(span.strip())
+                for span in _SPAN_RE.findall(step)
+            )
+        return checked and not error
+
     def check_step(self, state: EnvState, step: str) -> StepCheck:
         """Accept a line of working; with ``check_arithmetic`` its arithmetic claims must hold."""
         if self.check_arithmetic:
@@ -786,6 +1145,9 @@ class MathWordEnv(ReasoningEnv):
         """Compare the final answer with the reference."""
         if not answer.strip():
             return False, "the answer is empty; write 'Answer: <number>'"
+        problem = answer_problem(A.extract(answer).text) or answer_problem(answer)
+        if problem:  # one value, whatever the checker: a hedge or code is never right
+            return False, problem
         ref = str(state.problem["answer"])
         ok = (
             bool(self.answer_checker(answer, ref))
