@@ -608,6 +608,24 @@ class ReasoningEnv(gym.Env[str, str]):
         move = self.transition(state, step, use_reference=False)
         return move.state, move.accepted, move.error
 
+    def apply_unchecked(self, state: EnvState, step: str) -> tuple[EnvState, bool, str]:
+        """:meth:`apply` with the task's step check switched off (search with ``step_check=False``).
+
+        Every step is taken *as claimed*: written into the transcript exactly as given (never
+        normalised, so the text does not reveal the check's verdict) and accepted. The working
+        state (``data``) follows a step the check would accept and stays where it was after one
+        it would reject. Only what cannot be a step at all is refused (not text, empty, several
+        lines, over ``max_step_chars``, unsupported characters); answers and finished episodes
+        behave as in :meth:`apply`. Scoring replays a trajectory with :meth:`apply`, so a false
+        step fails the episode there.
+        """
+        move = self.transition(state, step, use_reference=False)
+        text, error = self._clean_action(step)
+        if state.done or error or is_answer(text):
+            return move.state, move.accepted, move.error
+        data = move.state.data if move.accepted else state.data
+        return replace(state, steps=state.steps + (text,), data=data, t=state.t + 1), True, ""
+
     def transition(self, state: EnvState, action: Any, *, use_reference: bool) -> Transition:
         """The one transition of the task: what ``action`` does to ``state`` (pure; never raises).
 
