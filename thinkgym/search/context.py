@@ -83,6 +83,11 @@ class SearchContext:
         rng: the planner's seeded random generator for this problem.
         tree: the search tree, rooted at ``root``.
         answer_check: whether the env's reference-free answer check is used during search.
+        step_check: whether the env's reference-free step check is used during search. When
+            off, :meth:`apply` takes every well-formed step as claimed
+            (:meth:`~thinkgym.envs.base.ReasoningEnv.apply_unchecked`): a false step stays in
+            the transcript, nothing is learned from a rejection, and the planner has only its
+            guidance. Scoring after search still replays every step with the check on.
 
     Args:
         env: the env.
@@ -90,6 +95,7 @@ class SearchContext:
         meter: the meter.
         rng: the random generator.
         answer_check: use the env's reference-free answer check during search.
+        step_check: use the env's reference-free step check during search.
     """
 
     def __init__(
@@ -100,8 +106,10 @@ class SearchContext:
         rng: np.random.Generator,
         *,
         answer_check: bool = True,
+        step_check: bool = True,
     ) -> None:
         self.answer_check = bool(answer_check)
+        self.step_check = bool(step_check)
         self.env = env if self.answer_check else _without_answer_check(env)
         self.root = root
         self.meter = meter
@@ -109,8 +117,11 @@ class SearchContext:
         self.tree = SearchTree(root)
 
     def apply(self, state: EnvState, step: str) -> tuple[EnvState, bool, str]:
-        """The env's reference-free transition, charged as one env step."""
+        """The env's reference-free transition, charged as one env step (with the step check
+        off: :meth:`~thinkgym.envs.base.ReasoningEnv.apply_unchecked`)."""
         self.meter.charge_env_step()
+        if not self.step_check:
+            return self.env.apply_unchecked(state, step)
         return self.env.apply(state, step)
 
     def extend(self, parent: Candidate | None, state: EnvState, proposal: Proposal) -> Candidate:

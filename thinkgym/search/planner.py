@@ -64,6 +64,10 @@ class Planner:
         answer_check: use the env's reference-free answer check during search (Game24: the
             expression uses the numbers and equals 24). ``False`` switches it off: answers then
             have no verdict during search, and the planner chooses by guidance alone.
+        step_check: use the env's reference-free step check during search. ``False`` takes
+            every well-formed step as claimed (a false step stays in the transcript; the planner
+            learns nothing from a rejection); scoring after search is unchanged, so such a
+            trajectory fails there.
         max_step_tokens: longest generated step, passed to the policy as ``max_new_tokens``; it
             also bounds the token budget (a step is charged at most this many tokens).
         progress: show a tqdm progress bar over problems in :meth:`plan_many`.
@@ -85,6 +89,7 @@ class Planner:
         stop_score: float | None = None,
         early_stop: bool = True,
         answer_check: bool = True,
+        step_check: bool = True,
         max_step_tokens: int = MAX_STEP_TOKENS,
         progress: bool = False,
     ) -> None:
@@ -113,6 +118,7 @@ class Planner:
         self.stop_score = stop_score
         self.early_stop = bool(early_stop)
         self.answer_check = bool(answer_check)
+        self.step_check = bool(step_check)
         self.max_step_tokens = int(max_step_tokens)
         self.progress = bool(progress)
 
@@ -254,7 +260,16 @@ class Planner:
             root = root_state(env, s, p)
             rng = np.random.default_rng([self.seed, 0 if s is None else int(s) + 1, i])
             meter = Meter(self.budget, self.max_step_tokens)
-            ctxs.append(SearchContext(env, root, meter, rng, answer_check=self.answer_check))
+            ctxs.append(
+                SearchContext(
+                    env,
+                    root,
+                    meter,
+                    rng,
+                    answer_check=self.answer_check,
+                    step_check=self.step_check,
+                )
+            )
         return env_id, ctxs, seeds_l
 
     def results(
@@ -271,6 +286,7 @@ class Planner:
             answer = final.answer if final is not None and final.done else None
             info = dict(o.info)
             info.setdefault("answer_check", self.answer_check)
+            info.setdefault("step_check", self.step_check)
             if self.guidance is not None:
                 info.setdefault("guidance", self.guidance.name)
             out.append(
