@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-_KEY = ("env", "planner", "budget", "guidance", "answer_check")
+_KEY = ("env", "planner", "budget", "guidance", "answer_check", "step_check")
 
 
 _MEAN_COLUMNS = (
@@ -32,7 +32,9 @@ def aggregate_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for r in rows:
-        groups.setdefault(tuple(r[k] for k in _KEY), []).append(r)
+        # rows written before the step check could be switched off had it on
+        key = tuple(r.get(k, True) if k == "step_check" else r[k] for k in _KEY)
+        groups.setdefault(key, []).append(r)
     out = []
     for key, group in groups.items():
         rates = [float(r["solve_rate"]) for r in group]
@@ -45,6 +47,9 @@ def aggregate_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         agg["solve_rate_std"] = statistics.stdev(rates) if len(rates) > 1 else 0.0
         for col in _MEAN_COLUMNS:
             agg[col] = statistics.fmean(float(r[col]) for r in group)
+        passes = [float(r["pass_at_n"]) for r in group if r.get("pass_at_n") not in (None, "")]
+        if passes:
+            agg["pass_at_n"] = statistics.fmean(passes)
         out.append(agg)
     return out
 

@@ -59,6 +59,8 @@ class BenchConfig:
             the sampling); the report then holds per-seed rows and their aggregate over the
             seeds. ``None`` (or one seed): just ``seed``.
         answer_check: use the env's reference-free answer check during search.
+        step_check: use the env's reference-free step check during search (``False``: every
+            well-formed step is taken as claimed; planners have their guidance only).
         batch_rows: the LLM policy's rows per forward batch (``None``: its default).
         throughput: time plain batch-64 ``generate`` before and after (LLM policies only).
         progress: show progress bars.
@@ -79,6 +81,7 @@ class BenchConfig:
     seed: int = 0
     seeds: list[int] | None = None
     answer_check: bool = True
+    step_check: bool = True
     batch_rows: int | None = None
     throughput: bool = True
     progress: bool = True

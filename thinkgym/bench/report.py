@@ -22,9 +22,14 @@ Columns (costs are means per problem):
 - **answer_check**: on: the env's reference-free answer check was used during search (a search
   may stop at an answer it accepts; for Game24 that check is the grader itself). Off: the
   planner chose its answer by guidance alone.
+- **step_check**: on: the env's reference-free step check rejected false steps during search.
+  Off: every well-formed step was taken as claimed; the planner had its guidance only.
 - **problems**: held-out test problems run per env.
 - **solve_rate**: share of the problems whose final answer matches the hidden reference
   (scored after the search ended).
+- **pass_at_n**: planners that keep whole samples (best-of-N, DVTS): share of the problems where
+  any of their finished samples is right, i.e. what a perfect selector would reach (scored after
+  search). Blank for the others.
 - **policy_calls**: candidate steps generated (one sampled sequence each).
 - **tokens**: tokens generated.
 - **reward_model_calls**: texts scored by a learned reward model (or by self-evaluation).
@@ -150,17 +155,18 @@ def _settings_line(report: BenchReport) -> str:
 
 def markdown_table(rows: list[dict[str, Any]], label: str) -> str:
     """The rows as a markdown table headed by the policy label."""
-    cols = ["env", "planner", "budget", "guidance", "answer_check", "problems", "solve_rate"]
+    cols = ["env", "planner", "budget", "guidance", "answer_check", "step_check", "problems"]
+    cols += ["solve_rate"] + (["pass_at_n"] if _has_pass(rows) else [])
     cols += ["policy_calls", "tokens", "reward_model_calls", "seconds"]
     lines = [f"policy: {label}", "", "| " + " | ".join(cols) + " |"]
     lines.append("|" + "---|" * len(cols))
     for r in rows:
         cells = []
         for c in cols:
-            v = r[c]
-            if c == "solve_rate":
+            v = r.get(c, True) if c == "step_check" else r.get(c, "")
+            if c == "solve_rate" or (c == "pass_at_n" and v != ""):
                 cells.append(f"{v:.0%}")
-            elif c == "answer_check":
+            elif c in ("answer_check", "step_check"):
                 cells.append("on" if v else "off")
             elif isinstance(v, float):
                 cells.append(f"{v:,.1f}")
@@ -175,7 +181,8 @@ def markdown_seeds_table(
 ) -> str:
     """The :func:`aggregate_rows` as a markdown table: solve rate as ``mean (min-max)``, its
     standard deviation (``sd``) and mean costs, headed by the policy label and the seeds."""
-    cols = ["env", "planner", "budget", "guidance", "answer_check", "problems", "solve_rate"]
+    cols = ["env", "planner", "budget", "guidance", "answer_check", "step_check", "problems"]
+    cols += ["solve_rate"] + (["pass_at_n"] if _has_pass(aggregate) else [])
     cols += ["sd", "policy_calls", "tokens", "reward_model_calls", "seconds"]
     seeds = seeds if seeds is not None else (aggregate[0]["seeds"] if aggregate else [])
     head = f"policy: {label}; mean over {len(seeds)} seeds ({', '.join(map(str, seeds))})"
@@ -188,11 +195,18 @@ def markdown_seeds_table(
                 cells.append(f"{r[c]:.0%} ({lo:.0%}-{hi:.0%})")
             elif c == "sd":
                 cells.append(f"{r['solve_rate_std']:.0%}")
-            elif c == "answer_check":
-                cells.append("on" if r[c] else "off")
+            elif c == "pass_at_n":
+                cells.append(f"{r[c]:.0%}" if r.get(c, "") != "" else "")
+            elif c in ("answer_check", "step_check"):
+                cells.append("on" if r.get(c, True) else "off")
             elif isinstance(r[c], float):
                 cells.append(f"{r[c]:,.1f}")
             else:
                 cells.append(str(r[c]))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _has_pass(rows: list[dict[str, Any]]) -> bool:
+    """Whether any row has a pass@N (a planner that keeps whole samples ran)."""
+    return any(r.get("pass_at_n", "") != "" for r in rows)

@@ -169,6 +169,25 @@ def load_reward_model(path: str | None) -> Any:
     return LearnedRewardModel.from_pretrained(path)
 
 
+def pass_at_n(env: Any, result: Any) -> bool | None:
+    """Whether any finished sample the planner kept is right against the hidden reference
+    (scored after search, like :func:`~thinkgym.search.result.score_result`).
+
+    ``None`` when the planner keeps no samples (its candidates carry no ``steps``); a sampling
+    planner's pass@N is the solve rate of a perfect selector over its own N samples.
+    """
+    samples = [c for c in result.candidates if isinstance(c, dict) and "steps" in c]
+    if not samples:
+        return None
+    if result.correct:
+        return True
+    for c in samples:
+        probe = replace(result, steps=list(c["steps"]), answer=c.get("answer"), tree=None)
+        if score_result(env, probe).correct:
+            return True
+    return False
+
+
 def task_depth(env: Any) -> int:
     """Typical steps per solution (sizes planners to a budget; the solver on a throwaway seed)."""
     try:
@@ -217,7 +236,8 @@ def run_env_jobs(
     """Every planner x budget of ``config`` on these problems of ``env``, all at once.
 
     Returns:
-        One ``(planner name, budget, guidance label, answer check)`` per job, and per job one
+        One ``(planner name, budget, guidance label, answer check, step check)`` per job, and
+        per job one
         :class:`~thinkgym.search.result.SearchResult` per problem (not yet scored).
     """
     depth = task_depth(env)
@@ -233,13 +253,17 @@ def run_env_jobs(
                 temperature=config.temperature,
                 seed=config.seed,
                 answer_check=config.answer_check,
+                step_check=config.step_check,
             )
             jobs.append((pname, budget, planner))
     # Every planner and budget runs at once: their requests share policy calls.
     all_results = plan_together(
         [(planner, env, seeds, problems) for _, _, planner in jobs], progress=config.progress
     )
-    meta = [(p, b, _guidance_label(planner), planner.answer_check) for p, b, planner in jobs]
+    meta = [
+        (p, b, _guidance_label(planner), planner.answer_check, planner.step_check)
+        for p, b, planner in jobs
+    ]
     return meta, all_results
 
 
@@ -431,11 +455,12 @@ def _run_one_seed(
             per_problem = backend.map(factory, items, shards=config.shards)
             label, jobs = per_problem[0][0], per_problem[0][1]
             all_results = [[item[2][j] for item in per_problem] for j in range(len(jobs))]
-        for (pname, budget, guidance_label, answer_check), results in zip(
+        for (pname, budget, guidance_label, answer_check, step_check), results in zip(
             jobs, all_results, strict=True
         ):
             for r in results:
                 score_result(env, r)
+            passes = [pass_at_n(env, r) for r in results]
             n = max(1, len(results))
             tok = sum(r.cost.tokens for r in results)
             tokens_total += tok
@@ -446,8 +471,10 @@ def _run_one_seed(
                     "budget": budget if budget else "",
                     "guidance": guidance_label,
                     "answer_check": answer_check,
+                    "step_check": step_check,
                     "problems": len(results),
                     "solve_rate": sum(bool(r.correct) for r in results) / n,
+                    "pass_at_n": ("" if None in passes else sum(bool(p) for p in passes) / n),
                     "policy_calls": sum(r.cost.policy_calls for r in results) / n,
                     "tokens": tok / n,
                     "guidance_calls": sum(r.cost.guidance_calls for r in results) / n,

@@ -4,7 +4,8 @@ Every planner x budget of an env runs at once (their policy calls are batched to
 runs once. Writes ``results.md``, ``results.csv``, ``results.json`` and ``scaling.png`` under
 ``--out`` and prints the table. Each row names the guidance that ranked the candidates and
 whether the reference-free answer check was on during search (``--no-answer-check`` switches it
-off, so planners choose answers by their guidance alone). ``--seeds 0,1,2`` runs the bench once
+off, so planners choose answers by their guidance alone; ``--no-step-check`` does the same for
+the reference-free step check, and each row says which checks were on). ``--seeds 0,1,2`` runs the bench once
 per seed (the seed changes only the sampling) and reports each seed's rows, their mean with the
 spread over the seeds, and which planner wins at each budget.
 
@@ -12,6 +13,7 @@ Example::
 
     thinkgym bench --envs Game24 --planners greedy,best_of_n,beam,mcts --budgets 4,16
     thinkgym bench --envs Game24 --budgets 100 --prm runs/rm/prm_game24 --no-answer-check
+    thinkgym bench --envs Game24 --prm game24 --no-answer-check --no-step-check  # guidance only
     thinkgym bench --envs Game24 --budgets 4,16 --seeds 0,1,2   # mean (min-max) over 3 seeds
     thinkgym bench --plugin examples/custom_planner.py --planners retry_greedy --policy random
     thinkgym bench --envs Game24 --backend ray --workers 2        # problems sharded over Ray
@@ -115,6 +117,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="switch the env's reference-free answer check off during search (Game24: the "
         "check is the grader itself); planners then pick answers by guidance alone",
     )
+    parser.add_argument(
+        "--no-step-check",
+        action="store_true",
+        help="switch the env's reference-free step check off during search: every well-formed "
+        "step is taken as claimed (a false step stays in the transcript), so planners have "
+        "their guidance only; scoring after search is unchanged",
+    )
     parser.add_argument("--out", type=writable_dir, default="bench_results", help="output dir")
     parser.add_argument("--x", choices=("tokens", "policy_calls"), default="tokens")
     parser.add_argument("--no-plot", action="store_true", help="skip the plot")
@@ -185,6 +194,7 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         seed=(seeds[0] if seeds else 0) if seed is None else seed,
         seeds=seeds,
         answer_check=not args.no_answer_check,
+        step_check=not getattr(args, "no_step_check", False),
         batch_rows=args.batch_rows,
         throughput=not args.no_throughput,
         progress=not args.quiet,
