@@ -38,6 +38,7 @@ BUILTIN: dict[str, str] = {
     "Arithmetic-v0": "thinkgym.envs.arithmetic:ArithmeticEnv",
     "LinearEquation-v0": "thinkgym.envs.linear_equation:LinearEquationEnv",
     "MathWord-v0": "thinkgym.envs.mathword:MathWordEnv",
+    "ReasoningGym-v0": "thinkgym.envs.reasoning_gym:ReasoningGymEnv",  # pip install thinkgym[rg]
 }
 
 
@@ -114,6 +115,10 @@ def resolve_id(name: str) -> str:
     """
     if name in gym.registry:
         return name
+    if name[:3].lower() == "rg:":  # a reasoning-gym task: "rg:leg_counting"
+        from thinkgym.envs.reasoning_gym import register_task
+
+        return register_task(name[3:])
     candidates = [name, f"{NAMESPACE}/{name}", f"{NAMESPACE}/{name}-v0"]
     for cand in candidates:
         if cand in gym.registry:
