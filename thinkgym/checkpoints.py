@@ -12,7 +12,12 @@ names it, instead of a transformers traceback, a hub lookup or randomly initiali
 * :func:`load_weights`: weights of a checkpoint into an existing model, checked key by key and
   shape by shape *before* anything is copied.
 * :func:`load_trainer_state`: a ``trainer_state.pt`` read with ``weights_only=True``; a truncated,
-  corrupt or foreign file is a :class:`CheckpointError`.
+  corrupt or foreign file, or a ``step`` beyond the run's end, is a :class:`CheckpointError`.
+* :func:`restore_newest`: resume from the newest checkpoint that restores; damaged ones are set
+  aside with one line each (``NAME.damaged``), so a stray or corrupt checkpoint never blocks a
+  resume.
+* :func:`check_resume_settings`: resuming with other settings than the run was made with is
+  refused, naming the setting, unless the caller overrides.
 """
 
 from __future__ import annotations
@@ -20,16 +25,18 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import pickle
+import shutil
 import struct
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = [
     "CheckpointError",
+    "SettingsChangedError",
     "check_model_dir",
+    "check_resume_settings",
     "check_safetensors",
     "check_state_dict",
     "load_pretrained",
@@ -37,6 +44,7 @@ __all__ = [
     "load_trainer_state",
     "load_weights",
     "read_json",
+    "restore_newest",
 ]
 
 _MAX_HEADER = 100 * 1024 * 1024  # the safetensors format's own limit
@@ -44,6 +52,10 @@ _MAX_HEADER = 100 * 1024 * 1024  # the safetensors format's own limit
 
 class CheckpointError(ValueError):
     """A model directory or checkpoint that cannot be used; the message names the file."""
+
+
+class SettingsChangedError(ValueError):
+    """A run would resume with other settings than it was made with; the message names them."""
 
 
 def check_model_dir(path: str | os.PathLike[str], what: str = "model") -> Path:
@@ -230,15 +242,26 @@ def load_weights(model: Any, directory: str | os.PathLike[str]) -> None:
         model.tie_weights()
 
 
-def load_trainer_state(path: str | os.PathLike[str], required: Sequence[str] = ("step",)) -> dict:
+def load_trainer_state(
+    path: str | os.PathLike[str],
+    required: Sequence[str] = ("step",),
+    *,
+    end: int | None = None,
+    expect_step: int | None = None,
+) -> dict:
     """Read a ``trainer_state.pt`` (``weights_only=True``: it runs no code from the file).
 
     Args:
         path: the file.
         required: keys the state must have (a state without them is foreign).
+        end: the run's last step; a state whose ``step`` lies beyond it is refused.
+        expect_step: the step the checkpoint's directory name says (``iter-000040`` -> 40); a
+            state that claims another step is refused.
 
     Raises:
-        CheckpointError: missing, empty, truncated, corrupt, or not a thinkgym trainer state.
+        CheckpointError: missing, empty, truncated, corrupt, not a thinkgym trainer state, or a
+            ``step`` that is not an integer >= 0, lies beyond ``end`` or differs from
+            ``expect_step``.
     """
     import torch
 
@@ -247,14 +270,130 @@ def load_trainer_state(path: str | os.PathLike[str], required: Sequence[str] = (
         raise CheckpointError(f"{name}: missing")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - a corrupt file raises anything from the unpickler
+        # (a single byte "t" gives IndexError; fuzzed files KeyError, TypeError, UnicodeError)
         reason = " ".join(str(exc).split())[:160] or type(exc).__name__
-        raise CheckpointError(f"{name}: truncated or corrupt trainer state ({reason})") from None
+        raise CheckpointError(
+            f"{name}: truncated or corrupt trainer state ({type(exc).__name__}: {reason})"
+        ) from None
     if not isinstance(state, dict) or any(k not in state for k in required):
         raise CheckpointError(
             f"{name}: not a thinkgym trainer state (needs the keys {', '.join(required)})"
         )
+    if "step" in state:
+        step = state["step"]
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise CheckpointError(f"{name}: corrupt trainer state (step={step!r})")
+        if end is not None and step > end:
+            raise CheckpointError(
+                f"{name}: step {step} is beyond the run's end ({end}); a state from another run "
+                "or a damaged file"
+            )
+        if expect_step is not None and step != expect_step:
+            raise CheckpointError(
+                f"{name}: the state says step {step} but its directory is step {expect_step}"
+            )
     return state
+
+
+_T = TypeVar("_T")
+
+
+def restore_newest(
+    candidates: Sequence[Path],
+    restore: Callable[[Path], _T],
+    *,
+    write: Callable[[str], None],
+    tag: str,
+) -> tuple[Path, _T] | None:
+    """Restore the newest checkpoint of ``candidates`` that ``restore`` accepts.
+
+    ``restore(ckpt)`` checks and loads one checkpoint and raises :class:`CheckpointError` when it
+    is unusable. Each unusable one newer than the restored one is renamed ``NAME.damaged`` (so it
+    is neither resumed nor pruned later) and reported in one line.
+
+    Args:
+        candidates: checkpoint directories, newest first.
+        restore: loads one checkpoint; its return value is handed back.
+        write: where the lines go.
+        tag: the line prefix (``"sft"`` gives ``[sft] ...``).
+
+    Returns:
+        ``(checkpoint, restore's value)``, or ``None`` when there is no candidate.
+
+    Raises:
+        CheckpointError: there are candidates and none restores (the message names the newest
+            one's problem and what to do).
+    """
+    damaged: list[tuple[Path, CheckpointError]] = []
+    for ckpt in candidates:
+        try:
+            value = restore(ckpt)
+        except CheckpointError as exc:
+            damaged.append((ckpt, exc))
+            continue
+        for bad, exc in damaged:
+            aside = bad.with_name(bad.name + ".damaged")
+            if aside.exists():
+                shutil.rmtree(aside)
+            bad.rename(aside)
+            write(
+                f"[{tag}] skipping damaged checkpoint: {' '.join(str(exc).split())} (set aside "
+                f"as {aside.name}; resuming from {ckpt.name})"
+            )
+        return ckpt, value
+    if damaged:
+        where = damaged[0][0].parent
+        raise CheckpointError(
+            f"no usable checkpoint in {where} ({len(damaged)} damaged; the newest: "
+            f"{' '.join(str(damaged[0][1]).split())}); remove them, or start afresh with resume "
+            "off (--no-resume) or another run directory"
+        )
+    return None
+
+
+def check_resume_settings(
+    saved: Mapping[str, Any],
+    now: Mapping[str, Any],
+    *,
+    source: str,
+    ignore: Iterable[str] = (),
+    override: bool = False,
+) -> dict[str, tuple[Any, Any]]:
+    """Refuse to resume a run with other settings than it was made with.
+
+    Only settings present in both mappings are compared; ``ignore`` lists the ones that may
+    change on resume (the device, the run's length, how often it evaluates).
+
+    Args:
+        saved: the settings recorded with the run.
+        now: the settings of this call.
+        source: the run (directory or file), for the message.
+        ignore: setting names left out of the comparison.
+        override: return the differences instead of raising.
+
+    Returns:
+        ``{name: (saved value, new value)}`` of every differing setting (empty when none).
+
+    Raises:
+        SettingsChangedError: a setting differs and ``override`` is false; the message names
+            each one with both values and the fix.
+    """
+    skip = set(ignore)
+    differ = {
+        k: (saved[k], v) for k, v in now.items() if k in saved and k not in skip and saved[k] != v
+    }
+    if differ and not override:
+        named = "; ".join(
+            f"{k}={new!r} now, {old!r} in the run" for k, (old, new) in differ.items()
+        )
+        options = " ".join("--" + k.replace("_", "-") for k in differ)
+        raise SettingsChangedError(
+            f"{source} was made with other settings ({named}): resuming would mix two runs. "
+            f"Drop {options} to continue the run as it was, pass --override (override=True) to "
+            "resume with the new settings anyway, or use another run directory"
+        )
+    return differ
 
 
 @contextlib.contextmanager

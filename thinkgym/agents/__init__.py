@@ -1,10 +1,11 @@
-"""Agents: the Agent/Policy protocols, scripted agents, LLM policies and search planners."""
+"""Agents: the Agent/Policy protocols, scripted agents, LLM policies and the policy registry."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from thinkgym.agents.base import Agent, OracleAgent, Policy, Proposal, RandomAgent, unwrap_env
+from thinkgym.agents.registry import list_policies, load_policy, register_policy
 
 __all__ = [
     "Agent",
@@ -14,6 +15,9 @@ __all__ = [
     "PromptTemplate",
     "Proposal",
     "RandomAgent",
+    "list_policies",
+    "load_policy",
+    "register_policy",
     "unwrap_env",
 ]
 

@@ -56,14 +56,15 @@ __all__ = [
     "token_rows",
     "policy_update",
     "NonFiniteLossError",
+    "policy_gradient_loop",
+    "resume_checkpoint",
 ]
 
 _CKPT_RE = re.compile(r"^iter-(\d+)$")
 ADVANTAGES = ("outcome", "step")
 
 
-class NonFiniteLossError(FloatingPointError):
-    """The loss became NaN or infinite; the run stopped before the optimizer step."""
+from thinkgym.learning.errors import NonFiniteLossError  # noqa: E402  (re-exported)
 
 
 @dataclass
@@ -113,6 +114,8 @@ class GRPOConfig:
     """held-out problems evaluated (``None``: all)"""
     save_every: int = 5
     """checkpoint every this many iterations (and at the end)"""
+    override: bool = False
+    """resume even when the settings differ from the run's (refused otherwise)"""
     seed: int = 0
     """seed of problems, sampling and minibatch order"""
     device: str | None = None
@@ -333,17 +336,71 @@ def policy_update(
 
 
 # ---------------------------------------------------------------------------- checkpoints
-def latest_iteration_checkpoint(out_dir: str | Path) -> Path | None:
-    """The newest complete ``out_dir/checkpoints/iter-N`` (``None`` when none)."""
+KEEP_CHECKPOINTS = 2
+"""Checkpoints kept per run: the newest and the one before, so a damaged newest one has an
+intact one to fall back to."""
+
+RESUMABLE_SETTINGS = (
+    "device",
+    "out_dir",
+    "iterations",
+    "eval_every",
+    "eval_limit",
+    "eval_k",
+    "eval_k_every",
+    "save_every",
+    "override",
+)
+"""Settings that may change when a run resumes (the device, its length, how often it evaluates
+and saves); any other change is refused unless ``override``."""
+
+
+def iteration_checkpoints(out_dir: str | Path) -> list[Path]:
+    """Every ``out_dir/checkpoints/iter-N`` directory, newest first (unchecked)."""
     root = Path(out_dir) / "checkpoints"
     if not root.is_dir():
-        return None
-    found = [
-        (int(m.group(1)), d)
-        for d in root.iterdir()
-        if (m := _CKPT_RE.match(d.name)) and (d / "trainer_state.pt").is_file()
-    ]
-    return max(found)[1] if found else None
+        return []
+    found = [(int(m.group(1)), d) for d in root.iterdir() if (m := _CKPT_RE.match(d.name))]
+    return [d for _, d in sorted(found, reverse=True) if d.is_dir()]
+
+
+def latest_iteration_checkpoint(out_dir: str | Path) -> Path | None:
+    """The newest complete ``out_dir/checkpoints/iter-N`` (``None`` when none)."""
+    for d in iteration_checkpoints(out_dir):
+        if (d / "trainer_state.pt").is_file():
+            return d
+    return None
+
+
+def check_resume_config(out: Path, cfg: Any, write: Callable[[str], None]) -> None:
+    """Refuse to resume the run in ``out`` with other settings than its ``config.json``'s.
+
+    Only a run with checkpoints is compared; :data:`RESUMABLE_SETTINGS` may change;
+    ``cfg.override`` resumes anyway (with one line naming what changed).
+
+    Raises:
+        thinkgym.checkpoints.SettingsChangedError: a setting changed (named, with both values).
+    """
+    from thinkgym.checkpoints import CheckpointError, check_resume_settings, read_json
+
+    path = out / "config.json"
+    if not path.is_file() or not iteration_checkpoints(out):
+        return
+    try:
+        saved = read_json(path)
+    except CheckpointError as exc:
+        write(f"[grpo] the run's settings are unreadable, not compared: {exc}")
+        return
+    now = json.loads(json.dumps(asdict(cfg)))
+    differ = check_resume_settings(
+        saved,
+        now,
+        source=str(out),
+        ignore=RESUMABLE_SETTINGS,
+        override=bool(getattr(cfg, "override", False)),
+    )
+    if differ:
+        write(f"[grpo] override: resuming {out} with other settings {differ} (saved, now)")
 
 
 def save_checkpoint(out: Path, it: int, policy: Any, opt: Any, state: dict[str, Any]) -> Path:
@@ -369,35 +426,101 @@ def save_checkpoint(out: Path, it: int, policy: Any, opt: Any, state: dict[str, 
     if ckpt.exists():
         shutil.rmtree(ckpt)
     tmp.rename(ckpt)
-    for d in sorted((out / "checkpoints").iterdir()):
-        m = _CKPT_RE.match(d.name)
-        if m and int(m.group(1)) < it:
-            shutil.rmtree(d, ignore_errors=True)
+    older = [d for d in iteration_checkpoints(out) if int(d.name.split("-")[1]) < it]
+    for d in older[KEEP_CHECKPOINTS - 1 :]:  # the newest older one stays: a fallback
+        shutil.rmtree(d, ignore_errors=True)
     return ckpt
 
 
-def load_checkpoint(ckpt: Path, policy: Any, opt: Any) -> tuple[int, dict[str, Any]]:
-    """Restore weights, optimizer and RNG from ``ckpt``; returns (iteration, saved state)."""
+def load_checkpoint(
+    ckpt: Path, policy: Any, opt: Any, *, end: int | None = None
+) -> tuple[int, dict[str, Any]]:
+    """Restore weights, optimizer and RNG from ``ckpt``; returns (iteration, saved state).
+
+    Every part is checked before anything is loaded: the state file (a corrupt, truncated or
+    foreign one, a ``step`` beyond ``end`` or other than the directory's), the optimizer state
+    (one entry per parameter, of the parameter's shape), the RNG state and the weights.
+
+    Raises:
+        thinkgym.checkpoints.CheckpointError: the checkpoint is unusable (the message names the
+            file and why).
+    """
     import torch
 
-    from thinkgym.checkpoints import load_trainer_state, load_weights
+    from thinkgym.checkpoints import CheckpointError, load_trainer_state, load_weights
 
-    load_weights(policy.model, ckpt)
-    saved = load_trainer_state(ckpt / "trainer_state.pt", required=("step", "optimizer"))
-    opt.load_state_dict(saved["optimizer"])
-    torch.set_rng_state(saved["rng"]["torch"])
-    return int(saved["step"]), json.loads(saved["state"])
-
-
-def load_start_policy(path: str | None, device: Any = None) -> Any:
-    """The starting policy: ``path`` or the shipped one."""
-    from thinkgym.agents.llm import LLMPolicy
-
-    return (
-        LLMPolicy.default(device=device)
-        if path is None
-        else LLMPolicy.from_pretrained(path, device=device)
+    path = ckpt / "trainer_state.pt"
+    m = _CKPT_RE.match(ckpt.name)
+    saved = load_trainer_state(
+        path,
+        required=("step", "optimizer", "rng", "state"),
+        end=end,
+        expect_step=int(m.group(1)) if m else None,
     )
+    try:
+        state = json.loads(saved["state"])
+        if not isinstance(state, dict) or not isinstance(state.get("history"), list):
+            raise ValueError("no history")
+        rng = saved["rng"]["torch"]
+        if not isinstance(rng, torch.Tensor) or rng.dtype != torch.uint8:
+            raise ValueError("bad RNG state")
+        optim = saved["optimizer"]
+        groups = optim["param_groups"]
+        if len(groups) != len(opt.param_groups):
+            raise ValueError("the optimizer state belongs to another model")
+        params = [p for g in opt.param_groups for p in g["params"]]
+        ids = [i for g in groups for i in g["params"]]
+        if len(ids) != len(params):
+            raise ValueError("the optimizer state belongs to another model")
+        shapes = {i: tuple(p.shape) for i, p in zip(ids, params, strict=True)}
+        for i, entry in optim["state"].items():
+            for key in ("exp_avg", "exp_avg_sq"):
+                if key in entry and tuple(entry[key].shape) != shapes[i]:
+                    raise ValueError(f"optimizer {key} of parameter {i} has the wrong shape")
+    except (KeyError, TypeError, IndexError, ValueError, AttributeError) as exc:
+        raise CheckpointError(
+            f"{path}: corrupt trainer state ({type(exc).__name__}: {exc})"
+        ) from None
+    load_weights(policy.model, ckpt)  # checks names and shapes before copying
+    try:
+        opt.load_state_dict(optim)
+        torch.set_rng_state(rng)
+    except (KeyError, TypeError, IndexError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{path}: unusable optimizer or RNG state ({exc})") from None
+    return int(saved["step"]), state
+
+
+def resume_checkpoint(
+    out: Path, policy: Any, opt: Any, *, end: int, write: Callable[[str], None], name: str
+) -> tuple[Path, int, dict[str, Any]] | None:
+    """Restore the newest usable checkpoint of ``out`` (``None``: there is none).
+
+    A damaged checkpoint (a corrupt ``trainer_state.pt``, a stray ``iter-N`` beyond ``end``)
+    is set aside as ``iter-N.damaged`` with one line and the next older one is tried.
+
+    Raises:
+        thinkgym.checkpoints.CheckpointError: checkpoints exist and none is usable.
+    """
+    from thinkgym.checkpoints import restore_newest
+
+    found = restore_newest(
+        iteration_checkpoints(out),
+        lambda c: load_checkpoint(c, policy, opt, end=end),
+        write=write,
+        tag=name,
+    )
+    if found is None:
+        return None
+    ckpt, (start, state) = found
+    return ckpt, start, state
+
+
+def load_start_policy(spec: Any, device: Any = None) -> Any:
+    """The starting policy of ``spec`` (:func:`thinkgym.agents.registry.load_policy`: ``None``
+    is the shipped one), checked to be trainable (an LLM policy)."""
+    from thinkgym.agents.registry import load_policy, require_trainable
+
+    return require_trainable(load_policy(spec, device=device), spec, "GRPO/PPO")
 
 
 def frozen_copy(policy: Any) -> Any:
@@ -462,10 +585,10 @@ def grpo(
         log: one line per evaluation/checkpoint (default: ``tqdm.write``).
         stop_at: stop after this iteration (an interruption, for time-sliced jobs and tests).
     """
-    return _train(cfg, policy=policy, progress=progress, log=log, stop_at=stop_at)
+    return policy_gradient_loop(cfg, policy=policy, progress=progress, log=log, stop_at=stop_at)
 
 
-def _train(
+def policy_gradient_loop(
     cfg: Any,
     *,
     policy: Any = None,
@@ -477,7 +600,28 @@ def _train(
     critic_update: Callable[..., dict[str, float]] | None = None,
     name: str = "grpo",
 ) -> list[dict[str, Any]]:
-    """The loop shared by GRPO and PPO (PPO passes its critic and GAE advantages)."""
+    """The rollout -> advantages -> clipped update loop shared by GRPO and PPO.
+
+    GRPO calls it without hooks; PPO (:func:`thinkgym.learning.ppo.ppo`) passes all three.
+    Resume, checkpoints (with the critic), evaluation and logging are the loop's.
+
+    Args:
+        cfg: a :class:`GRPOConfig` (or a subclass such as ``PPOConfig``), validated here.
+        policy: the starting policy (default: ``cfg.policy``).
+        progress: a tqdm bar over iterations.
+        log: one line per evaluation/checkpoint (default: ``tqdm.write``).
+        stop_at: stop after this iteration.
+        critic: hook: an object with ``save(ckpt_dir)`` and ``load(ckpt_dir)``, saved with every
+            checkpoint and restored on resume.
+        advantage_fn: hook: ``advantage_fn(episodes) -> adv[e][t]``, one advantage per step of
+            each episode (default: :func:`group_advantages` as configured).
+        critic_update: hook: ``critic_update(episodes, rng) -> metrics``, called after the
+            advantages and before the policy update; its metrics join the iteration's row.
+        name: the run's name in log lines and the progress bar.
+
+    Returns:
+        The history, one dict per iteration.
+    """
     import torch
     from tqdm.auto import tqdm
 
@@ -492,6 +636,7 @@ def _train(
     write = log or tqdm.write
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    check_resume_config(out, cfg, write)
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2, sort_keys=True))
     if policy is None:
         policy = load_start_policy(cfg.policy, cfg.device)
@@ -505,9 +650,10 @@ def _train(
     make(cfg.env, **env_kwargs)  # fail early on bad env kwargs
     history: list[dict[str, Any]] = []
     start = 0
-    ckpt = latest_iteration_checkpoint(out)
-    if ckpt is not None:
-        start, state = load_checkpoint(ckpt, policy, opt)
+    resumed = resume_checkpoint(out, policy, opt, end=cfg.iterations, write=write, name=name)
+    ckpt = resumed[0] if resumed is not None else None
+    if resumed is not None:
+        ckpt, start, state = resumed
         history = state["history"]
         if critic is not None and "critic" in state:
             critic.load(ckpt)

@@ -13,8 +13,9 @@ iteration, top to bottom:
    every token of step ``t`` (the step's reward sits on its last token; the return-to-go of each of
    its tokens is the same). The critic regresses ``A_t + V(s_t)``.
 4. **Update**: the clipped surrogate against the behaviour log-probs and the KL to the frozen
-   starting policy, exactly as :mod:`thinkgym.learning.grpo` (shared code), then
-   ``vf_epochs`` passes of critic regression.
+   starting policy, exactly as :mod:`thinkgym.learning.grpo`: PPO runs GRPO's public loop
+   (:func:`~thinkgym.learning.grpo.policy_gradient_loop`) with its three hooks: the critic (saved
+   with each checkpoint), GAE advantages and the critic's regression (``vf_epochs`` passes).
 
 Checkpoints hold the critic and its optimizer beside the policy's; resume and the NaN stop work as
 in GRPO; ``out_dir/policy`` is the final policy.
@@ -31,7 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from thinkgym.learning.grpo import GRPOConfig, NonFiniteLossError, _train
+from thinkgym.learning.errors import NonFiniteLossError
+from thinkgym.learning.grpo import GRPOConfig, policy_gradient_loop
 
 __all__ = ["PPOConfig", "ppo", "Critic", "gae"]
 
@@ -261,7 +263,7 @@ def ppo(
             grad_clip=cfg.grad_clip,
         )
 
-    return _train(
+    return policy_gradient_loop(
         cfg,
         policy=policy,
         progress=progress,
