@@ -502,15 +502,25 @@ class ArithmeticEnv(ReasoningEnv):
         return StepCheck(ok=True, data=format_expr(new), text=f"{op_text} = {value}")
 
     def check_answer(self, state: EnvState, answer: str) -> tuple[bool, str]:
-        """Compare a final integer with the reference value (``Answer: 32``)."""
-        text = answer.rsplit("=", 1)[-1]
+        """Compare a final integer with the reference value (``Answer: 32``).
+
+        The answer is one integer; it may be written as the end of a true equation
+        (``Answer: (3 + 4) * 5 - 3 = 32``), and every side of that equation must have its value:
+        an answer with a false equation in it (``31 = 32``) is wrong.
+        """
+        sides = answer.split("=")
+        if any(not side.strip() for side in sides):
+            return False, f"the answer {answer!r} has an empty side; write 'Answer: 32'"
         try:
-            tree = read_expr(text)
+            trees = [read_expr(side) for side in sides]
+            values = [evaluate_int(tree) for tree in trees]
         except ValueError as exc:
             return False, f"could not read the answer {answer!r}: {exc}"
-        if tree[0] != "num":
+        if trees[-1][0] != "num":
             return False, f"the answer {answer!r} must be a single integer, e.g. 'Answer: 32'"
-        if int(tree[1]) == self._value(state.problem):
+        if len(set(values)) > 1:
+            return False, f"the answer {answer!r} holds a false equation"
+        if values[-1] == self._value(state.problem):
             return True, ""
         return False, "the answer is wrong"
 

@@ -75,13 +75,19 @@ def _describe(value: int) -> str:
     return f"an integer of {d + 1 if n >= 10**d else d} digits"
 
 
+MAX_CHECKED_PIN = 5
+"""Pins of at most this many numbers are searched for a solution (at most about a second);
+the search for six or more can take minutes, so such pins are accepted unsearched."""
+
+
 def check_pinned(numbers: Any, target: Any, counts: tuple[int, int]) -> dict[str, Any]:
     """Validate a pinned Countdown problem; return it as ``{"numbers": [...], "target": T}``.
 
     Raises:
         ValueError: naming the bad value and the fix: not a list of integers, a count outside
-            ``counts``, a number too long for a step to write (so it could never be used), or a
-            target no combination of the numbers can reach.
+            ``counts``, a number too long for a step to write (so it could never be used), a
+            target no combination of the numbers can reach, or (for at most
+            :data:`MAX_CHECKED_PIN` numbers) a puzzle with no solution (``1 1 1 5`` for 24).
     """
     if not isinstance(numbers, (list, tuple)):
         raise ValueError(
@@ -108,17 +114,24 @@ def check_pinned(numbers: Any, target: Any, counts: tuple[int, int]) -> dict[str
     if isinstance(target, bool) or not isinstance(target, (int, np.integer)):
         raise ValueError(f"options['target']={target!r} is not an integer; pass one, e.g. 24")
     nums = [int(v) for v in numbers]
+    t = int(target)
     # Every value the numbers make is p/q with |p|, q <= 2^(n-1) * prod(max(|v|, 1)) (each of
     # the n - 1 operations at most doubles the product of its operands' bounds).
     reach = 2 ** (len(nums) - 1)
     for v in nums:
         reach *= max(abs(v), 1)
-    t = int(target)
     if abs(t) > min(reach, limit - 1):
         raise ValueError(
             f"options['target'] is {_describe(t)}, which no combination of {nums} can reach "
             f"(none is larger than {_describe(min(reach, limit - 1))} in size); pass a reachable "
             "target"
+        )
+    if len(nums) <= MAX_CHECKED_PIN and not _solvable(
+        tuple(sorted(Fraction(v) for v in nums)), Fraction(t)
+    ):
+        raise ValueError(
+            f"no combination of {nums} with + - * / makes {t}: the puzzle has no solution; "
+            "pass numbers and a target that have one"
         )
     return {"numbers": nums, "target": t}
 
@@ -293,13 +306,31 @@ class CountdownEnv(ReasoningEnv):
     option_keys = ("numbers", "target", "problem")
 
     def problem_from_options(self, options: dict[str, Any]) -> dict[str, Any] | None:
-        """Pin a problem with ``{"numbers": [...], "target": T}``."""
+        """Pin a problem with ``{"numbers": [...], "target": T}`` or
+        ``{"problem": {"numbers": [...], "target": T}}`` (checked alike)."""
+        where = "options"
         if "numbers" not in options:
-            return super().problem_from_options(options)
+            problem = options.get("problem")
+            if problem is None:
+                return None
+            if not isinstance(problem, dict):
+                raise ValueError(
+                    f"options['problem'] must be a dict like {{'numbers': [3, 7, 25, 4], "
+                    f"'target': 103}}, got {type(problem).__name__}"
+                )
+            if "numbers" not in problem:
+                raise ValueError(
+                    f"options['problem'] has the keys {sorted(problem)}; it needs 'numbers' (and "
+                    "'target'), e.g. {'numbers': [3, 7, 25, 4], 'target': 103}"
+                )
+            options, where = problem, "options['problem']"
         numbers = options["numbers"]
         target = options.get("target", getattr(self, "fixed_target", None))
         if target is None:
-            raise ValueError('options need a "target" next to "numbers", e.g. {"target": 24}')
+            raise ValueError(
+                f'{where} needs a "target" next to "numbers", e.g. {{"numbers": [1, 2], '
+                '"target": 3}'
+            )
         return check_pinned(numbers, target, self.pin_counts)
 
     def problem_key(self, problem: dict[str, Any]) -> str:
@@ -428,7 +459,8 @@ class CountdownEnv(ReasoningEnv):
         return StepCheck(True, data=tuple(rest), text=text)
 
     def check_answer(self, state: EnvState, answer: str) -> tuple[bool, str]:
-        """The expression must use every given number once and equal the target."""
+        """The expression must use every given number once, only the operations of the steps
+        (``+ - * /``, no powers), and equal the target."""
         target = Fraction(state.problem["target"])
         text = answer
         if "=" in text:
@@ -441,7 +473,7 @@ class CountdownEnv(ReasoningEnv):
                 return False, f"the answer must equal {fmt(target)}, not {rhs.strip()}"
             text = lhs
         try:
-            tree = X.parse(text, max_chars=200, max_depth=20, max_nodes=60)
+            tree = _step_ops_only(X.parse(text, max_chars=200, max_depth=20, max_nodes=60))
             value = X.evaluate(tree)
         except X.ExprError as exc:
             return False, f"could not evaluate the answer: {exc}"
@@ -603,6 +635,24 @@ def _candidate_table(
     table = np.stack(rows)
     table.setflags(write=False)  # shared by every caller of the cache
     return tuple(texts), table
+
+
+def _step_ops_only(node: X.Node) -> X.Node:
+    """``node`` with negative literals folded (``-3`` is the number -3), refused (``ExprError``)
+    when it uses an operation no step can make: a power (``^``, ``**``) or a unary minus of an
+    expression."""
+    kind = node[0]
+    if kind == "num":
+        return node
+    if kind == "neg":
+        if node[1][0] == "num":
+            return ("num", -node[1][1])
+        raise X.ExprError("a minus sign in front of an expression is no step; use a - b")
+    if kind == "pow":
+        raise X.ExprError("powers (^, **) are not operations of this task; use + - * /")
+    if kind in _OPS.values():
+        return (kind, _step_ops_only(node[1]), _step_ops_only(node[2]))
+    raise X.ExprError(f"{kind!r} is not an operation of this task; use + - * /")
 
 
 def _index(values: list[Fraction], v: Fraction, skip: int) -> int:

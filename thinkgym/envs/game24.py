@@ -119,7 +119,14 @@ class Game24Env(CountdownEnv):
     option_keys = ("numbers", "target", "problem")
 
     def problem_from_options(self, options: dict[str, Any]) -> dict[str, Any] | None:
-        """Pin a puzzle with ``{"numbers": [a, b, c, d]}`` (the target is always 24)."""
+        """Pin a puzzle with ``{"numbers": [a, b, c, d]}`` (the target is always 24); a puzzle
+        with no solution (``1 1 1 5``) is refused."""
+        source = options if "numbers" in options else options.get("problem")
+        if isinstance(source, dict) and source.get("target", 24) != 24:
+            raise ValueError(
+                f"Game24's target is always 24, not {source.get('target')!r}; leave 'target' "
+                "out of options (or use Countdown-v0 for other targets)"
+            )
         problem = super().problem_from_options(options)
         if problem is not None and problem.get("target") != 24:
             raise ValueError(

@@ -10,6 +10,7 @@ import numpy as np
 
 from thinkgym.envs.base import ANSWER_PREFIX, EnvState, ReasoningEnv, StepCheck
 from thinkgym.expr import ExprError, Node, evaluate, parse, to_str
+from thinkgym.expr.answers import number_value
 
 __all__ = ["LinearEquationEnv", "EquationData", "linear_coefficients", "read_side"]
 
@@ -566,6 +567,11 @@ def _solution(problem: dict[str, Any]) -> Fraction:
 
 
 def _read_answer(answer: str) -> Fraction:
+    """The value of ``x = <number>`` (or ``<number> = x``, or a bare number).
+
+    The task asks for x solved: the value is one number literal (``3``, ``-5/3``, ``2.5``), not
+    a formula that still needs working (``(11 + 7)/(5 - 2)``, ``9 - 6``, ``3^1``).
+    """
     text = answer.strip()
     if "=" in text:
         lhs, rhs = _split(text)
@@ -575,8 +581,11 @@ def _read_answer(answer: str) -> Fraction:
             text = lhs
         else:
             raise ExprError("write the answer as 'x = <number>', e.g. 'Answer: x = 3'")
-    tree = read_side(text)
-    coef, value = linear_coefficients(tree, "answer")
-    if coef != 0:
-        raise ExprError("the answer must give x a number, e.g. 'Answer: x = 3'")
+    value = number_value(text)
+    if value is None:
+        read_side(text)  # an unreadable value says why; a readable formula is still refused
+        raise ExprError(
+            f"{text.strip()!r} is not a number: solve for x fully and write 'x = <number>', "
+            "e.g. 'Answer: x = 3' or 'Answer: x = -5/3'"
+        )
     return value
