@@ -89,3 +89,35 @@ def test_scripted_agents_play_every_env() -> None:
 def test_a_person_must_name_the_env() -> None:
     proc = play(stdin="")
     assert proc.returncode == 2 and "name the env" in proc.stderr
+
+
+def test_a_wrong_answer_says_wrong_and_the_next_piped_line_starts_the_next_episode() -> None:
+    steps = _oracle_steps("thinkgym/Arithmetic-v0", 1)
+    session = ["Answer: 123456789", *steps]
+    proc = play("arithmetic", "--seed", "0", "--episodes", "2", stdin="\n".join(session) + "\n")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "  wrong" in out and "rejected" not in out.split("== wrong answer")[0]
+    # the line after the lost episode was played in episode 2, not swallowed by a prompt
+    assert "== solved!" in out and out.rstrip().endswith("solved 1 of 2 episodes")
+
+
+def test_quit_before_any_episode_says_so() -> None:
+    proc = play("Game24", stdin="quit\n")
+    assert proc.returncode == 0
+    assert "quit before any episode ended" in proc.stdout
+
+
+def test_piped_control_bytes_are_escaped_not_written_raw() -> None:
+    hostile = "\x1b[2J\x1b]0;title\x07 1 + 1 = 2\u202e"
+    proc = play("Game24", stdin=hostile + "\nquit\n")
+    assert proc.returncode == 0
+    assert "\x1b" not in proc.stdout and "\x07" not in proc.stdout and "\u202e" not in proc.stdout
+    assert "\\x1b[2J" in proc.stdout
+
+
+def test_escape_keeps_text_and_layout() -> None:
+    from thinkgym.commands.play import escape
+
+    assert escape("7 × 3 = 21\n\tZoë €") == "7 × 3 = 21\n\tZoë €"
+    assert escape("a\x1b[31mb\x00") == "a\\x1b[31mb\\x00"

@@ -50,9 +50,9 @@ def _version() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``thinkgym`` command."""
-    from thinkgym.commands._common import HelpFormatter, add_command
+    from thinkgym.commands._common import HelpFormatter, Parser, add_command
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="thinkgym",
         description="Reasoning tasks as Gymnasium environments: play, train, search, benchmark.",
         epilog=_EPILOG,

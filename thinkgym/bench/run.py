@@ -189,12 +189,12 @@ def pass_at_n(env: Any, result: Any) -> bool | None:
 
 
 def task_depth(env: Any) -> int:
-    """Typical steps per solution (sizes planners to a budget; the solver on a throwaway seed)."""
-    try:
-        env.reset(seed=987_654)
-        return max(1, len(env.solve(env.get_state().problem)))
-    except (NotImplementedError, ValueError):
-        return 4
+    """Steps per solution that planners are sized for: :func:`thinkgym.search.task_depth
+    <thinkgym.search.registry.task_depth>` (the one rule :func:`~thinkgym.search.make_planner`
+    follows too)."""
+    from thinkgym.search.registry import task_depth as depth_of
+
+    return depth_of(env)
 
 
 def bench_guidance(prm: Any, orm: Any) -> RewardModelGuidance | None:

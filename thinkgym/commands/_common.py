@@ -14,6 +14,7 @@ import math
 import os
 import runpy
 import sys
+import typing
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -22,6 +23,7 @@ from typing import Any
 __all__ = [
     "CommandError",
     "HelpFormatter",
+    "Parser",
     "add_command",
     "add_config_arguments",
     "config_from_args",
@@ -43,12 +45,29 @@ __all__ = [
     "resolve_device_arg",
     "temperature_arg",
     "warn",
+    "validate_kwargs",
+    "check_env_kwargs",
+    "check_planner_kwargs",
     "writable_dir",
+    "writable_path",
 ]
 
 
 class CommandError(Exception):
     """A user-facing error: :func:`thinkgym.cli.main` prints its message on one line, exit 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors are one line with a hint, not the usage block.
+
+    ``thinkgym bench --budgets 0`` ends in ``thinkgym bench: error: argument --budgets: 0 must be
+    >= 1 (see `thinkgym bench --help`)`` and exit status 2.
+    """
+
+    def error(self, message: str) -> typing.NoReturn:
+        """Print ``message`` on one line with a pointer to ``--help``; exit 2."""
+        text = " ".join(message.split())
+        self.exit(2, f"{self.prog}: error: {text} (see `{self.prog} --help`)\n")
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -177,8 +196,11 @@ def existing_file(text: str) -> Path:
 def writable_dir(text: str) -> Path:
     """argparse type: a directory that exists and is writable, or can be created.
 
-    Nothing is created here; the check walks up to the nearest existing parent.
+    Nothing is created here; the check walks up to the nearest existing parent. An empty value
+    is refused (it would mean the current directory).
     """
+    if not text.strip():
+        raise argparse.ArgumentTypeError("'' is empty; give a path, e.g. runs/my-run")
     path = Path(text).expanduser()
     probe = path
     while not probe.exists():
@@ -190,6 +212,23 @@ def writable_dir(text: str) -> Path:
         raise argparse.ArgumentTypeError(f"{text!r} {what}")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise argparse.ArgumentTypeError(f"{text!r} is not writable ({str(probe)!r} is read-only)")
+    return path
+
+
+def writable_path(text: str) -> Path:
+    """argparse type: an output file or directory that can be written (an existing file is
+    overwritten; a missing one, with its missing parent directories, can be created).
+
+    Nothing is created here; an empty value is refused.
+    """
+    if not text.strip():
+        raise argparse.ArgumentTypeError("'' is empty; give a path, e.g. data/out.jsonl")
+    path = Path(text).expanduser()
+    if path.is_file():
+        if not os.access(path, os.W_OK):
+            raise argparse.ArgumentTypeError(f"{text!r} is read-only")
+        return path
+    writable_dir(text)
     return path
 
 
@@ -304,6 +343,7 @@ def add_command(
         name, help=help_line, description=doc, formatter_class=HelpFormatter
     )
     module.add_arguments(parser)
+    _alias_out(parser)
     for action in parser._actions:  # options without help text still show their default
         if action.help is None and action.option_strings and action.default is not None:
             if action.default is not argparse.SUPPRESS and action.default is not False:
@@ -320,6 +360,18 @@ def add_command(
         parser.set_defaults(_load_plugins=True)
     parser.set_defaults(func=module.run, _command_name=name)
     return parser
+
+
+def _alias_out(parser: argparse.ArgumentParser) -> None:
+    """Every command takes ``--out``; ``--out-dir`` is the same option (whichever it defines)."""
+    actions = parser._option_string_actions
+    out, out_dir = actions.get("--out"), actions.get("--out-dir")
+    if out is not None and out_dir is None:
+        out.option_strings.append("--out-dir")
+        actions["--out-dir"] = out
+    elif out_dir is not None and out is None:
+        out_dir.option_strings.insert(0, "--out")
+        actions["--out"] = out_dir
 
 
 def plugin_specs(args: argparse.Namespace) -> list[str]:
@@ -462,3 +514,152 @@ def config_from_args(args: argparse.Namespace, base: Any) -> Any:
         for f in dataclasses.fields(base):
             text = text.replace(f"{type(base).__name__}.{f.name}=", f"{_option(f.name)} ")
         raise CommandError(text) from None
+
+
+# ---------------------------------------------------------------------------- keyword arguments
+_GYM_MAKE_KWARGS = ("max_episode_steps", "autoreset", "disable_env_checker", "render_mode")
+
+
+def _keywords(target: Any) -> tuple[list[str], bool]:
+    """The keyword names ``target`` (a class or a function) accepts, following ``**kwargs``
+    up the base classes; and whether it still takes any keyword (an open ``**kwargs``)."""
+    import inspect
+
+    names: list[str] = []
+    funcs = (
+        [c.__init__ for c in target.__mro__ if "__init__" in vars(c)]
+        if isinstance(target, type)
+        else [target]
+    )
+    for func in funcs:
+        try:
+            params = inspect.signature(func).parameters.values()
+        except (TypeError, ValueError):  # a builtin without a signature
+            return names, True
+        open_kwargs = False
+        for p in params:
+            if p.name == "self" or p.kind in (p.VAR_POSITIONAL, p.POSITIONAL_ONLY):
+                continue
+            if p.kind is p.VAR_KEYWORD:
+                open_kwargs = True
+            elif p.name not in names:
+                names.append(p.name)
+        if not open_kwargs:
+            return names, False
+        if func is object.__init__:
+            break
+    return names, not isinstance(target, type)
+
+
+def validate_kwargs(
+    target: Any,
+    kwargs: dict[str, Any],
+    what: str,
+    *,
+    build: Callable[[dict[str, Any]], Any] | None = None,
+    reserved: dict[str, str] | None = None,
+    extra: Sequence[str] = (),
+) -> None:
+    """Check user keyword arguments against ``target``'s signature, then their values.
+
+    Every key must be a keyword ``target`` takes (its ``__init__`` for a class, following
+    ``**kwargs`` to the base classes); then ``build(kwargs)``, when given, constructs the
+    object cheaply so that its own checks (ranges, types) run before any long work.
+
+    Args:
+        target: the class or function the keywords go to.
+        kwargs: the keywords (parsed from a JSON option).
+        what: the option that gave them, e.g. ``"--planner-kwargs"`` (starts each message).
+        build: constructs the target from ``kwargs``; its ``ValueError``/``TypeError`` becomes
+            the error.
+        reserved: keys another option sets, mapped to that option (``{"reward": "--reward"}``).
+        extra: more accepted keys (e.g. ``gym.make``'s own).
+
+    Raises:
+        CommandError: one line naming the key or value and the fix.
+    """
+    import gymnasium as gym
+
+    name = getattr(target, "__name__", type(target).__name__)
+    if not isinstance(kwargs, dict):
+        raise CommandError(f"{what}: {kwargs!r} must be a JSON object like '{{\"key\": 1}}'")
+    for key, option in (reserved or {}).items():
+        if key in kwargs:
+            raise CommandError(
+                f"{what}: {key!r} is set by {option}; drop it from {what} and pass {option}"
+            )
+    names, open_kwargs = _keywords(target)
+    names = [n for n in dict.fromkeys([*names, *extra]) if n not in (reserved or {})]
+    if not open_kwargs:
+        for key in kwargs:
+            if key not in names:
+                hint = difflib.get_close_matches(str(key), names, n=1, cutoff=0.5)
+                did = f" (did you mean {hint[0]!r}?)" if hint else ""
+                raise CommandError(
+                    f"{what}: {key!r} is not an argument of {name}{did}; it takes "
+                    f"{', '.join(names) or 'none'}"
+                )
+    if build is None:
+        return
+    try:
+        obj = build(kwargs)
+    except (ValueError, TypeError, KeyError, gym.error.Error) as exc:
+        text = error_line(exc).split(" was raised from the environment creator")[0]
+        raise CommandError(f"{what}: {text.strip(chr(34) + chr(39))}") from None
+    close = getattr(obj, "close", None)
+    if callable(close):
+        close()
+
+
+def check_env_kwargs(
+    env: str, kwargs: dict[str, Any], what: str = "--env-kwargs", **options: Any
+) -> None:
+    """:func:`validate_kwargs` for an env: the keys against its class, the values by making it.
+
+    ``options`` go to :func:`validate_kwargs` (``reserved=``).
+    """
+    import gymnasium as gym
+
+    from thinkgym.envs import resolve_id
+
+    env_id = resolve_id(env)
+    spec = gym.spec(env_id)
+    target = spec.entry_point
+    if isinstance(target, str):
+        from gymnasium.envs.registration import load_env_creator
+
+        target = load_env_creator(target)
+
+    def build(kw: dict[str, Any]) -> Any:
+        return gym.make(env_id, **kw)
+
+    validate_kwargs(target, kwargs, what, build=build, extra=_GYM_MAKE_KWARGS, **options)
+
+
+class _NoPolicy:
+    """A policy that is never called: planners are built with it to check their arguments."""
+
+    def propose(self, observations: Any, n: int = 1, **kwargs: Any) -> list[list[Any]]:
+        raise RuntimeError("argument check only")
+
+
+def check_planner_kwargs(
+    planner: str, kwargs: dict[str, Any], what: str = "--planner-kwargs", **options: Any
+) -> None:
+    """:func:`validate_kwargs` for a registered planner: the keys against its constructor, the
+    values by building it (with a policy that is never called).
+
+    ``options`` go to :func:`validate_kwargs` (``reserved=``).
+    """
+    from thinkgym.search.registry import get_planner
+
+    try:
+        cls = get_planner(planner)
+    except KeyError as exc:
+        raise CommandError(error_line(exc).strip(chr(34) + chr(39))) from None
+
+    def build(kw: dict[str, Any]) -> Any:
+        return cls(_NoPolicy(), **kw)
+
+    reserved = {"policy": "--policy", **options.pop("reserved", {})}
+    validate_kwargs(cls, kwargs, what, build=build, reserved=reserved, **options)

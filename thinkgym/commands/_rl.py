@@ -59,4 +59,27 @@ def config_from_rl_args(args: argparse.Namespace, cls: type) -> Any:
         for f in dataclasses.fields(cls):
             text = text.replace(f"{f.name}=", f"--{f.name.replace('_', '-')} ")
         raise CommandError(text) from None
+    check_config_kwargs(cfg)
     return cfg
+
+
+def check_config_kwargs(cfg: Any) -> None:
+    """Check a config's ``env_kwargs`` and ``planner_kwargs`` before any work (one-line errors)."""
+    from thinkgym.commands._common import CommandError, check_env_kwargs, check_planner_kwargs
+
+    if getattr(cfg, "env_kwargs", None) is not None:
+        # RL trainers set the env's reward from --reward; expert iteration keeps the env's own
+        reserved = {"reward": "--reward"} if hasattr(cfg, "group_size") else {}
+        check_env_kwargs(cfg.env, cfg.env_kwargs, reserved=reserved)
+    if getattr(cfg, "planner_kwargs", None) is not None:
+        reserved = {"temperature": "--temperature", "seed": "--seed", "progress": "--no-progress"}
+        try:
+            check_planner_kwargs(cfg.planner, cfg.planner_kwargs, reserved=reserved)
+        except CommandError as exc:
+            default = type(cfg)().planner_kwargs
+            if cfg.planner_kwargs != default:
+                raise
+            raise CommandError(
+                f"{exc} (the default --planner-kwargs {json.dumps(default)} are not "
+                f"{cfg.planner}'s: pass --planner-kwargs '{{}}' or its own)"
+            ) from None

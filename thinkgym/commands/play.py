@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import unicodedata
 from typing import Any
 
 from thinkgym.commands._common import CommandError, env_name, positive_int, temperature_arg
@@ -133,7 +134,10 @@ def run(args: argparse.Namespace) -> int:
                 if args.agent == "human":
                     result = _play_human(inner, env_id, seed, holder, args)
                     if result is None:  # quit
-                        print(f"solved {solved} of {episodes} episodes")
+                        if episodes == 0:
+                            print("quit before any episode ended: solved 0 of 0 episodes")
+                        else:
+                            print(f"solved {solved} of {episodes} episodes")
                         return 0
                 else:
                     result = _play_agent(inner, env_id, seed, holder, args)
@@ -156,7 +160,7 @@ def _play_agent(env: Any, env_id: str, seed: int, holder: _PolicyHolder, args: A
     else:
         agent = holder.get()
     if not args.quiet:
-        print(f"== {env_id} seed={seed} agent={args.agent}\n{obs}")
+        _print(f"== {env_id} seed={seed} agent={args.agent}\n{obs}")
     total, done, t, rejected = 0.0, False, 0, False
     while not done:
         # after a rejected step a greedy policy would write it again: sample instead
@@ -170,34 +174,57 @@ def _play_agent(env: Any, env_id: str, seed: int, holder: _PolicyHolder, args: A
         if not args.quiet:
             lp = f"  log-prob {prop.logprob:.2f}" if args.agent == "policy" else ""
             verdict = f"rejected: {info['error']}" if info["error"] else "ok"
-            print(f"{args.agent}> {prop.text}    [{verdict}, reward {reward:+.2f}{lp}]")
+            _print(f"{args.agent}> {prop.text}    [{verdict}, reward {reward:+.2f}{lp}]")
     correct = bool(info.get("correct"))
     status = "solved" if correct else ("out of steps" if not env.get_state().done else "wrong")
     print(f"== {env_id} seed={seed} agent={args.agent} {status} return={total:+.2f}")
     return correct
 
 
+def escape(text: str) -> str:
+    """``text`` safe to write to a terminal: control and format characters (``ESC[2J``, OSC
+    titles, bidi overrides, ...) are shown as ``\\x1b``-style escapes; newlines and tabs stay."""
+    out = []
+    for ch in text:
+        if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Zl", "Zp", "Co", "Cs"):
+            out.append(ch)
+        else:
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+    return "".join(out)
+
+
+def _print(*parts: Any, end: str = "\n", flush: bool = False) -> None:
+    """``print`` with every part escaped (text from the player or the env may hold control bytes)."""
+    print(*(escape(str(p)) for p in parts), end=end, flush=flush)
+
+
+_PUSHED: list[str] = []  # a line read ahead (after an episode) that belongs to the next prompt
+
+
 def _read_line(prompt: str) -> str | None:
-    print(prompt, end="", flush=True)
-    line = sys.stdin.readline()
+    _print(prompt, end="", flush=True)
+    if _PUSHED:
+        line = _PUSHED.pop()
+    else:
+        line = sys.stdin.readline()
     if not line:
         print()
         return None
     if not sys.stdin.isatty():
-        print(line.rstrip("\n"))  # piped input: show it, so the output reads as a session
+        _print(line.rstrip("\n"))  # piped input: show it, so the output reads as a session
     return line.strip()
 
 
 def _play_human(env: Any, env_id: str, seed: int, holder: _PolicyHolder, args: Any) -> bool | None:
     """One episode at the terminal: True/False solved, ``None`` when the player quit."""
     obs, info = env.reset(seed=seed)
-    print(f"== {env_id} seed={seed}\n{obs}\n({_COMMANDS})")
+    _print(f"== {env_id} seed={seed}\n{obs}\n({_COMMANDS})")
     history: list[tuple[Any, float]] = []  # (state before the step, return before it)
     total = 0.0
     while True:
         line = _read_line("step> ")
         if line is None or line.lower() in ("quit", "exit", "q"):
-            print(f"== {env_id} seed={seed}: stopped, return={total:+.2f}")
+            _print(f"== {env_id} seed={seed}: stopped, return={total:+.2f}")
             return None
         if not line:
             continue
@@ -206,7 +233,7 @@ def _play_human(env: Any, env_id: str, seed: int, holder: _PolicyHolder, args: A
             print(f"  {_COMMANDS}\n  a step looks like the lines above it; 'Answer: ...' ends")
             continue
         if word == "show":
-            print(env.transcript())
+            _print(env.transcript())
             continue
         if word == "undo":
             if not history:
@@ -214,7 +241,7 @@ def _play_human(env: Any, env_id: str, seed: int, holder: _PolicyHolder, args: A
                 continue
             state, total = history.pop()
             env.set_state(state)
-            print(f"  undone; now:\n{env.transcript()}")
+            _print(f"  undone; now:\n{env.transcript()}")
             continue
         if word == "hint":
             _hint(env, holder, args, seed + len(history))
@@ -222,31 +249,52 @@ def _play_human(env: Any, env_id: str, seed: int, holder: _PolicyHolder, args: A
         history.append((env.get_state(), total))
         obs, reward, terminated, truncated, info = env.step(line)
         total += float(reward)
-        if info["error"]:
-            print(f"  rejected: {info['error']}  (reward {reward:+.2f}; `undo` takes it back)")
+        wrong = terminated and info.get("correct") is False
+        if wrong:  # a final answer that is not right: wrong, not rejected
+            why = f": {info['error']}" if info["error"] else ""
+            _print(f"  wrong{why}  (reward {reward:+.2f}; `undo` takes it back)")
+        elif info["error"]:
+            _print(f"  rejected: {info['error']}  (reward {reward:+.2f}; `undo` takes it back)")
         else:
             last = obs.splitlines()[-1] if obs else ""
             shown = f"  ->  {last}" if last.strip() != line.strip() else ""
-            print(f"  ok, reward {reward:+.2f}{shown}")
+            _print(f"  ok, reward {reward:+.2f}{shown}")
         if terminated or truncated:
             correct = bool(info.get("correct"))
             status = "solved!" if correct else ("wrong answer" if terminated else "out of steps")
-            print(f"== {status} return={total:+.2f} in {len(history)} steps\n{env.transcript()}")
+            _print(f"== {status} return={total:+.2f} in {len(history)} steps\n{env.transcript()}")
             if correct:
                 return True
-            again = _read_line("episode over: `undo` to go back, Enter to go on> ")
-            if again is None or again.lower() != "undo":
+            if not _undo_after_end():
                 return False
             state, total = history.pop()
             env.set_state(state)
-            print(f"  undone; now:\n{env.transcript()}")
+            _print(f"  undone; now:\n{env.transcript()}")
+
+
+def _undo_after_end() -> bool:
+    """After a lost episode: ``undo`` takes the last step back; an empty line goes on; any other
+    line is kept for the next prompt (piped steps of the next episode are not swallowed)."""
+    prompt = "episode over: `undo` to go back, Enter to go on> "
+    if sys.stdin.isatty():
+        again = _read_line(prompt)
+        return again is not None and again.lower() == "undo"
+    line = sys.stdin.readline()  # piped: look at the next line without showing a prompt
+    if line.strip().lower() == "undo":
+        _print(f"{prompt}undo")
+        return True
+    if line.strip():
+        _PUSHED.append(line)
+    elif line:
+        _print(prompt)
+    return False
 
 
 def _hint(env: Any, holder: _PolicyHolder, args: Any, seed: int) -> None:
     try:
         policy = holder.get()
     except (OSError, ValueError) as exc:
-        print(f"  no hint: {' '.join(str(exc).split())}")
+        _print(f"  no hint: {' '.join(str(exc).split())}")
         return
     props = policy.propose(
         [env.transcript()], args.hint_samples, temperature=1.0, merge_duplicates=True, seed=seed
@@ -254,4 +302,4 @@ def _hint(env: Any, holder: _PolicyHolder, args: Any, seed: int) -> None:
     props = sorted(props, key=lambda p: p.logprob, reverse=True)[: args.hints]
     print(f"  the policy's top candidates ({args.hint_samples} samples; log-prob, count):")
     for p in props:
-        print(f"    {p.logprob:8.2f}  {p.count:>3}x  {p.text}")
+        _print(f"    {p.logprob:8.2f}  {p.count:>3}x  {p.text}")

@@ -189,8 +189,15 @@ def root_state(env: ReasoningEnv, seed: int | None, problem: Any) -> EnvState:
         env: the env.
         seed: ``env.reset(seed=seed)`` when ``problem`` is ``None``.
         problem: reset options (``{"numbers": [...], "target": 24}``), the env's own problem dict,
-            or a problem string.
+            a problem string, or reset keyword arguments (``{"options": {...}}`` or
+            ``{"seed": 3}``, the items :func:`thinkgym.envs.eval_problems` returns).
     """
+    if isinstance(problem, dict) and problem and set(problem) <= {"options", "seed"}:
+        # reset keyword arguments, the one problem shape eval_problems() and rollouts use
+        seed = problem.get("seed", seed)
+        problem = problem.get("options")
+        if isinstance(problem, dict) and not problem:
+            problem = None
     if problem is None:
         env.reset(seed=seed)
         return env.get_state()

@@ -245,6 +245,9 @@ class Planner:
     ) -> tuple[str, list[SearchContext], list[int | None]]:
         """The env id, one search context per problem and the seeds (checked)."""
         env, env_id = resolve_env(env_or_id)
+        resize = self.__dict__.get("_size_on_plan")  # make_planner(budget=B) without an env
+        if resize is not None:
+            resize(self, env)
         if seeds is None and problems is None:
             raise ValueError("plan_many needs seeds=[...] or problems=[...]")
         count = len(seeds) if seeds is not None else len(problems or [])

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
+import functools
 import importlib
 from typing import Any
 
 from thinkgym.search.planner import Planner
 
-__all__ = ["register_planner", "make_planner", "get_planner", "list_planners", "BUILTIN_PLANNERS"]
+__all__ = [
+    "register_planner",
+    "make_planner",
+    "get_planner",
+    "list_planners",
+    "task_depth",
+    "BUILTIN_PLANNERS",
+    "DEFAULT_DEPTH",
+]
 
 BUILTIN_PLANNERS: dict[str, str] = {
     "greedy": "thinkgym.search.best_of_n:Greedy",
     "best_of_n": "thinkgym.search.best_of_n:BestOfN",
+    "best_of_n_vote": "thinkgym.search.best_of_n:BestOfNVote",
+    "best_of_n_weighted": "thinkgym.search.best_of_n:WeightedBestOfN",
     "beam": "thinkgym.search.beam:BeamSearch",
     "mcts": "thinkgym.search.mcts:MCTS",
+    "gumbel_mcts": "thinkgym.search.gumbel_mcts:GumbelMCTS",
+    "dvts": "thinkgym.search.dvts:DVTS",
+    "auto": "thinkgym.search.auto:AutoPlanner",
     "revision": "thinkgym.search.revision:SequentialRevision",
 }
 
@@ -73,9 +88,100 @@ def get_planner(name: str) -> type[Planner]:
     )
 
 
-def make_planner(name: str, policy: Any = None, **kwargs: Any) -> Planner:
-    """Build a registered planner: ``make_planner("beam", policy, beam_size=4)``."""
+DEFAULT_DEPTH = 4
+"""Steps per solution assumed when sizing a planner for a budget before its env is known."""
+
+
+def task_depth(env: Any, problems: int = 8) -> int:
+    """Steps per solution to size planners for: the longest of the task's solver's solutions to
+    ``problems`` throwaway problems (seeds from 987,654), so that a whole sample of a long problem
+    still fits (best-of-N samples in lockstep: a budget cut before the answer finishes none).
+
+    Sizes planners to a budget (:meth:`Planner.for_budget
+    <thinkgym.search.planner.Planner.for_budget>`, :func:`make_planner`, ``thinkgym bench``); a
+    task without a solver counts as :data:`DEFAULT_DEPTH` steps. The env you pass keeps its
+    state (a copy is measured).
+
+    Args:
+        env: the env (wrapped or not) or its id.
+        problems: throwaway problems measured.
+    """
+    from thinkgym.search.context import resolve_env
+
+    inner, _ = resolve_env(env)
+    try:  # a copy: the env you plan on keeps its state
+        inner = copy.deepcopy(inner)
+    except Exception:  # noqa: BLE001 - an env that cannot be copied is measured in place
+        pass
+    longest = 0
+    for seed in range(987_654, 987_654 + max(1, problems)):
+        try:
+            inner.reset(seed=seed)
+            longest = max(longest, len(inner.solve(inner.get_state().problem)))
+        except (NotImplementedError, ValueError, TypeError, KeyError, AttributeError):
+            break
+    return max(1, longest) if longest else DEFAULT_DEPTH
+
+
+def make_planner(
+    name: str,
+    policy: Any = None,
+    *,
+    budget: Any = None,
+    env: Any = None,
+    depth: int | None = None,
+    **kwargs: Any,
+) -> Planner:
+    """Build a registered planner, sized to its budget: ``make_planner("mcts", policy, budget=64)``.
+
+    With a policy-call ``budget`` the planner is sized the way :meth:`Planner.for_budget
+    <thinkgym.search.planner.Planner.for_budget>` sizes it (``thinkgym bench`` does the same):
+    best-of-N draws as many whole samples as fit (``n = budget // depth``), beam search and MCTS
+    choose their width and beams/simulations from the budget and the task's solution length.
+    The length is ``depth`` when given, else that of ``env``'s task (:func:`task_depth`); with
+    neither, the planner sizes itself for each env it plans on. Keyword arguments you pass
+    (``n=``, ``beam_size=``, ...) override the sizing. Without a budget the planner keeps its
+    defaults and nothing bounds its calls but its own size.
+
+    Args:
+        name: a registered planner name (:func:`list_planners`).
+        policy: the policy (``None``: a planner that takes none).
+        budget: policy calls per problem (an int), a :class:`~thinkgym.search.budget.Budget` or
+            a dict of units; ``None``: unlimited.
+        env: the env (or its id) to size for.
+        depth: steps of a typical solution (overrides ``env``'s).
+        **kwargs: the planner's own arguments (``guidance``, ``temperature``, ``seed``, ...).
+
+    Returns:
+        The planner.
+
+    Raises:
+        KeyError: unknown name.
+        ValueError: ``depth`` < 1, or a bad argument of the planner.
+    """
     cls = get_planner(name)
     if policy is None:
-        return cls(**kwargs)
-    return cls(policy, **kwargs)
+        return cls(**({"budget": budget} if budget is not None else {}), **kwargs)
+    if budget is None:
+        return cls(policy, **kwargs)
+    if depth is None and env is not None:
+        depth = task_depth(env)
+    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 1):
+        raise ValueError(f"depth={depth!r} must be a positive integer (steps per solution)")
+    planner = cls.for_budget(policy, budget, depth=depth or DEFAULT_DEPTH, **kwargs)
+    calls = planner.budget.policy_calls
+    sized_by_hand = calls is None or set(cls.sizing(calls, DEFAULT_DEPTH)) <= set(kwargs)
+    if depth is None and cls.budgeted and not sized_by_hand:
+        planner._size_on_plan = functools.partial(_size_for_env, dict(kwargs))
+    return planner
+
+
+def _size_for_env(kwargs: dict[str, Any], planner: Planner, env: Any) -> None:
+    """Resize ``planner`` (built by :func:`make_planner` without env or depth) for ``env``."""
+    depth = task_depth(env)
+    if planner.__dict__.get("_sized_depth", DEFAULT_DEPTH) == depth:
+        return
+    sized = type(planner).for_budget(planner.policy, planner.budget, depth=depth, **kwargs)
+    hook = planner.__dict__.get("_size_on_plan")
+    planner.__dict__.update(vars(sized))
+    planner._size_on_plan, planner._sized_depth = hook, depth
