@@ -8,49 +8,22 @@ from typing import Any
 
 from thinkgym.agents.base import Policy
 from thinkgym.search.context import Candidate, SearchContext
-from thinkgym.search.guidance import AGGREGATES, Guidance, RewardModelGuidance
+from thinkgym.search.guidance import AGGREGATES, Guidance, RewardModelGuidance, with_aggregate
 from thinkgym.search.planner import Outcome, Planner
 from thinkgym.search.requests import ScoreRequest
+from thinkgym.search.selection import normalize_answer, pick, weighted_votes
 
-__all__ = ["BestOfN", "Greedy", "normalize_answer", "pick", "weighted_votes"]
+__all__ = [
+    "BestOfN",
+    "BestOfNVote",
+    "WeightedBestOfN",
+    "Greedy",
+    "normalize_answer",
+    "pick",
+    "weighted_votes",
+]
 
 SELECTIONS = ("vote", "orm", "prm", "logprob", "guidance")
-
-
-def weighted_votes(values: list[str], scores: list[float]) -> dict[str, float]:
-    """Each value's summed reward-model score (NaN and negative scores count as 0)."""
-    mass: dict[str, float] = {}
-    for value, score in zip(values, scores, strict=True):
-        w = float(score)
-        mass[value] = mass.get(value, 0.0) + (w if w > 0 else 0.0)  # NaN > 0 is False
-    return mass
-
-
-def pick(
-    values: list[str],
-    logprobs: list[float],
-    scores: list[float] | None = None,
-    *,
-    weighted: bool = False,
-) -> int:
-    """Index of the selected sample among finished ones (``values``: their normalised answers).
-
-    ``scores=None``: majority vote over ``values``, ties broken by (per-token) log-prob;
-    otherwise the best score, ties by log-prob; ``weighted=True``: the value with the largest
-    summed score (:func:`weighted_votes`), then its best-scored sample. The first of equals wins.
-    """
-    if scores is None:
-        votes = Counter(values)
-        return max(range(len(values)), key=lambda k: (votes[values[k]], logprobs[k]))
-    if weighted:
-        mass = weighted_votes(values, scores)
-        return max(range(len(values)), key=lambda k: (mass[values[k]], scores[k]))
-    return max(range(len(values)), key=lambda k: (scores[k], logprobs[k]))
-
-
-def normalize_answer(answer: str) -> str:
-    """The final value of an answer for voting: the text after the last ``=``, spaces removed."""
-    return answer.rsplit("=", 1)[-1].replace(" ", "").strip()
 
 
 class BestOfN(Planner):
@@ -72,7 +45,8 @@ class BestOfN(Planner):
             ``LearnedRewardModel``, any object with ``score_transcripts`` / ``score_steps``, or a
             :class:`~thinkgym.search.guidance.RewardModelGuidance`), or any guidance for
             ``select="guidance"``.
-        aggregate: PRM aggregation: ``min``, ``prod``, ``last`` or ``mean``.
+        aggregate: PRM aggregation: ``min``, ``prod``, ``last`` or ``mean`` (``None``: the
+            guidance's own, ``min`` for a bare reward model); a PRM guidance is re-aggregated.
         weighted_vote: with ``select="orm"``/``"prm"``, pick the final value with the largest
             *sum* of reward-model scores over the samples that reach it (RM-weighted majority
             vote, as in Uesato et al. 2022 and Math-Shepherd), then its best-scored sample;
@@ -89,11 +63,11 @@ class BestOfN(Planner):
         n: int = 8,
         select: str | None = None,
         guidance: Any = None,
-        aggregate: str = "min",
+        aggregate: str | None = None,
         weighted_vote: bool = False,
         **kwargs: Any,
     ) -> None:
-        if aggregate not in AGGREGATES:
+        if aggregate is not None and aggregate not in AGGREGATES:
             raise ValueError(f"aggregate={aggregate!r} is not one of {AGGREGATES}")
         if select is not None and select not in SELECTIONS:
             raise ValueError(f"select={select!r} is not one of {SELECTIONS}")
@@ -104,8 +78,9 @@ class BestOfN(Planner):
                     "or use select='vote'"
                 )
             if not isinstance(guidance, Guidance):
-                guidance = RewardModelGuidance(guidance, kind=select, aggregate=aggregate)
+                guidance = RewardModelGuidance(guidance, kind=select, aggregate=aggregate or "min")
         super().__init__(policy, guidance=guidance, **kwargs)
+        self.guidance = with_aggregate(self.guidance, aggregate)
         if select is None:
             if self.guidance is None:
                 select = "vote"
@@ -130,7 +105,7 @@ class BestOfN(Planner):
         self.n = int(n)
         self.select = select
         self.weighted_vote = bool(weighted_vote)
-        self.aggregate = aggregate
+        self.aggregate = getattr(self.guidance, "aggregate", aggregate)
 
     @classmethod
     def sizing(cls, policy_calls: int, depth: int) -> dict[str, Any]:
@@ -193,7 +168,14 @@ class BestOfN(Planner):
             return Outcome(
                 steps=list(c.state.steps),
                 state=c.state,
-                candidates=[{"answer": c.state.answer, "solved": True, "sample": found}],
+                candidates=[
+                    {
+                        "answer": c.state.answer,
+                        "solved": True,
+                        "sample": found,
+                        "steps": list(c.state.steps),
+                    }
+                ],
                 info={"samples": self.n, "finished": len(finals), "select": "verified"},
             )
         usable = [f for f in finals if f[1].state.correct is not False]
@@ -215,6 +197,7 @@ class BestOfN(Planner):
                     "solved": c.state.correct,
                     "votes": votes.get(key, 0),
                     "logprob": c.path_logprob,
+                    "steps": list(c.state.steps),
                 }
             )
         score_of = {i: float(sc) for (i, _, _), sc in zip(usable, scores, strict=False)}
@@ -234,6 +217,67 @@ class BestOfN(Planner):
         )
         _, c, _ = usable[best]
         return Outcome(steps=list(c.state.steps), state=c.state, candidates=cands_json, info=info)
+
+
+class BestOfNVote(BestOfN):
+    """Best-of-N by majority vote over the final values (ties by log-prob), whatever guidance it
+    is handed: the reward-model-free row of a bench that hands every planner a PRM.
+
+    Args:
+        policy: the policy.
+        n: samples per problem.
+        **kwargs: see :class:`BestOfN` (``select`` is fixed; ``guidance`` is ignored).
+    """
+
+    name = "best_of_n_vote"
+
+    def __init__(self, policy: Policy, *, n: int = 8, guidance: Any = None, **kwargs: Any) -> None:
+        if "select" in kwargs:
+            raise ValueError("best_of_n_vote fixes select='vote'; use best_of_n to choose it")
+        kwargs.pop("aggregate", None)
+        super().__init__(policy, n=n, select="vote", guidance=None, **kwargs)
+
+
+class WeightedBestOfN(BestOfN):
+    """Best-of-N by reward-model-weighted majority vote: the final value with the largest sum of
+    (aggregated) PRM or ORM scores, then its best-scored sample. Without a reward model it is a
+    plain majority vote.
+
+    Args:
+        policy: the policy.
+        n: samples per problem.
+        guidance: the reward model (or its :class:`RewardModelGuidance`).
+        aggregate: PRM step-score aggregation (``min``, ``prod``, ``last``, ``mean``; ``None``:
+            the guidance's own).
+        **kwargs: see :class:`BestOfN`.
+    """
+
+    name = "best_of_n_weighted"
+
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        n: int = 8,
+        guidance: Any = None,
+        aggregate: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if "select" in kwargs or "weighted_vote" in kwargs:
+            raise ValueError(
+                "best_of_n_weighted fixes select and weighted_vote; use best_of_n to choose them"
+            )
+        rm = isinstance(guidance, RewardModelGuidance) or (
+            guidance is not None and not isinstance(guidance, (Guidance, str))
+        )
+        super().__init__(
+            policy,
+            n=n,
+            guidance=guidance if rm else None,
+            aggregate=aggregate,
+            weighted_vote=rm,
+            **kwargs,
+        )
 
 
 class Greedy(BestOfN):

@@ -39,6 +39,7 @@ __all__ = [
     "FunctionGuidance",
     "as_guidance",
     "aggregate_scores",
+    "with_aggregate",
     "GUIDANCE_NAMES",
 ]
 
@@ -329,6 +330,29 @@ class FunctionGuidance(Guidance):
 
     def __repr__(self) -> str:
         return f"FunctionGuidance(name={self.name!r})"
+
+
+def with_aggregate(guidance: Guidance | None, aggregate: str | None) -> Guidance | None:
+    """``guidance`` with its PRM step scores aggregated by ``aggregate``.
+
+    A :class:`RewardModelGuidance` PRM with another aggregation becomes a new one over the same
+    model (``min``, ``prod``, ``last`` or ``mean``); anything else (an ORM, other guidance,
+    ``None``, or ``aggregate=None``) comes back unchanged.
+
+    Raises:
+        ValueError: ``aggregate`` is not one of ``min``, ``prod``, ``last``, ``mean``.
+    """
+    if aggregate is None:
+        return guidance
+    if aggregate not in AGGREGATES:
+        raise ValueError(f"aggregate={aggregate!r} is not one of {AGGREGATES}")
+    if (
+        isinstance(guidance, RewardModelGuidance)
+        and guidance.kind == "prm"
+        and guidance.aggregate != aggregate
+    ):
+        return RewardModelGuidance(guidance.model, kind="prm", aggregate=aggregate)
+    return guidance
 
 
 GUIDANCE_NAMES = ("logprob", "entropy", "env")
