@@ -10,8 +10,12 @@ import numpy as np
 
 from thinkgym.envs.base import ANSWER_PREFIX, EnvState, ReasoningEnv, StepCheck
 from thinkgym.expr import ExprError, Node, apply, parse
+from thinkgym.expr.answers import number_value
 
 __all__ = ["ArithmeticEnv", "format_expr", "read_expr", "count_ops", "evaluate_int"]
+
+MAX_DIFFICULTY = 4
+"""The hardest ``difficulty`` (a tree of depth 5, 3-digit numbers, ``+ - * /``)."""
 
 PROBLEM_PREFIX = "Evaluate:"
 _BINARY = ("add", "sub", "mul", "div")
@@ -253,7 +257,7 @@ class ArithmeticEnv(ReasoningEnv):
       1          2     2      ``+ - *``    1000
       2          3     2      ``+ - *``    1000
       3          4     2      ``+ - * /``  1000
-      >= 4       5     3      ``+ - * /``  10000
+      4          5     3      ``+ - * /``  10000
       ========== ===== ====== ============ =====================
 
     * ``depth``: height of the expression tree (1 to 5); a tree of depth d has d to 2**d - 1
@@ -286,6 +290,12 @@ class ArithmeticEnv(ReasoningEnv):
         verify_steps: bool = True,
         **kwargs: Any,
     ) -> None:
+        if isinstance(difficulty, (int, np.integer)) and not isinstance(difficulty, bool):
+            if difficulty > MAX_DIFFICULTY:
+                raise ValueError(
+                    f"difficulty={difficulty!r} must be 0 to {MAX_DIFFICULTY} (the hardest); for "
+                    "harder problems raise depth, digits or max_value"
+                )
         super().__init__(difficulty=difficulty, **kwargs)
         if not isinstance(verify_steps, bool):
             raise ValueError(
@@ -523,6 +533,22 @@ class ArithmeticEnv(ReasoningEnv):
         if values[-1] == self._value(state.problem):
             return True, ""
         return False, "the answer is wrong"
+
+    def answer_form_error(self, answer: str) -> str:
+        """Why ``answer`` is not of the task's answer form, whatever its value (``""`` if it is):
+        one integer, possibly the end of a true equation. Rewards that grade the value another
+        way (``OutcomeVerifier(use_verify=True)``) check this first."""
+        sides = answer.split("=")
+        if number_value(sides[-1]) is None or number_value(sides[-1]).denominator != 1:
+            return f"the answer {answer!r} must end in a single integer, e.g. 'Answer: 32'"
+        if len(sides) > 1:
+            try:
+                values = {evaluate_int(read_expr(side)) for side in sides}
+            except ValueError as exc:
+                return f"could not read the answer {answer!r}: {exc}"
+            if len(values) > 1:
+                return f"the answer {answer!r} holds a false equation"
+        return ""
 
     def reference_answer(self, problem: dict[str, Any]) -> str:
         """The value of the expression, as text."""

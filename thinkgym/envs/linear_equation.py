@@ -491,6 +491,16 @@ class LinearEquationEnv(ReasoningEnv):
             return True, ""
         return False, "the answer is wrong"
 
+    def answer_form_error(self, answer: str) -> str:
+        """Why ``answer`` is not ``x = <number>`` (``""`` when it is), whatever its value.
+        Rewards that grade the value another way (``OutcomeVerifier(use_verify=True)``) check
+        this first, so an unsolved formula (``x = 9 - 6``) never pays."""
+        try:
+            _read_answer(answer)
+        except ExprError as exc:
+            return str(exc)
+        return ""
+
     def reference_answer(self, problem: dict[str, Any]) -> str:
         """``x = <solution>``, e.g. ``x = 3`` or ``x = -5/3``."""
         return f"x = {_fmt_num(_solution(problem))}"

@@ -1141,11 +1141,16 @@ class MathWordEnv(ReasoningEnv):
                 return StepCheck(ok=False, error=error)
         return StepCheck(ok=True, data=None)
 
+    def answer_form_error(self, answer: str) -> str:
+        """Why ``answer`` is not one value (``""`` when it is): hedges, comparisons, code
+        (:func:`answer_problem`). Rewards that grade the value another way check this first."""
+        return answer_problem(A.extract(answer).text) or answer_problem(answer)
+
     def check_answer(self, state: EnvState, answer: str) -> tuple[bool, str]:
         """Compare the final answer with the reference."""
         if not answer.strip():
             return False, "the answer is empty; write 'Answer: <number>'"
-        problem = answer_problem(A.extract(answer).text) or answer_problem(answer)
+        problem = self.answer_form_error(answer)
         if problem:  # one value, whatever the checker: a hedge or code is never right
             return False, problem
         ref = str(state.problem["answer"])

@@ -36,8 +36,6 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from thinkgym.envs.base import EnvState
-
 __all__ = [
     "INSTRUCTION",
     "reward_function",
@@ -81,9 +79,15 @@ def _pose(env: Any, problem: Any = None, seed: Any = None, **_: Any) -> str:
             problem = json.loads(problem)
         if not isinstance(problem, dict):
             raise ValueError(f"the 'problem' column must hold a dict or its JSON, got {problem!r}")
-        env.reset(seed=None if seed is None else int(seed))
-        env.set_state(EnvState(problem=problem, data=env.initial_data(problem)))
-        return env.transcript()
+        # checked as reset(options=...) checks a pinned problem: a problem the task cannot pose
+        # ({"numbers": [24], "target": 24}) is refused, never scored
+        try:
+            obs, _ = env.reset(
+                seed=None if seed is None else int(seed), options={"problem": problem}
+            )
+        except ValueError as exc:
+            raise ValueError(f"the 'problem' column holds {str(problem)[:80]!r}: {exc}") from None
+        return obs
     if seed is None:
         raise ValueError(
             "the example has neither a 'problem' nor a 'seed' column; build the dataset with "

@@ -22,7 +22,9 @@ class OutcomeVerifier(ComposableReward):
     ``use_verify=True`` and a task whose answer is a value to match against a reference
     (``outcome_needs_reference``: Arithmetic, LinearEquation), the answer is judged by
     :func:`thinkgym.rewards.verify` against :meth:`~ReasoningEnv.reference_answer` instead, so
-    free-form answers (``\\frac{1}{2}`` for ``0.5``) also count.
+    free-form answers (``\\frac{1}{2}`` for ``0.5``) also count; the task's answer form
+    (``answer_form_error``: ``x = <number>`` for LinearEquation, one value for MathWord) is
+    checked first.
 
     Steps earn nothing (:meth:`process` is 0).
 
@@ -61,6 +63,14 @@ class OutcomeVerifier(ComposableReward):
             if ref is not None:
                 from thinkgym.rewards.verify import verify
 
+                # the task's answer form first: verify grades the value, not the form, and
+                # an unsolved formula (x = 9 - 6) or a hedge (at least 34) is never right
+                form = getattr(env, "answer_form_error", None)
+                try:
+                    if callable(form) and form(state.answer):
+                        return False
+                except _EXPECTED:
+                    return False
                 return bool(verify(state.answer, str(ref)))
         try:
             ok, _ = env.check_answer(state, state.answer)
