@@ -22,7 +22,6 @@ import dataclasses
 import difflib
 import re
 from collections import OrderedDict
-from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -34,7 +33,6 @@ from thinkgym.envs.base import (
     ReasoningEnv,
     Reward,
     StepCheck,
-    Transition,
 )
 
 __all__ = [
@@ -53,6 +51,7 @@ UNSUPPORTED: dict[str, str] = {
 }
 """reasoning-gym tasks that cannot be built with their default config, and why."""
 
+_TAG_RE = re.compile(r"^\[rg:([A-Za-z0-9_]+) #(\d+)\]$")
 _ESCAPE_RE = re.compile(r"\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})|\\n")
 _DEFAULT_DATASET_SIZE = 5_000
 
@@ -141,9 +140,11 @@ class PartialCreditReward(Reward):
     """The task's own score of the final answer (0 to 1, partial credit kept); steps earn 0."""
 
     def outcome(self, state: EnvState) -> float:
-        """The ``score_answer`` of the answer (0 when there is none)."""
-        data = state.data if isinstance(state.data, dict) else {}
-        return float(data.get("score", 1.0 if state.correct else 0.0))
+        """The ``score_answer`` of the answer (1/0 by ``correct`` when not bound to the env)."""
+        env = self.env
+        if isinstance(env, ReasoningGymEnv) and state.answer is not None:
+            return env.score(state.problem, state.answer)
+        return 1.0 if state.correct else 0.0
 
 
 class ReasoningGymEnv(ReasoningEnv):
@@ -280,12 +281,12 @@ class ReasoningGymEnv(ReasoningEnv):
         if "index" in options:
             problem = {"index": options["index"]}
         elif options.get("problem") is not None:
-            problem = options["problem"]
-            if not isinstance(problem, dict) or set(problem) != {"index"}:
+            given = options["problem"]
+            if not isinstance(given, dict) or "index" not in given:
                 raise ValueError(
-                    f"options['problem'] must be {{'index': i}} for {self.task}, got {problem!r}"
+                    f"options['problem'] must be {{'index': i}} for {self.task}, got {given!r}"
                 )
-            problem = dict(problem)
+            problem = {"index": given["index"]}
         else:
             return None
         self._index(problem)
@@ -297,8 +298,52 @@ class ReasoningGymEnv(ReasoningEnv):
         return self.entry(problem)["question"].strip()
 
     def format_problem(self, problem: dict[str, Any]) -> str:
-        """The question, escaped into the charset."""
-        return escape_text(self.entry(problem)["question"].strip())
+        """A tag line ``[rg:<task> #<index>]``, then the question escaped into the charset.
+
+        The tag makes a transcript readable back (:meth:`parse_problem`) without the generator's
+        state: the index regenerates the entry.
+        """
+        index = self._index(problem)
+        question = escape_text(self.entry(problem)["question"].strip())
+        return f"[rg:{self.task} #{index}]\n{question}"
+
+    def parse_problem(self, text: str) -> dict[str, Any]:
+        """The problem of a transcript's tag line (checked against the question when given).
+
+        Raises:
+            ValueError: no tag of this task, or a question that this env's config does not pose
+                at that index (another ``dataset_seed`` or task config).
+        """
+        first, _, rest = text.partition("\n")
+        m = _TAG_RE.match(first.strip())
+        if m is None or m.group(1) != self.task:
+            raise ValueError(f"{text[:80]!r} does not start with a [rg:{self.task} #<index>] tag")
+        problem = {"index": int(m.group(2))}
+        self._index(problem)
+        head = self.format_problem(problem)
+        if rest and not (text.startswith(head) or head.startswith(text)):
+            raise ValueError(
+                f"the question after {first} is not this env's problem {problem['index']} (made "
+                "with another dataset_seed or task config?)"
+            )
+        return problem
+
+    def state_from_transcript(self, text: str) -> EnvState:
+        """Rebuild the state of a transcript: the tagged problem, then one step per line.
+
+        Raises:
+            ValueError: the transcript is not one of this env's problems, or holds a rejected step.
+        """
+        problem = self.parse_problem(text)
+        head = self.format_problem(problem)
+        if text != head and not text.startswith(head + "\n"):
+            raise ValueError(f"the transcript does not start with problem {problem['index']}")
+        state = self.initial_state(problem)
+        for line in text[len(head) + 1 :].split("\n") if text != head else []:
+            state, ok, error = self.apply(state, line)
+            if not ok:
+                raise ValueError(f"step {line!r} of the transcript is rejected: {error}")
+        return state
 
     def initial_data(self, problem: dict[str, Any]) -> Any:
         """No working state: steps are free-form."""
@@ -316,38 +361,27 @@ class ReasoningGymEnv(ReasoningEnv):
 
     def score(self, problem: dict[str, Any], answer: str) -> float:
         """The task's ``score_answer`` of ``answer`` (escapes decoded), clipped to [0, 1]."""
+        key = (self._index(problem), answer)
+        last = self._last_score
+        if last is not None and last[:2] == key:
+            return last[2]
         item = self.entry(problem)
         try:
             value = float(self.dataset.score_answer(unescape_answer(answer), item))
         except Exception:  # noqa: BLE001 - a task's scorer failing on odd text scores 0
-            return 0.0
-        if not np.isfinite(value):
-            return 0.0
-        return float(min(1.0, max(0.0, value)))
+            value = 0.0
+        value = float(min(1.0, max(0.0, value))) if np.isfinite(value) else 0.0
+        self._last_score = (*key, value)
+        return value
 
     def check_answer(self, state: EnvState, answer: str) -> tuple[bool, str]:
         """Correct when the task scores the answer 1; partial credit is kept for the reward."""
         value = self.score(state.problem, answer)
-        self._last_score = (self._index(state.problem), answer, value)
         if value >= 1.0:
             return True, ""
         if value > 0:
             return False, f"partly right: {self.task} scores it {value:.3g}"
         return False, f"{self.task} scores it 0"
-
-    def transition(self, state: EnvState, action: Any, *, use_reference: bool) -> Transition:
-        """The base transition; an answer graded with the reference keeps its score in ``data``."""
-        move = super().transition(state, action, use_reference=use_reference)
-        new = move.state
-        if move.accepted and new.done and use_reference:
-            last = self._last_score
-            key = (self._index(new.problem), new.answer or "")
-            value = last[2] if last is not None and last[:2] == key else None
-            if value is None:
-                value = self.score(new.problem, new.answer or "")
-            new = replace(new, data={"score": value})
-            move = move._replace(state=new)
-        return move
 
     def reference_answer(self, problem: dict[str, Any]) -> str | None:
         """The entry's answer as reasoning-gym stores it (some tasks accept others too)."""
@@ -355,11 +389,13 @@ class ReasoningGymEnv(ReasoningEnv):
         return None if answer is None else str(answer)
 
     def solve(self, problem: dict[str, Any]) -> list[str]:
-        """One step: the stored answer (escaped). Tasks with several right answers may score
-        it below 1 (their stored answer is an example or empty)."""
-        answer = self.reference_answer(problem) or ""
-        return [f"{ANSWER_PREFIX} {_escape_answer(answer)}"]
+        """Two steps: a line stating the stored answer, then the answer line (escaped). Tasks
+        with several right answers may score it below 1 (their stored answer is an example)."""
+        answer = _escape_answer(self.reference_answer(problem) or "")
+        said = f"The answer is {answer}"[: self.max_step_chars]
+        return [said, f"{ANSWER_PREFIX} {answer}"]
 
     def max_observation_chars(self) -> int:
-        """The question (escaped, up to 10 characters per character) plus the steps."""
-        return 10 * self.max_problem_chars + (self.max_steps + 1) * (self.max_step_chars + 1)
+        """The tag and question (escaped, up to 10 characters per character) plus the steps."""
+        tag = 64
+        return tag + 10 * self.max_problem_chars + (self.max_steps + 1) * (self.max_step_chars + 1)
