@@ -39,6 +39,7 @@ __all__ = [
     "model_dir",
     "nonneg_int",
     "plugin_specs",
+    "policy_spec",
     "positive_float",
     "positive_int",
     "probability",
@@ -438,10 +439,26 @@ def model_dir(text: str) -> str:
         raise argparse.ArgumentTypeError(error_line(exc)) from None
 
 
+def policy_spec(text: str) -> str:
+    """argparse type: a policy spec for :func:`thinkgym.agents.registry.load_policy`.
+
+    ``default``, a registered name (``random``, ``oracle``, a ``--plugin``'s), a model
+    directory (``config.json`` inside; nothing is downloaded) or ``FILE.py:FACTORY``. Checked
+    without loading any weights.
+    """
+    from thinkgym.agents.registry import check_policy_spec
+    from thinkgym.checkpoints import CheckpointError
+
+    try:
+        return check_policy_spec(text)
+    except (FileNotFoundError, CheckpointError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(error_line(exc)) from None
+
+
 # config fields whose name says what they hold get a type that checks the value at parse time
 _NAMED_TYPES: dict[str, Callable[[str], str]] = {
-    "policy": model_dir,
-    "init": model_dir,
+    "policy": policy_spec,
+    "init": policy_spec,
     "env": env_name,
     "env_id": env_name,
     "device": device_arg,
