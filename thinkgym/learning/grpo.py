@@ -58,10 +58,14 @@ __all__ = [
     "NonFiniteLossError",
     "policy_gradient_loop",
     "resume_checkpoint",
+    "filter_groups",
 ]
 
 _CKPT_RE = re.compile(r"^iter-(\d+)$")
 ADVANTAGES = ("outcome", "step")
+CURRICULA = ("none", "pass_rate")
+SCALES = ("group", "batch", "none")
+LOSS_AGGS = ("token", "sequence")
 
 
 from thinkgym.learning.errors import NonFiniteLossError  # noqa: E402  (re-exported)
@@ -120,6 +124,45 @@ class GRPOConfig:
     """seed of problems, sampling and minibatch order"""
     device: str | None = None
     """``None``/``auto``, ``cpu``, ``cuda``"""
+    dynamic_sampling: bool = False
+    """drop groups whose returns are all equal (no outcome signal) and sample more problems
+    until ``problems_per_iter`` groups carry signal or ``max_gen_batches`` is spent (DAPO)"""
+    max_gen_batches: int = 4
+    """cap on generation per iteration: at most this many batches of ``problems_per_iter``
+    problems (with ``dynamic_sampling``; the batch trains on what it has when the cap is hit)"""
+    curriculum: str = "none"
+    """``none`` (problems in a seeded order) or ``pass_rate`` (sample a pool of
+    ``curriculum_pool`` training problems by running pass rate ``p``, weight ``p(1-p) + floor``:
+    problems solved sometimes but not always first)"""
+    curriculum_pool: int = 512
+    """training problems in the ``pass_rate`` curriculum's pool"""
+    curriculum_floor: float = 0.02
+    """weight added to every pool problem (keeps solved/unsolved ones reachable)"""
+    difficulty_schedule: str | None = None
+    """comma-separated ``difficulty`` values to train through (e.g. ``1,2,3``); evaluation
+    stays on ``env_kwargs``' difficulty (``None``: train on ``env_kwargs`` only)"""
+    schedule_threshold: float = 0.6
+    """advance to the next difficulty when the training pass rate of the current one reaches this"""
+    schedule_window: int = 256
+    """training episodes the schedule's running pass rate is taken over"""
+    clip_low: float | None = None
+    """lower clip: ratios below ``1 - clip_low`` are clipped (``None``: ``clip``)"""
+    clip_high: float | None = None
+    """upper clip: ratios above ``1 + clip_high`` are clipped (``None``: ``clip``; DAPO: 0.28)"""
+    scale_rewards: str = "group"
+    """advantage scale: ``group`` (the group's return std), ``batch`` (the batch's) or ``none``"""
+    loss_agg: str = "token"
+    """loss aggregation in a minibatch: ``token`` (mean over all tokens) or ``sequence`` (mean
+    over steps of each step's token mean)"""
+    entropy_coef: float = 0.0
+    """weight of an entropy bonus (the exact token entropy at the sampled positions)"""
+    entropy_target: float | None = None
+    """adaptive bonus: apply ``entropy_coef`` only while the sampled-token entropy estimate of
+    the minibatch is below this many nats (``None``: always)"""
+    eval_k: int = 0
+    """also measure held-out pass@k with k samples at ``temperature`` (``0``: no)"""
+    eval_k_every: int = 0
+    """pass@k every this many iterations (and at start and end; ``0``: start and end only)"""
 
     def validate(self) -> None:
         """Check the settings; ``ValueError`` names the bad value and the choices."""
@@ -150,6 +193,39 @@ class GRPOConfig:
             raise ValueError(f"kl_coef={self.kl_coef!r} must be >= 0")
         if self.eval_every < 0 or self.save_every < 0:
             raise ValueError("eval_every and save_every must be >= 0")
+        if self.max_gen_batches < 1:
+            raise ValueError(f"max_gen_batches={self.max_gen_batches!r} must be >= 1")
+        if self.curriculum not in CURRICULA:
+            raise ValueError(_unknown("curriculum", self.curriculum, CURRICULA))
+        if self.curriculum_pool < 1:
+            raise ValueError(f"curriculum_pool={self.curriculum_pool!r} must be >= 1")
+        if not (math.isfinite(self.curriculum_floor) and self.curriculum_floor > 0):
+            raise ValueError(f"curriculum_floor={self.curriculum_floor!r} must be > 0")
+        from thinkgym.learning.curriculum import parse_schedule
+
+        parse_schedule(self.difficulty_schedule)
+        if not 0 < self.schedule_threshold <= 1:
+            raise ValueError(f"schedule_threshold={self.schedule_threshold!r} must be in (0, 1]")
+        if self.schedule_window < 1:
+            raise ValueError(f"schedule_window={self.schedule_window!r} must be >= 1")
+        for name in ("clip_low", "clip_high"):
+            v = getattr(self, name)
+            if v is not None and not (math.isfinite(v) and v > 0):
+                raise ValueError(f"{name}={v!r} must be a finite number > 0 (or None: clip)")
+        if self.clip_low is not None and self.clip_low >= 1:
+            raise ValueError(f"clip_low={self.clip_low!r} must be < 1 (ratios are positive)")
+        if self.scale_rewards not in SCALES:
+            raise ValueError(_unknown("scale_rewards", self.scale_rewards, SCALES))
+        if self.loss_agg not in LOSS_AGGS:
+            raise ValueError(_unknown("loss_agg", self.loss_agg, LOSS_AGGS))
+        if not (math.isfinite(self.entropy_coef) and self.entropy_coef >= 0):
+            raise ValueError(f"entropy_coef={self.entropy_coef!r} must be >= 0")
+        if self.entropy_target is not None and not (
+            math.isfinite(self.entropy_target) and self.entropy_target > 0
+        ):
+            raise ValueError(f"entropy_target={self.entropy_target!r} must be > 0 nats (or None)")
+        if self.eval_k < 0 or self.eval_k_every < 0:
+            raise ValueError("eval_k and eval_k_every must be >= 0")
 
 
 # ---------------------------------------------------------------------------- advantages
@@ -163,7 +239,12 @@ def _returns(ep: Any) -> list[float]:
 
 
 def group_advantages(
-    episodes: Sequence[Any], mode: str = "outcome", *, values: str = "group", eps: float = 1e-6
+    episodes: Sequence[Any],
+    mode: str = "outcome",
+    *,
+    values: str = "group",
+    eps: float = 1e-6,
+    scale: str = "group",
 ) -> list[list[float]]:
     """One advantage per step of each episode (see the module docstring).
 
@@ -173,25 +254,35 @@ def group_advantages(
         mode: ``"outcome"`` or ``"step"``.
         values: ``"group"`` (leave-one-out MC values from the group), or anything else: each
             step's ``process`` score is the value of the state after it.
-        eps: added to the group's return std.
+        eps: added to the return std.
+        scale: what the advantages are divided by: ``"group"`` (the group's return std, GRPO),
+            ``"batch"`` (the std of all episodes' returns) or ``"none"`` (Dr. GRPO: unscaled).
 
     Returns:
         ``adv[e][t]``: the advantage of step ``t`` of ``episodes[e]``.
     """
     if mode not in ADVANTAGES:
         raise ValueError(f"mode={mode!r} is not one of {ADVANTAGES}")
+    if scale not in SCALES:
+        raise ValueError(f"scale={scale!r} is not one of {SCALES}")
     groups: dict[int, list[int]] = {}
     for e, ep in enumerate(episodes):
         groups.setdefault(ep.index, []).append(e)
     rtg = [_returns(ep) for ep in episodes]
     adv: list[list[float]] = [[0.0] * len(ep.steps) for ep in episodes]
+    batch_std = float(np.std([r[0] if r else 0.0 for r in rtg])) if rtg else 0.0
     for members in groups.values():
         root = np.array([rtg[e][0] if rtg[e] else 0.0 for e in members])
         mean, std = float(root.mean()), float(root.std())
-        scale = std + eps if std > 0 else 1.0
+        if scale == "group":
+            div = std + eps if std > 0 else 1.0
+        elif scale == "batch":
+            div = batch_std + eps if batch_std > 0 else 1.0
+        else:
+            div = 1.0
         if mode == "outcome":
             for e, g in zip(members, root, strict=True):
-                adv[e] = [(float(g) - mean) / scale] * len(episodes[e].steps)
+                adv[e] = [(float(g) - mean) / div] * len(episodes[e].steps)
             continue
         visits: dict[str, list[tuple[int, float]]] = {}
         if values == "group":
@@ -209,7 +300,7 @@ def group_advantages(
                 else:
                     prev = episodes[e].steps[t - 1].process
                     base = float(prev) if prev is not None else parent
-                adv[e][t] = (rtg[e][t] - base) / scale
+                adv[e][t] = (rtg[e][t] - base) / div
                 parent = base
     return adv
 
@@ -239,6 +330,54 @@ def _mixed_groups(episodes: Sequence[Any]) -> float:
     return float(np.mean([len(g) > 1 for g in groups.values()])) if groups else 0.0
 
 
+# ---------------------------------------------------------------------------- entropy
+def token_entropies(
+    policy: Any,
+    observations: Sequence[str],
+    token_ids: Sequence[Sequence[int]],
+    *,
+    temperature: float = 1.0,
+) -> list[Any]:
+    """Exact per-position entropies (nats, with autograd) of the policy's next-token distribution
+    at each sampled token of each step, under ``softmax(logits / temperature)``.
+
+    The encoding is :meth:`~thinkgym.agents.llm.LLMPolicy.logprobs`' (the policy's template,
+    the prompt left-truncated to leave room for the step, right padding).
+    """
+    import torch
+
+    tok = policy.tokenizer
+    texts = [policy.template.render(o, tok) for o in observations]
+    p_ids = tok(texts, add_special_tokens=policy.template.adds_special_tokens)["input_ids"]
+    c_ids = [list(c) for c in token_ids]
+    if policy.max_prompt_tokens is not None:
+        cap = policy.max_prompt_tokens
+    else:
+        ctx = getattr(policy.model.config, "max_position_embeddings", None) or 2048
+        cap = max(8, int(ctx) - max((len(c) for c in c_ids), default=1))
+    p_ids = [p[-cap:] for p in p_ids]
+    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+    out: list[Any] = []
+    rows = policy.max_batch_rows
+    for start in range(0, len(texts), rows):
+        idx = range(start, min(start + rows, len(texts)))
+        width = max(len(p_ids[r]) + len(c_ids[r]) for r in idx)
+        ids = torch.full((len(idx), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(idx), width), dtype=torch.long)
+        for j, r in enumerate(idx):
+            seq = p_ids[r] + c_ids[r]
+            ids[j, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+            mask[j, : len(seq)] = 1
+        logits = policy.model(
+            input_ids=ids.to(policy.device), attention_mask=mask.to(policy.device)
+        ).logits.float()
+        for j, r in enumerate(idx):
+            a, k = len(p_ids[r]), len(c_ids[r])
+            lp = torch.log_softmax(logits[j, a - 1 : a - 1 + k] / (temperature or 1.0), dim=-1)
+            out.append(-(lp.exp() * lp).sum(-1))
+    return out
+
+
 # ---------------------------------------------------------------------------- update
 def policy_update(
     policy: Any,
@@ -254,22 +393,54 @@ def policy_update(
     minibatch: int = 64,
     grad_clip: float = 1.0,
     rng: np.random.Generator | None = None,
+    clip_low: float | None = None,
+    clip_high: float | None = None,
+    loss_agg: str = "token",
+    entropy_coef: float = 0.0,
+    entropy_target: float | None = None,
 ) -> dict[str, float]:
-    """Clipped-surrogate updates of ``policy.model`` on ``rows`` (token-averaged loss).
+    """Clipped-surrogate updates of ``policy.model`` on ``rows``.
+
+    Per token the surrogate is ``min(rho A, clip(rho, 1 - clip_low, 1 + clip_high) A)``
+    (asymmetric clipping; both default to ``clip``), plus ``kl_coef`` times the k3 KL to the
+    reference, minus ``entropy_coef`` times the exact entropy of the next-token distribution at
+    each sampled position (:func:`token_entropies`, one more forward pass per minibatch); with
+    ``entropy_target`` the bonus acts only while the minibatch's entropy estimate
+    ``-mean log pi`` (the sampled-token NLL) is below the target (adaptive entropy control).
+    ``loss_agg="token"`` averages over all tokens of a minibatch (long steps weigh more),
+    ``"sequence"`` averages each step's tokens first, then the steps.
 
     Returns:
         Means over the minibatches of ``loss``, ``kl`` (k3 estimate), ``neg_logprob`` (the mean
         negative log-prob of the sampled tokens under the policy before each step: the
         sampled-token NLL, an estimate of the per-token entropy, not the entropy itself),
-        ``clip_frac`` and ``ratio``.
+        ``clip_frac`` (ratio outside ``[1 - clip_low, 1 + clip_high]``), ``clip_frac_low`` and
+        ``clip_frac_high`` (tokens whose surrogate is clipped below / above: ``A < 0`` with a
+        low ratio, ``A > 0`` with a high one), ``ratio``, ``entropy_bonus_on`` (share of
+        minibatches where the bonus acted) and, when it acted, ``entropy`` (the exact mean
+        token entropy of those minibatches).
 
     Raises:
         NonFiniteLossError: a minibatch's loss was NaN or infinite (no step was taken with it).
     """
     import torch
 
+    lo = clip if clip_low is None else clip_low
+    hi = clip if clip_high is None else clip_high
+    if loss_agg not in LOSS_AGGS:
+        raise ValueError(f"loss_agg={loss_agg!r} is not one of {LOSS_AGGS}")
+    keys = (
+        "loss",
+        "kl",
+        "neg_logprob",
+        "clip_frac",
+        "clip_frac_low",
+        "clip_frac_high",
+        "ratio",
+        "entropy_bonus_on",
+    )
     if not rows:
-        return {"loss": 0.0, "kl": 0.0, "neg_logprob": 0.0, "clip_frac": 0.0, "ratio": 1.0}
+        return {k: (1.0 if k == "ratio" else 0.0) for k in keys}
     rng = rng or np.random.default_rng(0)
     if kl_coef > 0 and ref_logprobs is None:
         if ref is None:
@@ -281,7 +452,8 @@ def policy_update(
         )
     model = policy.model
     model.train()
-    sums = {"loss": 0.0, "kl": 0.0, "neg_logprob": 0.0, "clip_frac": 0.0, "ratio": 0.0}
+    sums = dict.fromkeys(keys, 0.0)
+    ent_sum, ent_batches = 0.0, 0
     batches = 0
     for _ in range(epochs):
         order = rng.permutation(len(rows))
@@ -300,7 +472,7 @@ def policy_update(
                 [torch.full((len(rows[i]["token_ids"]),), rows[i]["advantage"]) for i in idx]
             ).to(new_t.device)
             ratio = torch.exp(new_t - old_t)
-            surrogate = torch.minimum(ratio * adv_t, ratio.clamp(1 - clip, 1 + clip) * adv_t)
+            surrogate = torch.minimum(ratio * adv_t, ratio.clamp(1 - lo, 1 + hi) * adv_t)
             loss_tok = -surrogate
             kl = torch.zeros_like(new_t)
             if kl_coef > 0:
@@ -308,7 +480,24 @@ def policy_update(
                 diff = ref_t - new_t
                 kl = torch.exp(diff) - diff - 1  # k3: unbiased, non-negative
                 loss_tok = loss_tok + kl_coef * kl
-            loss = loss_tok.mean()
+            entropy_est = float(-new_t.detach().mean())
+            bonus_on = entropy_coef > 0 and (entropy_target is None or entropy_est < entropy_target)
+            if bonus_on:
+                ent_t = torch.cat(
+                    token_entropies(
+                        policy,
+                        [rows[i]["observation"] for i in idx],
+                        [rows[i]["token_ids"] for i in idx],
+                        temperature=temperature,
+                    )
+                ).to(new_t.device)
+                loss_tok = loss_tok - entropy_coef * ent_t
+                ent_sum, ent_batches = ent_sum + float(ent_t.detach().mean()), ent_batches + 1
+            if loss_agg == "token":
+                loss = loss_tok.mean()
+            else:
+                sizes = [len(rows[i]["token_ids"]) for i in idx]
+                loss = torch.stack([t.mean() for t in torch.split(loss_tok, sizes)]).mean()
             if not torch.isfinite(loss):
                 opt.zero_grad(set_to_none=True)
                 model.eval()
@@ -327,12 +516,20 @@ def policy_update(
                 sums["kl"] += float(kl.mean())
                 # sampled-token NLL: a Monte-Carlo estimate of the entropy (not the entropy)
                 sums["neg_logprob"] += float(-new_t.mean())
-                sums["clip_frac"] += float(((ratio - 1).abs() > clip).float().mean())
+                low = (ratio < 1 - lo) & (adv_t < 0)
+                high = (ratio > 1 + hi) & (adv_t > 0)
+                sums["clip_frac"] += float(((ratio < 1 - lo) | (ratio > 1 + hi)).float().mean())
+                sums["clip_frac_low"] += float(low.float().mean())
+                sums["clip_frac_high"] += float(high.float().mean())
                 sums["ratio"] += float(ratio.mean())
+                sums["entropy_bonus_on"] += float(bonus_on)
             batches += 1
     opt.zero_grad(set_to_none=True)
     model.eval()
-    return {k: v / max(1, batches) for k, v in sums.items()}
+    stats = {k: v / max(1, batches) for k, v in sums.items()}
+    if ent_batches:
+        stats["entropy"] = ent_sum / ent_batches
+    return stats
 
 
 # ---------------------------------------------------------------------------- checkpoints
@@ -567,6 +764,192 @@ def plot_history(history: Sequence[dict[str, Any]], path: Path, title: str) -> b
     return True
 
 
+# ---------------------------------------------------------------------------- sampling
+def _cfg(cfg: Any, name: str) -> Any:
+    """A config field, or GRPOConfig's default for configs that lack it."""
+    return getattr(cfg, name, getattr(GRPOConfig, name))
+
+
+class _ProblemSource:
+    """Where an iteration's training problems come from: a seeded order (a cursor that moves
+    past every problem drawn) or the pass-rate curriculum, per difficulty stage if scheduled."""
+
+    def __init__(self, cfg: Any) -> None:
+        from thinkgym.learning.curriculum import DifficultySchedule, parse_schedule
+
+        self.cfg = cfg
+        self.cursor = 0
+        stages = parse_schedule(_cfg(cfg, "difficulty_schedule"))
+        self.schedule = (
+            DifficultySchedule(
+                stages,
+                threshold=_cfg(cfg, "schedule_threshold"),
+                window=_cfg(cfg, "schedule_window"),
+            )
+            if stages
+            else None
+        )
+        self.sampler: Any = None
+        self._sampler_stage = -1
+
+    def env_kwargs(self, base: dict[str, Any]) -> dict[str, Any]:
+        """The training env's kwargs now (the schedule's difficulty over ``base``)."""
+        return self.schedule.env_kwargs(base) if self.schedule else dict(base)
+
+    def _pool_sampler(self) -> Any:
+        from thinkgym.learning.curriculum import PassRateSampler
+        from thinkgym.learning.expert_iteration import train_problems
+
+        stage = self.schedule.stage if self.schedule else 0
+        if self.sampler is None or self._sampler_stage != stage:
+            pool = train_problems(
+                self.cfg.env,
+                _cfg(self.cfg, "curriculum_pool"),
+                seed=self.cfg.seed,
+                env_kwargs=self.env_kwargs(self.cfg.env_kwargs),
+            )
+            self.sampler = PassRateSampler(pool, floor=_cfg(self.cfg, "curriculum_floor"))
+            self._sampler_stage = stage
+        return self.sampler
+
+    def draw(self, n: int, rng: np.random.Generator) -> list[dict[str, Any]]:
+        """``n`` training problems."""
+        from thinkgym.learning.expert_iteration import train_problems
+
+        if _cfg(self.cfg, "curriculum") == "pass_rate":
+            return self._pool_sampler().sample(n, rng)
+        problems = train_problems(
+            self.cfg.env,
+            n,
+            seed=self.cfg.seed,
+            offset=self.cursor,
+            env_kwargs=self.env_kwargs(self.cfg.env_kwargs),
+        )
+        self.cursor += n
+        return problems
+
+    def record(self, problems: Sequence[dict[str, Any]], episodes: Sequence[Any]) -> None:
+        """Fold one batch's verdicts into the curriculum and the schedule."""
+        if _cfg(self.cfg, "curriculum") == "pass_rate":
+            sampler = self._pool_sampler()
+            for k, prob in enumerate(problems):
+                sampler.update(prob, [ep.correct for ep in episodes if ep.index == k])
+        if self.schedule is not None:
+            self.schedule.record([ep.correct for ep in episodes])
+
+    def summary(self) -> dict[str, Any]:
+        """Log figures of the curriculum and schedule."""
+        out: dict[str, Any] = {}
+        if self.sampler is not None:
+            out.update(self.sampler.summary())
+        if self.schedule is not None:
+            out["difficulty"] = self.schedule.value
+            out["schedule_pass_rate"] = round(self.schedule.pass_rate(), 4)
+        return out
+
+    def state(self) -> dict[str, Any]:
+        """JSON-able state for checkpoints."""
+        return {
+            "cursor": self.cursor,
+            "schedule": self.schedule.state() if self.schedule else None,
+            "sampler": self.sampler.state() if self.sampler is not None else None,
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state`'s output."""
+        self.cursor = int(state.get("cursor", 0))
+        if self.schedule is not None and state.get("schedule"):
+            self.schedule.load_state(state["schedule"])
+        if state.get("sampler") is not None and _cfg(self.cfg, "curriculum") == "pass_rate":
+            self._pool_sampler().load_state(state["sampler"])
+
+
+def _group_returns(episodes: Sequence[Any]) -> dict[int, list[float]]:
+    groups: dict[int, list[float]] = {}
+    for ep in episodes:
+        groups.setdefault(ep.index, []).append(round(ep.total_reward, 9))
+    return groups
+
+
+def filter_groups(episodes: Sequence[Any]) -> tuple[list[Any], int, int]:
+    """Drop the groups whose episodes all have the same return (DAPO's dynamic sampling).
+
+    Returns:
+        (the episodes of the groups kept, groups seen, groups dropped).
+    """
+    groups = _group_returns(episodes)
+    keep = {i for i, g in groups.items() if len(set(g)) > 1}
+    return [ep for ep in episodes if ep.index in keep], len(groups), len(groups) - len(keep)
+
+
+def _gather(
+    cfg: Any,
+    policy: Any,
+    it: int,
+    source: _ProblemSource,
+    env_kwargs: dict[str, Any],
+    step_reward: Any,
+    collect: Callable[..., list[Any]],
+) -> tuple[list[Any], dict[str, Any]]:
+    """One iteration's episodes: a batch of groups, refilled by dynamic sampling when enabled.
+
+    Without ``dynamic_sampling`` this is one batch of ``problems_per_iter`` groups. With it,
+    zero-variance groups are dropped and more batches are generated until ``problems_per_iter``
+    groups carry signal or ``max_gen_batches`` batches were generated; the surplus is cut.
+    Episode ``index`` values are renumbered so that groups stay distinct across batches.
+    """
+    dynamic = bool(_cfg(cfg, "dynamic_sampling"))
+    want = cfg.problems_per_iter
+    cap = _cfg(cfg, "max_gen_batches") if dynamic else 1
+    rng = np.random.default_rng([cfg.seed, it, 17])
+    kept: list[Any] = []
+    seen = dropped = generated = batches = 0
+    solved: list[bool] = []
+    mixed: list[bool] = []
+    n_groups = 0
+    while batches < cap and n_groups < want:
+        problems = source.draw(want, rng)
+        train_kwargs = source.env_kwargs(env_kwargs)
+        eps = collect(
+            policy,
+            cfg.env,
+            problems,
+            samples=cfg.group_size,
+            temperature=cfg.temperature,
+            seed=cfg.seed * 100_003 + it + 7_919 * batches,
+            max_new_tokens=cfg.max_new_tokens,
+            env_kwargs=train_kwargs,
+            step_reward=step_reward,
+        )
+        source.record(problems, eps)
+        generated += len(eps)
+        solved += [ep.correct for ep in eps]
+        mixed += [len(set(g)) > 1 for g in _group_returns(eps).values()]
+        if dynamic:
+            eps, n_seen, n_dropped = filter_groups(eps)
+            seen, dropped = seen + n_seen, dropped + n_dropped
+        for ep in eps:
+            ep.index += batches * want  # groups of different batches stay apart
+        kept += eps
+        n_groups = len({ep.index for ep in kept})
+        batches += 1
+    if n_groups > want:  # cut the surplus groups of the last batch
+        first = sorted({ep.index for ep in kept})[:want]
+        keep = set(first)
+        kept = [ep for ep in kept if ep.index in keep]
+    info: dict[str, Any] = {
+        "solved": float(np.mean(solved)) if solved else 0.0,
+        "mixed_groups": float(np.mean(mixed)) if mixed else 0.0,
+        "gen_batches": batches,
+        "episodes_generated": generated,
+        "groups_trained": len({ep.index for ep in kept}),
+    }
+    if dynamic:
+        info["frac_zero_std"] = dropped / seen if seen else 0.0
+    info.update(source.summary())
+    return kept, info
+
+
 # ---------------------------------------------------------------------------- the loop
 def grpo(
     cfg: GRPOConfig,
@@ -628,7 +1011,6 @@ def policy_gradient_loop(
     from thinkgym.envs import make
     from thinkgym.envs.splits import eval_problems
     from thinkgym.learning.evaluation import pass_at, run_episodes
-    from thinkgym.learning.expert_iteration import train_problems
     from thinkgym.learning.rollout import collect
     from thinkgym.rewards.registry import make_reward
 
@@ -652,9 +1034,12 @@ def policy_gradient_loop(
     start = 0
     resumed = resume_checkpoint(out, policy, opt, end=cfg.iterations, write=write, name=name)
     ckpt = resumed[0] if resumed is not None else None
+    sampler = _ProblemSource(cfg)
     if resumed is not None:
         ckpt, start, state = resumed
         history = state["history"]
+        if "sampler" in state:
+            sampler.load_state(state["sampler"])
         if critic is not None and "critic" in state:
             critic.load(ckpt)
         write(f"[{name}] resumed from {ckpt} at iteration {start}")
@@ -664,44 +1049,46 @@ def policy_gradient_loop(
         res = run_episodes(policy, cfg.env, eval_probs, env_kwargs=cfg.env_kwargs)
         return pass_at(res)
 
+    def evaluate_k() -> float:
+        res = run_episodes(
+            policy,
+            cfg.env,
+            eval_probs,
+            samples=cfg.eval_k,
+            temperature=cfg.temperature,
+            seed=cfg.seed,
+            max_new_tokens=cfg.max_new_tokens,
+            env_kwargs=cfg.env_kwargs,
+        )
+        return pass_at(res)
+
     if start == 0 and not history:
         history.append({"iteration": 0, "pass@1": evaluate(0)})
+        if _cfg(cfg, "eval_k"):
+            history[-1][f"pass@{cfg.eval_k}"] = evaluate_k()
         write(f"[{name}] iteration 0: " + json.dumps(history[-1]))
     end = cfg.iterations if stop_at is None else min(cfg.iterations, stop_at)
     bar = tqdm(total=cfg.iterations, initial=start, desc=name, disable=not progress)
     for it in range(start + 1, end + 1):
         t0 = time.perf_counter()
-        problems = train_problems(
-            cfg.env,
-            cfg.problems_per_iter,
-            seed=cfg.seed,
-            offset=(it - 1) * cfg.problems_per_iter,
-            env_kwargs=cfg.env_kwargs,
-        )
-        episodes = collect(
-            policy,
-            cfg.env,
-            problems,
-            samples=cfg.group_size,
-            temperature=cfg.temperature,
-            seed=cfg.seed * 100_003 + it,
-            max_new_tokens=cfg.max_new_tokens,
-            env_kwargs=env_kwargs,
-            step_reward=step_reward,
-        )
+        episodes, sampling = _gather(cfg, policy, it, sampler, env_kwargs, step_reward, collect)
+        t_roll = time.perf_counter()
         if advantage_fn is not None:
             adv = advantage_fn(episodes)
         else:
-            adv = group_advantages(episodes, cfg.advantages, values=cfg.step_values)
+            adv = group_advantages(
+                episodes, cfg.advantages, values=cfg.step_values, scale=_cfg(cfg, "scale_rewards")
+            )
         rows = token_rows(episodes, adv)
         rng = np.random.default_rng([cfg.seed, it])
         row: dict[str, Any] = {
             "iteration": it,
-            "reward": float(np.mean([ep.total_reward for ep in episodes])),
-            "solved": float(np.mean([ep.correct for ep in episodes])),
-            "mixed_groups": _mixed_groups(episodes),
+            "reward": float(np.mean([ep.total_reward for ep in episodes])) if episodes else 0.0,
+            "solved": sampling.pop("solved"),
+            "mixed_groups": sampling.pop("mixed_groups"),
             "steps": len(rows),
             "tokens": int(sum(len(r["token_ids"]) for r in rows)),
+            **sampling,
         }
         if critic_update is not None:
             row.update(critic_update(episodes, rng))
@@ -718,10 +1105,22 @@ def policy_gradient_loop(
                 minibatch=cfg.minibatch,
                 grad_clip=cfg.grad_clip,
                 rng=rng,
+                clip_low=_cfg(cfg, "clip_low"),
+                clip_high=_cfg(cfg, "clip_high"),
+                loss_agg=_cfg(cfg, "loss_agg"),
+                entropy_coef=_cfg(cfg, "entropy_coef"),
+                entropy_target=_cfg(cfg, "entropy_target"),
             )
         )
+        t_upd = time.perf_counter()
         if (cfg.eval_every and it % cfg.eval_every == 0) or it == cfg.iterations:
             row["pass@1"] = evaluate(it)
+        k_every = _cfg(cfg, "eval_k_every")
+        if _cfg(cfg, "eval_k") and ((k_every and it % k_every == 0) or it == cfg.iterations):
+            row[f"pass@{cfg.eval_k}"] = evaluate_k()
+        row["seconds_rollout"] = round(t_roll - t0, 2)
+        row["seconds_update"] = round(t_upd - t_roll, 2)
+        row["seconds_eval"] = round(time.perf_counter() - t_upd, 2)
         row["seconds"] = round(time.perf_counter() - t0, 2)
         history.append(row)
         log_metrics(it, row)  # `thinkgym train ... --log-dir`: JSON and TensorBoard
@@ -730,7 +1129,7 @@ def policy_gradient_loop(
         if "pass@1" in row:
             write(f"[{name}] iteration {it}: " + json.dumps(row))
         if (cfg.save_every and it % cfg.save_every == 0) or it == end:
-            state = {"history": history}
+            state = {"history": history, "sampler": sampler.state()}
             if critic is not None:
                 state["critic"] = True
             path = save_checkpoint(out, it, policy, opt, state)
