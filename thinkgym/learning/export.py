@@ -38,7 +38,7 @@ import gymnasium as gym
 
 from thinkgym.agents.base import unwrap_env
 from thinkgym.envs.base import EnvState, ReasoningEnv
-from thinkgym.learning.traces import Trace
+from thinkgym.learning.traces import Trace, check_trace
 from thinkgym.search import SearchResult, score_result
 
 __all__ = [
@@ -78,6 +78,8 @@ def _head_and_steps(
 ) -> tuple[str, list[str]] | None:
     """A source's problem line(s) and steps; ``None`` when it is skipped (wrong or unanswered)."""
     if isinstance(item, Trace):
+        if env is not None:
+            check_trace(item, env)  # traces of another task are refused, not relabelled
         return item.head, list(item.steps)
     if not isinstance(item, SearchResult):
         raise TypeError(f"expected a Trace or a SearchResult, got {type(item).__name__}")
@@ -238,6 +240,8 @@ def prm_records(
     out: list[dict[str, Any]] = []
     for item in sources:
         if isinstance(item, Trace):
+            if inner is not None:
+                check_trace(item, inner)  # traces of another task are refused
             if item.steps:
                 out.append(
                     {

@@ -32,6 +32,9 @@ __all__ = [
     "game24_extra_traces",
     "subpuzzle_traces",
     "pairs",
+    "save_traces",
+    "load_traces",
+    "check_trace",
 ]
 
 GAME24 = "thinkgym/Game24-v0"
@@ -78,20 +81,88 @@ def save_traces(traces: Iterable[Trace], path: str | Path) -> None:
 
 
 def load_traces(path: str | Path) -> list[Trace]:
-    """Read traces written by :func:`save_traces` (plain data only: JSON, never a pickle)."""
+    """Read traces written by :func:`save_traces` (plain data only: JSON, never a pickle).
+
+    Raises:
+        ValueError: in one line naming the file (and the line): a truncated or corrupt ``.gz``
+            file, text that is not UTF-8, a line that is not JSON or not a trace, or a trace
+            whose ``steps`` is not a list of strings (``"steps": "Answer: 2"`` is refused, not
+            split into characters).
+    """
     import gzip
     import json
+    import zlib
 
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     out = []
-    with opener(path, "rt", encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            row = json.loads(line)
-            if not isinstance(row, dict) or not {"env_id", "head", "steps"} <= set(row):
-                raise ValueError(f"{path}:{n} is not a trace (needs env_id, head, steps)")
-            out.append(Trace(str(row["env_id"]), str(row["head"]), tuple(map(str, row["steps"]))))
+    try:
+        with opener(path, "rt", encoding="utf-8") as fh:
+            for n, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except RecursionError:
+                    raise ValueError(f"{path}:{n} is nested too deeply to read") from None
+                except ValueError as exc:  # JSONDecodeError, or an integer too long to read
+                    first = str(exc).splitlines()[0][:120]
+                    raise ValueError(f"{path}:{n} is not JSON: {first}") from None
+                out.append(_trace_row(path, n, row))
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise ValueError(
+            f"{path}: the compressed file is truncated or corrupt ({exc}); write it again"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     return out
+
+
+def _trace_row(path: Path, n: int, row: Any) -> Trace:
+    """One JSON row as a :class:`Trace` (``ValueError`` naming the file and line otherwise)."""
+    if not isinstance(row, dict) or not {"env_id", "head", "steps"} <= set(row):
+        raise ValueError(f"{path}:{n} is not a trace (needs env_id, head, steps)")
+    steps, head, env_id = row["steps"], row["head"], row["env_id"]
+    if not isinstance(steps, list) or not all(isinstance(s, str) for s in steps):
+        raise ValueError(
+            f"{path}:{n}: 'steps' must be a list of step strings, got {type(steps).__name__} "
+            f"{str(steps)[:60]!r}"
+        )
+    if not isinstance(head, str) or not isinstance(env_id, str):
+        raise ValueError(f"{path}:{n}: 'env_id' and 'head' must be strings")
+    return Trace(env_id, head, tuple(steps))
+
+
+def check_trace(trace: Trace, env: Any) -> None:
+    """Refuse a trace that is not one of ``env``'s task.
+
+    A trace whose ``env_id`` names a registered env must name ``env``'s; any other (``game24-
+    extra``, ``...:sub``) must have a problem line ``env`` can read (:meth:`parse_problem`).
+
+    Raises:
+        ValueError: naming the trace's task and the env.
+    """
+    from thinkgym.envs import resolve_id
+
+    spec = getattr(env, "spec", None)
+    name = spec.id if spec is not None else type(env).__name__
+    base = trace.env_id.split(":", 1)[0]
+    try:
+        resolved: str | None = resolve_id(base)
+    except Exception:  # an unregistered source name: read the problem line instead
+        resolved = None
+    if resolved is not None and spec is not None and resolved != spec.id:
+        raise ValueError(
+            f"a trace of {trace.env_id} cannot be exported as {name} data; export it with "
+            f"--env {resolved} (or make traces of {name})"
+        )
+    if resolved is None:
+        try:
+            env.parse_problem(trace.head)
+        except (ValueError, NotImplementedError) as exc:
+            raise ValueError(
+                f"a trace of {trace.env_id} ({trace.head[:60]!r}) is not a {name} problem: {exc}"
+            ) from None
 
 
 def pairs(traces: Iterable[Trace]) -> list[tuple[str, str]]:
