@@ -32,7 +32,8 @@ Example (GRPO with tool calls; the tokenizer needs a chat template that renders 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -41,7 +42,9 @@ __all__ = [
     "reward_function",
     "prompt_dataset",
     "ThinkgymEnvironment",
+    "ProblemStream",
     "environment_factory",
+    "routing_dataset",
     "tool_calling_tokenizer",
 ]
 
@@ -179,6 +182,38 @@ def prompt_dataset(
     return datasets.Dataset.from_list(rows)
 
 
+class ProblemStream:
+    """Seeds of the problems an environment makes itself: ``seed``, ``seed + 1``, ... in turn.
+
+    Every instance a factory makes shares one stream (thread-safe), so TRL's pooled instances
+    never pose the same problem by accident; each seed is handed out ``repeat`` times in a row,
+    so with ``repeat=num_generations`` a GRPO group's rollouts (consecutive in a batch) share
+    their problem.
+    """
+
+    def __init__(self, seed: int = 0, repeat: int = 1) -> None:
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed={seed!r} must be a non-negative integer")
+        if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
+            raise ValueError(f"repeat={repeat!r} must be a positive integer (num_generations)")
+        self.seed = seed
+        self.repeat = repeat
+        self._drawn = 0
+        self._lock = threading.Lock()
+
+    def next_seed(self) -> int:
+        """The seed of the next problem."""
+        with self._lock:
+            k = self._drawn
+            self._drawn += 1
+        return self.seed + k // self.repeat
+
+
+def _row_is_empty(prompt: Any) -> bool:
+    """Whether a row's prompt says nothing (TRL's placeholder when the env owns the data)."""
+    return prompt is None or not _text(prompt).strip()
+
+
 class ThinkgymEnvironment:
     """A thinkgym env as TRL's ``GRPOTrainer`` environment (``environment_factory``).
 
@@ -187,23 +222,52 @@ class ThinkgymEnvironment:
     ``reset`` and ``get_reward`` is a tool the model may call: here only :meth:`step`. After the
     rollout TRL calls :meth:`get_reward`.
 
+    A row without ``problem`` or ``seed`` (TRL's placeholder rows when ``train_dataset`` is
+    omitted, or a routing row holding only ``environment``) gets a problem the env makes itself:
+    the next seed of its :class:`ProblemStream`, on the env's split (``train`` unless
+    ``split=`` says otherwise); when the row's prompt is empty the instruction is sent too.
+
     Args:
         env_id: the env id or short name.
+        seed: first seed of the problems the env makes itself.
+        repeat: times each of those problems is posed in a row (GRPO's ``num_generations``).
+        stream: a :class:`ProblemStream` shared with other instances (``environment_factory``
+            passes one); overrides ``seed`` and ``repeat``.
         **env_kwargs: passed to the env (``reward=`` a PRM, ``check_arithmetic=False``, ...).
     """
 
-    def __init__(self, env_id: str, **env_kwargs: Any) -> None:
+    def __init__(
+        self,
+        env_id: str,
+        *,
+        seed: int = 0,
+        repeat: int = 1,
+        stream: ProblemStream | None = None,
+        **env_kwargs: Any,
+    ) -> None:
         self._env = _make(env_id, env_kwargs)
+        self._stream = stream if stream is not None else ProblemStream(seed, repeat)
         self._total = 0.0
         self._done = False
         self._rewards: list[float] = []
 
     def reset(self, **kwargs: Any) -> str:
-        """Pose the row's problem (``problem`` JSON or ``seed`` column); returns its text."""
+        """Pose the row's problem (``problem`` JSON or ``seed`` column), else one of the env's own.
+
+        Returns:
+            The problem's text (after the instruction when the row's prompt is empty).
+        """
         self._total = 0.0
         self._done = False
         self._rewards = []
-        return _pose(self._env, problem=kwargs.get("problem"), seed=kwargs.get("seed"))
+        problem, seed = kwargs.get("problem"), kwargs.get("seed")
+        if problem is None and seed is None:
+            obs, _ = self._env.reset(seed=self._stream.next_seed())
+        else:
+            obs = _pose(self._env, problem=problem, seed=seed)
+        if _row_is_empty(kwargs.get("prompt")):
+            return f"{INSTRUCTION}\n\n{obs}"
+        return obs
 
     def step(self, step: str) -> str:
         """Take one reasoning step in the environment.
@@ -241,10 +305,46 @@ class ThinkgymEnvironment:
         return self._env
 
 
-def environment_factory(env_id: str, **env_kwargs: Any) -> Callable[[], ThinkgymEnvironment]:
-    """A zero-argument factory of :class:`ThinkgymEnvironment` for ``GRPOTrainer``."""
+def environment_factory(
+    env_id: str, *, seed: int = 0, repeat: int = 1, **env_kwargs: Any
+) -> Callable[[], ThinkgymEnvironment]:
+    """A zero-argument factory of :class:`ThinkgymEnvironment` for ``GRPOTrainer``.
+
+    Its instances share one :class:`ProblemStream` (``seed``, ``repeat``) for rows that carry no
+    problem. Several factories in a dict route by name (TRL 1.x): every row's ``environment``
+    field picks one, e.g. ``environment_factory={"game24": environment_factory("Game24"),
+    "countdown": environment_factory("Countdown")}`` with a :func:`routing_dataset`.
+    """
     _make(env_id, env_kwargs)  # fail here, not inside the trainer, on a bad id or argument
-    return partial(ThinkgymEnvironment, env_id, **env_kwargs)
+    return partial(ThinkgymEnvironment, env_id, stream=ProblemStream(seed, repeat), **env_kwargs)
+
+
+def routing_dataset(environments: Sequence[str], n: int, *, seed: int = 0, prompt: str = "") -> Any:
+    """A :class:`datasets.Dataset` routing ``n`` rows over named environments (TRL 1.x).
+
+    Row ``i`` holds ``environment`` (the names in turn), ``seed`` (``seed + i``: the env poses
+    that seed's problem of its split, so a GRPO group shares it) and a conversational
+    ``prompt`` (``prompt``; empty means the env sends the instruction with the problem).
+    Pass the same names as the keys of ``GRPOTrainer(environment_factory={...})``.
+    """
+    try:
+        import datasets
+    except ImportError:
+        raise ImportError("routing_dataset needs datasets: pip install thinkgym[trl]") from None
+    names = list(environments)
+    if not names or not all(isinstance(x, str) and x for x in names):
+        raise ValueError(f"environments={environments!r} must be a non-empty list of names")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n={n!r} must be a positive integer")
+    rows = [
+        {
+            "prompt": [{"role": "user", "content": prompt}],
+            "environment": names[i % len(names)],
+            "seed": seed + i,
+        }
+        for i in range(n)
+    ]
+    return datasets.Dataset.from_list(rows)
 
 
 def tool_calling_tokenizer(tokenizer: Any) -> Any:
