@@ -110,6 +110,30 @@ CASES = [
         ["export", "--env", "Arithmetic", "--format", "parquet", "--out", "{tmp}/x.jsonl"],
         ["x.jsonl", "--format is parquet", "--format jsonl"],
     ),
+    (["export", "--env", "Arithmetic", "--out", ""], ["--out", "empty"]),
+    (["bench", "--out", ""], ["--out", "empty"]),
+    (["bench", "--seeds", "0,,1"], ["--seeds", "0,,1", "empty item"]),
+    (["bench", "--envs", "Game24,,Arithmetic"], ["--envs", "empty item"]),
+    (
+        ["export", "--env", "Arithmetic", "--env-kwargs", '{"difficulty": 99}', "--out", "{tmp}/x"],
+        ["--env-kwargs", "difficulty=99", "0 to 4"],
+    ),
+    (
+        ["export", "--env", "Arithmetic", "--env-kwargs", '{"dificulty": 2}', "--out", "{tmp}/x"],
+        ["--env-kwargs", "'dificulty'", "did you mean 'difficulty'"],
+    ),
+    (
+        [
+            "export",
+            "--env",
+            "MathWord",
+            "--env-kwargs",
+            '{"data_files": "{file}"}',
+            "--out",
+            "{tmp}/x",
+        ],
+        ["--env-kwargs", "a_file.txt"],
+    ),
 ]
 
 
@@ -134,6 +158,31 @@ for _algo in ("grpo", "ppo", "expert-iteration"):
 RL_CASES += [
     (["train", "expert-iteration", "--env", "Arithmetic", "--planner", "bem"], ["bem", "beam"]),
     (["train", "expert-iteration", "--env", "Arithmetic", "--rounds", "0"], ["--rounds"]),
+    (
+        ["train", "grpo", "--env", "Arithmetic", "--env-kwargs", '{"reward": "x"}'],
+        ["--env-kwargs", "'reward'", "--reward"],
+    ),
+    (
+        ["train", "ppo", "--env", "Arithmetic", "--env-kwargs", '{"max_steps": -1}'],
+        ["--env-kwargs", "max_steps=-1"],
+    ),
+    (
+        ["train", "expert-iteration", "--env", "Arithmetic", "--planner-kwargs", '{"bogus": 1}'],
+        ["--planner-kwargs", "'bogus'", "BestOfN"],
+    ),
+    (
+        ["train", "expert-iteration", "--env", "Arithmetic", "--planner", "beam"]
+        + ["--planner-kwargs", '{"beam_size": 0}'],
+        ["--planner-kwargs", "beam_size=0"],
+    ),
+    (
+        ["train", "expert-iteration", "--env", "Arithmetic", "--planner-kwargs", '{"budget": -1}'],
+        ["--planner-kwargs", "policy_calls=-1"],
+    ),
+    (
+        ["train", "expert-iteration", "--env", "Arithmetic", "--planner", "beam"],
+        ["'n'", "--planner-kwargs '{}'"],
+    ),
 ]
 CASES += [
     pytest.param(
@@ -159,6 +208,48 @@ def _fill(argv: list[str], tmp: Path) -> list[str]:
 @pytest.mark.parametrize("argv, needles", CASES, ids=[_id(c) for c in CASES])
 def test_bad_arguments_end_in_one_line_without_traceback(argv, needles, tmp_path) -> None:
     assert_clean_error(thinkgym(*_fill(argv, tmp_path)), *needles)
+
+
+def test_a_usage_error_is_one_line_with_a_hint_not_the_usage_block() -> None:
+    proc = thinkgym("bench", "--budgets", "0")
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        "thinkgym bench: error: argument --budgets: 0 must be >= 1 (see `thinkgym bench --help`)"
+    ]
+
+
+@pytest.mark.parametrize("argv", [["--env", "Arithmetic", "--kwargs-typo"], ["--nope"]])
+def test_every_usage_error_names_the_help(argv) -> None:
+    proc = thinkgym("export", *argv)
+    assert_clean_error(proc, "see `thinkgym export --help`")
+    assert "usage:" not in proc.stderr
+
+
+def test_work_heavy_commands_refuse_bad_kwargs_within_seconds(tmp_path) -> None:
+    import time
+
+    t0 = time.perf_counter()
+    proc = thinkgym(
+        "train",
+        "expert-iteration",
+        "--env",
+        "Arithmetic",
+        "--planner-kwargs",
+        '{"bogus": 1}',
+        "--out",
+        str(tmp_path / "r"),
+    )
+    assert_clean_error(proc, "'bogus'")
+    assert time.perf_counter() - t0 < 20  # no policy was loaded, no problem searched
+    assert not (tmp_path / "r").exists()
+
+
+def test_arithmetic_refuses_a_difficulty_beyond_the_hardest() -> None:
+    import thinkgym as tg
+
+    tg.make("Arithmetic", difficulty=4)
+    with pytest.raises(ValueError, match="difficulty=99 must be 0 to 4"):
+        tg.make("Arithmetic", difficulty=99)
 
 
 def _all_commands() -> list[list[str]]:

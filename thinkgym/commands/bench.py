@@ -44,10 +44,14 @@ DEFAULT_PLANNERS = "greedy,best_of_n,beam,mcts,revision"
 
 
 def _names(text: str) -> list[str]:
-    """argparse type: a comma-separated list of names (at least one)."""
-    names = [t.strip() for t in text.split(",") if t.strip()]
-    if not names:
+    """argparse type: a comma-separated list of names (at least one, no empty item)."""
+    names = [t.strip() for t in text.split(",")]
+    if not any(names):
         raise argparse.ArgumentTypeError(f"{text!r} names nothing; give comma-separated names")
+    if not all(names):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has an empty item; separate the values by single commas, e.g. a,b"
+        )
     return names
 
 
@@ -61,7 +65,7 @@ def _seeds(text: str) -> list[int]:
     from thinkgym.bench import parse_seeds
 
     try:
-        return parse_seeds(text)
+        return parse_seeds(",".join(_names(text)))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

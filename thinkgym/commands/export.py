@@ -21,6 +21,10 @@ Example::
     thinkgym export --env MathWord --kind sft --problems 200 --out data/mathword-sft
     thinkgym export --env Arithmetic --kind dpo --planner beam --budget 16 --problems 50 \\
         --out data/arith-dpo.jsonl --format jsonl
+    thinkgym export --env MathWord --env-kwargs '{"data_files": "my_problems.jsonl"}' \\
+        --problems 40 --out data/mine-sft.jsonl --format jsonl
+
+``--problems`` beyond what a finite data file holds is refused (it would repeat problems).
 """
 
 from __future__ import annotations
@@ -29,7 +33,15 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from thinkgym.commands._common import CommandError, choice, env_name, existing_file, positive_int
+from thinkgym.commands._common import (
+    CommandError,
+    check_env_kwargs,
+    choice,
+    env_name,
+    existing_file,
+    positive_int,
+    writable_path,
+)
 
 __all__ = ["add_arguments", "run"]
 
@@ -46,7 +58,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="what to export: sft, dpo or prm",
     )
     parser.add_argument(
-        "--out", type=Path, required=True, help="output directory (disk) or file (jsonl, parquet)"
+        "--env-kwargs",
+        type=_json_dict,
+        default={},
+        metavar="JSON",
+        help='keyword arguments of the env, e.g. \'{"data_files": "my.jsonl"}\' or '
+        "'{\"difficulty\": 2}' (checked before any work)",
+    )
+    parser.add_argument(
+        "--out",
+        type=writable_path,
+        required=True,
+        help="output directory (disk) or file (jsonl, parquet)",
     )
     parser.add_argument(
         "--format",
@@ -116,6 +139,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _json_dict(text: str) -> dict[str, Any]:
+    """argparse type: a JSON object."""
+    from thinkgym.commands._rl import json_dict
+
+    return json_dict(text)
+
+
+def _finite_problems(env: Any) -> int | None:
+    """How many training problems a finite data source holds (``None``: drawn without end)."""
+    problems = getattr(env, "problems", None)
+    if isinstance(problems, (list, tuple)):
+        return len({env.problem_key(p) for p in problems})
+    return None
+
+
+def _check_problem_count(args: argparse.Namespace, env: Any) -> None:
+    """Refuse ``--problems`` beyond what a finite file holds (seeds past it repeat problems)."""
+    if args.traces is not None or args.results is not None:
+        return
+    held = _finite_problems(env)
+    if held is not None and args.problems > held:
+        raise CommandError(
+            f"--problems {args.problems}: the data holds {held} distinct training problems; pass "
+            f"--problems {held} or fewer (more would repeat problems)"
+        )
+
+
 # file suffixes that name a format: an --out with one of these must match --format
 _SUFFIX_FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
 
@@ -140,7 +190,20 @@ def _sources(args: argparse.Namespace, env: Any) -> list[Any]:
     if args.results is not None:
         return load_results(args.results, env)
     if args.planner is None:
-        return list(make_traces(args.env, args.problems, seed=args.seed))
+        kwargs = dict(args.env_kwargs)
+        difficulty = kwargs.pop("difficulty", None)
+        traces = list(
+            make_traces(
+                args.env, args.problems, seed=args.seed, difficulty=difficulty, env_kwargs=kwargs
+            )
+        )
+        distinct = len({t.head for t in traces})
+        if distinct < args.problems:
+            raise CommandError(
+                f"--problems {args.problems}: only {distinct} distinct training problems came "
+                f"up; pass --problems {distinct} or fewer (more would repeat problems)"
+            )
+        return traces
     from thinkgym.agents.llm import LLMPolicy
     from thinkgym.search import make_planner, score_result
 
@@ -169,6 +232,15 @@ def _sources(args: argparse.Namespace, env: Any) -> list[Any]:
 def run(args: argparse.Namespace) -> int:
     """Build the records, write the dataset, print what was written."""
     _check_out(args.out, args.format)
+    env_kwargs = dict(getattr(args, "env_kwargs", None) or {})
+    if env_kwargs.get("split", "train") != "train":
+        raise CommandError(
+            f"--env-kwargs: split={env_kwargs['split']!r}: exported training data comes from "
+            "the 'train' split only"
+        )
+    env_kwargs.pop("split", None)
+    args.env_kwargs = env_kwargs
+    check_env_kwargs(args.env, {**env_kwargs, "split": "train"})
     from thinkgym.learning.export import _datasets
 
     datasets = _datasets()  # fails early, naming the extra to install, without datasets
@@ -194,7 +266,8 @@ def _run(args: argparse.Namespace) -> int:
     )
     from thinkgym.search import SearchResult
 
-    env = make(args.env).unwrapped
+    env = make(args.env, **args.env_kwargs, split="train").unwrapped
+    _check_problem_count(args, env)
     sources = _sources(args, env)
     if args.kind == "sft":
         records = sft_records(
