@@ -2,11 +2,14 @@
 
 Every training setting is a field of :class:`thinkgym.learning.sft.SFTConfig`; a ``--recipe``
 supplies a whole config (and its data table), and options given on the command line override it.
+``--policy DIR`` (alias ``--init``) fine-tunes a trained policy instead of a new model; its
+learning rate then defaults to 1e-4.
 
 Examples::
 
     thinkgym train sft --env Arithmetic --env LinearEquation --out runs/a --steps 2000
     thinkgym train sft --recipe default --out runs/policy --export thinkgym/data/policy
+    thinkgym train sft --env Game24 --policy default --out runs/g24-ft --steps 200
     thinkgym train sft --recipe default --out /tmp/smoke --steps 50 --data-scale 0.01 \\
         --eval-limit 5 --device cpu --log-dir /tmp/smoke/logs
 """
@@ -14,7 +17,6 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from thinkgym.commands._common import (
@@ -23,7 +25,6 @@ from thinkgym.commands._common import (
     config_from_args,
     device_arg,
     env_name,
-    existing_dir,
     resolve_device_arg,
     writable_dir,
 )
@@ -33,6 +34,7 @@ __all__ = ["add_arguments", "run"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``train sft`` options to ``parser``."""
+    from thinkgym.commands._common import policy_spec
     from thinkgym.learning.recipes import RECIPES
     from thinkgym.learning.sft import SFTConfig
 
@@ -50,16 +52,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="named settings and data (see thinkgym/learning/recipes.py)",
     )
     parser.add_argument(
-        "--out", required=True, type=writable_dir, help="run directory (checkpoints, final model)"
+        "--out",
+        required=True,
+        type=writable_dir,
+        help="run directory (checkpoints, final model)",
     )
     parser.add_argument(
         "--export", type=writable_dir, default=None, help="also save the policy here"
     )
     parser.add_argument(
+        "--policy",
         "--init",
-        type=existing_dir,
+        dest="init",
+        type=policy_spec,
         default=None,
-        help="start from this model directory (saved with save_pretrained) instead of a new model",
+        help="start from this policy: a model directory (saved with save_pretrained), 'default' "
+        "(the shipped one), a registered name or FILE.py:FACTORY; the learning rate then "
+        "defaults to 1e-4 (fine-tuning) instead of 1e-3 (default: a new model)",
     )
     parser.add_argument(
         "--traces-file",
@@ -73,20 +82,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``thinkgym train sft`` from parsed arguments; returns the exit status."""
-    from thinkgym.learning.recipes import build_traces, get_recipe
-    from thinkgym.learning.sft import SFTConfig
+    from thinkgym.learning.sft import SFTRunConfig, train_sft
 
-    recipe = get_recipe(args.recipe) if args.recipe else None
-    cfg = config_from_args(args, recipe.config if recipe else SFTConfig())
-    envs = list(args.env or (recipe.envs if recipe else []))
-    if not envs:
+    base = SFTRunConfig.from_recipe(args.recipe) if args.recipe else SFTRunConfig()
+    run_fields = {
+        "envs": list(args.env or []),
+        "out": str(args.out),
+        "init": None if args.init is None else str(args.init),
+        "traces_file": args.traces_file,
+        "export": None if args.export is None else str(args.export),
+        "device": args.device,
+    }
+    settings = argparse.Namespace(**{k: v for k, v in vars(args).items() if k not in run_fields})
+    cfg = config_from_args(settings, base.replace(**run_fields))
+    if not cfg.envs and cfg.recipe is None:
         raise ValueError("give at least one --env (e.g. --env Arithmetic) or --recipe default")
-    data = dict(recipe.data) if recipe is not None and not args.env else None
-    if args.init:
-        from thinkgym.checkpoints import check_model_dir
-
-        check_model_dir(args.init, "policy")  # before the traces are made, not after
-    traces_file = Path(args.traces_file) if args.traces_file else None
+    traces_file = Path(cfg.traces_file) if cfg.traces_file else None
     if traces_file is not None and traces_file.exists() and not traces_file.is_file():
         raise ValueError(f"--traces-file {traces_file} is a directory; give a .jsonl(.gz) file")
     if traces_file is not None and not traces_file.exists():
@@ -94,79 +105,6 @@ def run(args: argparse.Namespace) -> int:
             writable_dir(str(traces_file.parent))
         except argparse.ArgumentTypeError as exc:
             raise CommandError(f"--traces-file {traces_file}: {exc}") from None
-
-    device = resolve_device_arg(args.device)
-
-    import torch
-
-    from thinkgym.agents.llm import LLMPolicy
-    from thinkgym.learning.logging import log_metrics
-    from thinkgym.learning.sft import sft
-    from thinkgym.learning.traces import load_traces, make_traces, save_traces
-    from thinkgym.models import build_char_tokenizer, build_tiny_model
-
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(cfg.seed)
-    if traces_file is not None and traces_file.exists():
-        traces = load_traces(traces_file)
-        print(f"[data] {len(traces)} traces from {traces_file}")
-    elif data is not None:
-        traces = build_traces(data, seed=cfg.seed, scale=cfg.data_scale)
-    else:
-        traces = []
-        for env_id in envs:
-            made = make_traces(
-                env_id,
-                cfg.traces_per_env,
-                seed=2_000_000 + cfg.seed * 1_000_000,
-                solutions_per_problem=cfg.solutions_per_problem,
-            )
-            print(f"[data] {env_id}: {len(made)} traces")
-            traces.extend(made)
-    if traces_file is not None and not traces_file.exists():
-        save_traces(traces, traces_file)
-        print(f"[data] wrote {len(traces)} traces to {traces_file}")
-    if args.init:
-        policy = LLMPolicy.from_pretrained(args.init, device=device)
-    else:
-        tok = build_char_tokenizer()
-        model = build_tiny_model(
-            tok,
-            seed=cfg.seed,
-            hidden_size=cfg.hidden,
-            layers=cfg.layers,
-            heads=cfg.heads,
-            intermediate_size=cfg.intermediate,
-            max_positions=cfg.max_positions,
-        )
-        policy = LLMPolicy(model, tok, device=device)
-    n_params = sum(p.numel() for p in policy.model.parameters())
-    print(f"[model] {n_params / 1e6:.2f} M parameters on {device}; {len(traces)} traces")
-    record = {
-        "command": "thinkgym train sft",
-        "recipe": args.recipe,
-        "envs": envs,
-        "init": str(args.init) if args.init else None,
-        **cfg.as_dict(),
-    }
-    (out / "training_args.json").write_text(json.dumps(record, indent=2) + "\n")
-    # --log-dir (added by `thinkgym train`): the metrics of every step
-    result = sft(policy, traces, cfg, eval_envs=envs, out_dir=out, on_step=log_metrics)
-    record["steps"] = result.step
-    final = out / "final"
-    policy.save_pretrained(final)
-    (final / "training_args.json").write_text(json.dumps(record, indent=2) + "\n")
-    (out / "result.json").write_text(
-        json.dumps({"losses": result.losses, "evals": result.evals, "step": result.step}, indent=1)
-        + "\n"
-    )
-    if args.export:
-        export = Path(args.export)
-        policy.save_pretrained(export, dtype=cfg.export_dtype)
-        (export / "training_args.json").write_text(json.dumps(record, indent=2) + "\n")
-        print(f"[export] {export} ({cfg.export_dtype})")
-    if result.evals:
-        print("[eval] " + json.dumps(result.evals[-1]))
-    print(f"[done] step {result.step}, {result.seconds:.0f} s, final model in {final}")
+    resolve_device_arg(args.device)
+    train_sft(cfg)
     return 0

@@ -14,10 +14,18 @@ cross-entropy on the target tokens only (labels are ``-100`` on the prompt and t
   ``save_pretrained`` (safetensors) and ``trainer_state.pt``, which holds only tensors and plain
   Python values and is read back with ``torch.load(weights_only=True)``. Resume checks every
   file (:mod:`thinkgym.checkpoints`) and falls back to the newest intact checkpoint.
-* **A non-finite loss** stops training with :class:`NonFiniteLossError` before the optimizer
-  step: nothing new is saved, the last good checkpoint stays as it was.
+  A corrupt ``trainer_state.pt`` (however it is damaged), or one whose ``step`` lies beyond the
+  run's end, is set aside with one line. Resuming with other settings (``lr``, ``batch_size``,
+  ``seed``, ``steps``) is refused, naming them, unless ``override``.
+* **A non-finite loss** stops training with :class:`~thinkgym.learning.errors.NonFiniteLossError`
+  before the optimizer step: nothing new is saved, the last good checkpoint stays as it was.
 * **Settings** live in one :class:`SFTConfig` (the command line, the recipes and :func:`sft`
-  share its defaults and its :meth:`SFTConfig.validate`).
+  share its defaults and its :meth:`SFTConfig.validate`); :class:`SFTRunConfig` adds what a
+  whole run needs (tasks, data, starting policy, run directory) and :func:`train_sft` runs it
+  (``thinkgym train sft``, ``thinkgym.learning.train("sft", ...)``).
+* **Learning rate**: ``lr=None`` means :data:`SCRATCH_LR` for a model built here and
+  :data:`FINETUNE_LR` when :func:`train_sft` starts from a pretrained policy (a from-scratch rate
+  wrecks a trained policy within a few steps).
 """
 
 from __future__ import annotations
@@ -36,17 +44,22 @@ from typing import Any
 
 import numpy as np
 
+from thinkgym.learning.errors import NonFiniteLossError
 from thinkgym.learning.traces import Trace, eval_problems
 
 __all__ = [
+    "FINETUNE_LR",
     "NonFiniteLossError",
+    "SCRATCH_LR",
     "SFTConfig",
     "SFTResult",
+    "SFTRunConfig",
     "batch_indices",
     "checkpoints",
     "encode_pairs",
     "latest_checkpoint",
     "sft",
+    "train_sft",
 ]
 
 _CKPT_RE = re.compile(r"^step-(\d+)$")
@@ -54,8 +67,15 @@ _CKPT_RE = re.compile(r"^step-(\d+)$")
 _EXPORT_DTYPES = ("float32", "float16", "bfloat16")
 
 
-class NonFiniteLossError(FloatingPointError):
-    """The training loss became NaN or infinite; training stopped and nothing new was saved."""
+SCRATCH_LR = 1e-3
+"""Peak learning rate when ``lr`` is ``None`` and the model was built here (from scratch)."""
+FINETUNE_LR = 1e-4
+"""Peak learning rate when ``lr`` is ``None`` and :func:`train_sft` starts from a pretrained
+policy (1e-3 wrecked the shipped policy in 4 steps)."""
+
+RESUMABLE_SETTINGS = ("steps",)
+"""Recorded settings that may change when a run resumes (the run's length; a checkpoint beyond
+the new end is refused)."""
 
 
 @dataclass
@@ -74,8 +94,9 @@ class SFTConfig:
     """passes over the (prompt, step) pairs, instead of ``steps``"""
     batch_size: int = 64
     """(prompt, step) pairs per batch"""
-    lr: float = 1e-3
-    """peak learning rate of AdamW (linear warmup, then cosine decay to 10%)"""
+    lr: float | None = None
+    """peak learning rate of AdamW (linear warmup, then cosine decay to 10%); None: 1e-3 for a
+    model built from scratch, 1e-4 when fine-tuning a pretrained policy"""
     weight_decay: float = 0.01
     """AdamW weight decay (matrices only)"""
     warmup: int | None = None
@@ -99,6 +120,8 @@ class SFTConfig:
     """how many recent checkpoints to keep"""
     resume: bool = True
     """continue from the newest intact checkpoint of the run directory"""
+    override: bool = False
+    """resume even when the settings differ from the checkpoint's (refused otherwise)"""
     stop_at: int | None = None
     """stop after this step while the schedule runs to ``steps`` (time-sliced jobs)"""
     time_budget: float | None = None
@@ -165,7 +188,7 @@ class SFTConfig:
         if self.epochs is not None and finite("epochs") <= 0:
             raise bad("epochs", "is not positive", "give a number > 0")
         integer("batch_size", 1)
-        if finite("lr") <= 0:
+        if self.lr is not None and finite("lr") <= 0:
             raise bad("lr", "is not positive", "give a learning rate > 0, e.g. 1e-3")
         if finite("weight_decay") < 0:
             raise bad("weight_decay", "is negative", "give a value >= 0")
@@ -378,6 +401,7 @@ def sft(
     if steps is None:
         steps = max(1, math.ceil(float(cfg.epochs) * len(examples) / batch_size))
     warmup = min(200, max(1, steps // 20)) if cfg.warmup is None else cfg.warmup
+    lr = SCRATCH_LR if cfg.lr is None else float(cfg.lr)
     device = next(model.parameters()).device
     bf16 = cfg.bf16
     if bf16 is None:
@@ -390,17 +414,29 @@ def sft(
             {"params": decay, "weight_decay": cfg.weight_decay},
             {"params": no_decay, "weight_decay": 0.0},
         ],
-        lr=cfg.lr,
+        lr=lr,
         betas=(0.9, 0.95),
     )
     schedule = _schedule(steps, warmup)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
     result = SFTResult()
     write = log or tqdm.write
-    record = {"seed": seed, "steps": steps, "batch_size": batch_size, "lr": cfg.lr}
+    record = {"seed": seed, "steps": steps, "batch_size": batch_size, "lr": lr}
     start = 0
     if out_dir is not None and cfg.resume:
-        start = _resume(Path(out_dir), model, opt, sched, result, record, write)
+        start = _resume(
+            Path(out_dir),
+            model,
+            opt,
+            sched,
+            result,
+            record,
+            write,
+            override=cfg.override,
+            end=None if cfg.time_budget is not None else steps,
+        )
+        if record["steps"] != steps:  # a time-budgeted run continues with the steps it fitted
+            steps = schedule.steps = int(record["steps"])
     out_path = Path(out_dir) if out_dir is not None else None
     time_budget = cfg.time_budget
 
@@ -461,7 +497,7 @@ def sft(
             good = latest_checkpoint(out_path) if out_path is not None else None
             kept = f"the last good checkpoint {good} is kept" if good else "nothing was saved"
             raise NonFiniteLossError(
-                f"the training loss is {value} at step {step + 1} (lr={cfg.lr:g}): training "
+                f"the training loss is {value} at step {step + 1} (lr={lr:g}): training "
                 f"stopped, {kept}; lower the learning rate or check the data"
             )
         loss.backward()
@@ -532,33 +568,27 @@ def _resume(
     result: SFTResult,
     config: dict,
     write: Callable[[str], None],
+    *,
+    override: bool = False,
+    end: int | None = None,
 ) -> int:
-    """Restore the newest intact checkpoint of ``out``; the step to continue from (0: none)."""
-    from thinkgym.checkpoints import CheckpointError
+    """Restore the newest intact checkpoint of ``out``; the step to continue from (0: none).
 
-    found = checkpoints(out)
-    skipped = []
-    for ckpt in found:
-        try:
-            step = _restore(ckpt, model, opt, sched, result, config, write)
-        except CheckpointError as exc:
-            write(f"[sft] skipping damaged checkpoint: {exc}")
-            skipped.append(str(exc))
-            continue
-        for bad in found[: len(skipped)]:  # set aside, so they are neither resumed nor pruned
-            aside = bad.with_name(bad.name + ".damaged")
-            if aside.exists():
-                shutil.rmtree(aside)
-            bad.rename(aside)
-            write(f"[sft] moved the damaged {bad.name} to {aside.name}")
-        return step
-    if found:
-        raise CheckpointError(
-            f"no usable checkpoint in {out / 'checkpoints'} ({len(found)} damaged: "
-            f"{skipped[0]}); remove them, or start afresh with resume off (--no-resume) or "
-            "another run directory"
-        )
-    return 0
+    ``end=None`` (a time-budgeted run) continues with the step count the run fitted.
+
+    Damaged checkpoints are set aside (``NAME.damaged``) with one line each; a checkpoint made
+    with other settings is refused (:class:`~thinkgym.checkpoints.SettingsChangedError`) unless
+    ``override``.
+    """
+    from thinkgym.checkpoints import restore_newest
+
+    found = restore_newest(
+        checkpoints(out),
+        lambda c: _restore(c, model, opt, sched, result, config, write, override, end),
+        write=write,
+        tag="sft",
+    )
+    return 0 if found is None else found[1]
 
 
 def _restore(
@@ -569,36 +599,62 @@ def _restore(
     result: SFTResult,
     config: dict,
     write: Callable[[str], None],
+    override: bool = False,
+    end: int | None = None,
 ) -> int:
     """Check every file of ``ckpt``, then load it (nothing is changed when a check fails)."""
     import torch
 
-    from thinkgym.checkpoints import CheckpointError, load_trainer_state, load_weights
+    from thinkgym.checkpoints import (
+        CheckpointError,
+        check_resume_settings,
+        load_trainer_state,
+        load_weights,
+    )
 
     path = ckpt / "trainer_state.pt"
-    state = load_trainer_state(path, required=_STATE_KEYS)
-    saved = state.get("config", {})
-    if len(state["optimizer"].get("param_groups", ())) != len(opt.param_groups):
-        raise CheckpointError(f"{path}: the optimizer state belongs to another model")
+    m = _CKPT_RE.match(ckpt.name)
+    state = load_trainer_state(
+        path,
+        required=_STATE_KEYS,
+        end=end,
+        expect_step=int(m.group(1)) if m else None,
+    )
     try:
-        opt.load_state_dict(state["optimizer"])
-    except (ValueError, KeyError, RuntimeError) as exc:
-        raise CheckpointError(f"{path}: unusable optimizer state ({exc})") from None
-    load_weights(model, ckpt)  # checks keys and shapes before copying anything
-    differ = {k: (saved.get(k), v) for k, v in config.items() if saved.get(k) != v}
+        saved = dict(state["config"])
+        rng = state["rng"]["torch"]
+        if not isinstance(rng, torch.Tensor) or rng.dtype != torch.uint8:
+            raise ValueError("bad RNG state")
+        sched_state = dict(state["scheduler"])
+        losses, evals = list(state["losses"]), [dict(e) for e in state["evals"]]
+        if len(losses) != state["step"]:
+            raise ValueError(f"{len(losses)} losses for step {state['step']}")
+        optim = state["optimizer"]
+        if len(optim.get("param_groups", ())) != len(opt.param_groups):
+            raise CheckpointError(f"{path}: the optimizer state belongs to another model")
+    except (KeyError, TypeError, IndexError, ValueError, AttributeError) as exc:
+        raise CheckpointError(
+            f"{path}: corrupt trainer state ({type(exc).__name__}: {exc})"
+        ) from None
+    differ = check_resume_settings(
+        saved, config, source=str(ckpt), ignore=RESUMABLE_SETTINGS, override=override
+    )
     if differ:
-        write(
-            f"[sft] warning: resuming {ckpt} with other settings {differ} (saved, now); the "
-            "loss curve will differ from an uninterrupted run"
-        )
-    sched_state = dict(state["scheduler"])
-    sched_state["lr_lambdas"] = [None] * len(opt.param_groups)
-    sched.load_state_dict(sched_state)
-    torch.set_rng_state(state["rng"]["torch"])
+        write(f"[sft] override: resuming {ckpt} with other settings {differ} (saved, now)")
+    load_weights(model, ckpt)  # checks keys and shapes before copying anything
+    try:
+        opt.load_state_dict(optim)
+        sched_state["lr_lambdas"] = [None] * len(opt.param_groups)
+        sched.load_state_dict(sched_state)
+        torch.set_rng_state(rng)
+    except (ValueError, KeyError, TypeError, IndexError, RuntimeError) as exc:
+        raise CheckpointError(f"{path}: unusable optimizer or scheduler state ({exc})") from None
     if "cuda" in state["rng"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-    result.losses = list(state["losses"])
-    result.evals = list(state["evals"])
+    if end is None and isinstance(saved.get("steps"), int):
+        config["steps"] = int(saved["steps"])
+    result.losses = losses
+    result.evals = evals
     write(f"[sft] resumed from {ckpt} at step {state['step']}")
     return int(state["step"])
 
@@ -606,3 +662,189 @@ def _restore(
 def _prune(out: Path, keep: int) -> None:
     for d in checkpoints(out)[max(1, keep) :]:
         shutil.rmtree(d, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------- a whole run
+@dataclass
+class SFTRunConfig(SFTConfig):
+    """A whole ``thinkgym train sft`` run: the tasks, data, starting policy and run directory,
+    plus every :class:`SFTConfig` setting.
+
+    Start from a recipe's settings with :meth:`from_recipe`.
+    """
+
+    envs: list[str] = field(default_factory=list)
+    """tasks to train on and evaluate (env ids or short names; default: the recipe's)"""
+    recipe: str | None = None
+    """a named data table and task list (thinkgym/learning/recipes.py); its settings come with
+    :meth:`from_recipe`"""
+    out: str = "runs/sft"
+    """run directory (checkpoints, final/, result.json, training_args.json)"""
+    init: str | None = None
+    """starting policy: a model directory, 'default' (the shipped one), a registered name or
+    FILE.py:FACTORY (None: a new model built from the model settings)"""
+    traces_file: str | None = None
+    """JSONL(.gz) of traces: loaded when it exists, else built and written there"""
+    export: str | None = None
+    """also save the final policy here (in export_dtype)"""
+    device: str = "auto"
+    """auto, cpu, cuda, cuda:N"""
+
+    @classmethod
+    def from_recipe(cls, name: str, **changes: Any) -> SFTRunConfig:
+        """The settings of recipe ``name`` with ``changes`` (its tasks and data come along)."""
+        from thinkgym.learning.recipes import get_recipe
+
+        recipe = get_recipe(name)
+        base = cls(**dataclasses.asdict(recipe.config), recipe=name)
+        return base.replace(**changes)
+
+    def validate(self) -> SFTRunConfig:
+        """:meth:`SFTConfig.validate` plus the run's fields; returns ``self``.
+
+        Raises:
+            ValueError: no task (and no recipe), an unknown recipe or env.
+        """
+        super().validate()
+        if self.recipe is not None:
+            from thinkgym.learning.recipes import get_recipe
+
+            get_recipe(self.recipe)
+        if not self.envs and self.recipe is None:
+            raise ValueError(
+                "SFTRunConfig: give at least one env (envs=['Arithmetic'], --env Arithmetic) or "
+                "a recipe (--recipe default)"
+            )
+        from thinkgym.envs import resolve_id
+
+        self.envs = [resolve_id(e) for e in self.envs]
+        return self
+
+
+def train_sft(config: SFTRunConfig, *, policy: Any = None) -> Any:
+    """Behaviour cloning of a (tiny or given) causal LM on solver traces, as one run.
+
+    Makes (or loads) the traces, builds the model or loads the starting policy, trains with
+    :func:`sft` (checkpoints in ``out/checkpoints``; rerun to resume), saves ``out/final`` (and
+    ``export``), and writes ``training_args.json`` and ``result.json``.
+
+    Args:
+        config: the run's settings.
+        policy: the starting policy (an object or a spec for
+            :func:`thinkgym.agents.registry.load_policy`); overrides ``config.init``. A
+            pretrained start makes ``lr=None`` mean :data:`FINETUNE_LR`.
+
+    Returns:
+        A :class:`~thinkgym.learning.registry.TrainResult` (``history``: one row per step with
+        its loss; ``metrics``: the last evaluation and the final loss).
+    """
+    import torch
+
+    from thinkgym.agents.registry import describe_policy, load_policy, require_trainable
+    from thinkgym.learning.logging import log_metrics
+    from thinkgym.learning.recipes import build_traces, get_recipe
+    from thinkgym.learning.registry import TrainResult
+    from thinkgym.learning.traces import load_traces, make_traces, save_traces
+    from thinkgym.models import build_char_tokenizer, build_tiny_model
+
+    cfg = config.validate()
+    recipe = get_recipe(cfg.recipe) if cfg.recipe else None
+    envs = list(cfg.envs or (recipe.envs if recipe else []))
+    data = dict(recipe.data) if recipe is not None and not cfg.envs else None
+    start = policy if policy is not None else cfg.init
+    if isinstance(start, str) and start not in ("default",):
+        from thinkgym.agents.registry import check_policy_spec
+
+        check_policy_spec(start)  # before the traces are made, not after
+    traces_file = Path(cfg.traces_file) if cfg.traces_file else None
+    if traces_file is not None and traces_file.exists() and not traces_file.is_file():
+        raise ValueError(f"traces_file {traces_file} is a directory; give a .jsonl(.gz) file")
+    if cfg.device == "auto":
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        device = torch.device(cfg.device)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    if traces_file is not None and traces_file.exists():
+        traces = load_traces(traces_file)
+        print(f"[data] {len(traces)} traces from {traces_file}")
+    elif data is not None:
+        traces = build_traces(data, seed=cfg.seed, scale=cfg.data_scale)
+    else:
+        traces = []
+        for env_id in envs:
+            made = make_traces(
+                env_id,
+                cfg.traces_per_env,
+                seed=2_000_000 + cfg.seed * 1_000_000,
+                solutions_per_problem=cfg.solutions_per_problem,
+            )
+            print(f"[data] {env_id}: {len(made)} traces")
+            traces.extend(made)
+    if traces_file is not None and not traces_file.exists():
+        save_traces(traces, traces_file)
+        print(f"[data] wrote {len(traces)} traces to {traces_file}")
+    if start is not None:
+        model_policy = require_trainable(load_policy(start, device=device), start, "sft")
+        lr = FINETUNE_LR if cfg.lr is None else cfg.lr
+    else:
+        tok = build_char_tokenizer()
+        model = build_tiny_model(
+            tok,
+            seed=cfg.seed,
+            hidden_size=cfg.hidden,
+            layers=cfg.layers,
+            heads=cfg.heads,
+            intermediate_size=cfg.intermediate,
+            max_positions=cfg.max_positions,
+        )
+        from thinkgym.agents.llm import LLMPolicy
+
+        model_policy = LLMPolicy(model, tok, device=device)
+        lr = SCRATCH_LR if cfg.lr is None else cfg.lr
+    cfg = cfg.replace(lr=lr)
+    n_params = sum(p.numel() for p in model_policy.model.parameters())
+    print(f"[model] {n_params / 1e6:.2f} M parameters on {device}; {len(traces)} traces")
+    record = {
+        "command": "thinkgym train sft",
+        **cfg.as_dict(),
+        "envs": envs,
+        "init": None if start is None else describe_policy(start),
+    }
+    (out / "training_args.json").write_text(json.dumps(record, indent=2) + "\n")
+    # `thinkgym train ... --log-dir`: the metrics of every step
+    base = SFTConfig(**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(SFTConfig)})
+    result = sft(model_policy, traces, base, eval_envs=envs, out_dir=out, on_step=log_metrics)
+    record["steps"] = result.step
+    final = out / "final"
+    model_policy.save_pretrained(final)
+    (final / "training_args.json").write_text(json.dumps(record, indent=2) + "\n")
+    (out / "result.json").write_text(
+        json.dumps({"losses": result.losses, "evals": result.evals, "step": result.step}, indent=1)
+        + "\n"
+    )
+    if cfg.export:
+        export = Path(cfg.export)
+        model_policy.save_pretrained(export, dtype=cfg.export_dtype)
+        (export / "training_args.json").write_text(json.dumps(record, indent=2) + "\n")
+        print(f"[export] {export} ({cfg.export_dtype})")
+    if result.evals:
+        print("[eval] " + json.dumps(result.evals[-1]))
+    print(f"[done] step {result.step}, {result.seconds:.0f} s, final model in {final}")
+    metrics: dict[str, Any] = {"step": result.step, "lr": lr, "seconds": result.seconds}
+    if result.losses:
+        metrics["loss"] = result.losses[-1]
+    if result.evals:
+        metrics.update({k: v for k, v in result.evals[-1].items() if k != "step"})
+    history = [{"step": k + 1, "loss": v} for k, v in enumerate(result.losses)]
+    for row in result.evals:
+        if 1 <= int(row["step"]) <= len(history):
+            history[int(row["step"]) - 1].update({k: v for k, v in row.items() if k != "step"})
+    return TrainResult(
+        policy=model_policy,
+        out_dir=out,
+        policy_dir=final,
+        history=history,
+        metrics=metrics,
+    )
