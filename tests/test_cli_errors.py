@@ -158,6 +158,9 @@ for _algo in ("grpo", "ppo", "expert-iteration"):
 RL_CASES += [
     (["train", "expert-iteration", "--env", "Arithmetic", "--planner", "bem"], ["bem", "beam"]),
     (["train", "expert-iteration", "--env", "Arithmetic", "--rounds", "0"], ["--rounds"]),
+    (["train", "grpo", "--env", "Arithmetic", "--eval-limit", "0"], ["--eval-limit 0", ">= 1"]),
+    (["train", "ppo", "--env", "Arithmetic", "--vf-epochs", "0"], ["--vf-epochs 0", ">= 1"]),
+    (["train", "sb3", "--env", "Game24", "--gamma", "2"], ["--gamma", "(0, 1]"]),
     (
         ["train", "grpo", "--env", "Arithmetic", "--env-kwargs", '{"reward": "x"}'],
         ["--env-kwargs", "'reward'", "--reward"],

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 from typing import Any
 
 __all__ = ["add_rl_arguments", "config_from_rl_args", "json_dict"]
@@ -56,8 +57,9 @@ def config_from_rl_args(args: argparse.Namespace, cls: type) -> Any:
         cfg.validate()
     except (ValueError, KeyError) as exc:
         text = error_line(exc).strip("\"'")
-        for f in dataclasses.fields(cls):
-            text = text.replace(f"{f.name}=", f"--{f.name.replace('_', '-')} ")
+        for f in dataclasses.fields(cls):  # "vf_epochs=0" -> "--vf-epochs 0", not "vf_--epochs"
+            option = f"--{f.name.replace('_', '-')} "
+            text = re.sub(rf"(?<![\w-]){re.escape(f.name)}=", option, text)
         raise CommandError(text) from None
     check_config_kwargs(cfg)
     return cfg

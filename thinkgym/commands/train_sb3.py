@@ -34,6 +34,7 @@ from thinkgym.commands._common import (
     nonneg_int,
     positive_float,
     positive_int,
+    probability,
     writable_dir,
 )
 
@@ -61,7 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-epochs", type=positive_int, default=4, help="PPO epochs per rollout")
     parser.add_argument("--lr", type=positive_float, default=None, help="learning rate")
     parser.add_argument("--ent-coef", type=finite_float, default=0.01, help="entropy bonus")
-    parser.add_argument("--gamma", type=positive_float, default=1.0, help="discount")
+    parser.add_argument("--gamma", type=probability, default=1.0, help="discount, in (0, 1]")
     parser.add_argument("--seed", type=nonneg_int, default=0)
     parser.add_argument(
         "--threads", type=positive_int, default=1, help="torch CPU threads (small nets: 1)"

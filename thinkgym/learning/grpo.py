@@ -172,6 +172,8 @@ class GRPOConfig:
         self.env = resolve_env_id(self.env)
         if self.reward not in list_rewards():
             raise ValueError(_unknown("reward", self.reward, list_rewards()))
+        if self.eval_limit is not None and self.eval_limit < 1:
+            raise ValueError(f"eval_limit={self.eval_limit!r} must be >= 1 (or None: all)")
         if self.advantages not in ADVANTAGES:
             raise ValueError(_unknown("advantages", self.advantages, ADVANTAGES))
         if self.step_values != "group" and self.step_values not in list_rewards():

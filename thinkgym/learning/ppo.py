@@ -71,8 +71,11 @@ class PPOConfig(GRPOConfig):
                 raise ValueError(f"{name}={v!r} must be in [0, 1]")
         if not (math.isfinite(self.vf_lr) and self.vf_lr > 0):
             raise ValueError(f"vf_lr={self.vf_lr!r} must be > 0")
-        if self.vf_epochs < 0:
-            raise ValueError(f"vf_epochs={self.vf_epochs!r} must be >= 0")
+        if self.vf_epochs < 1:
+            raise ValueError(
+                f"vf_epochs={self.vf_epochs!r} must be >= 1 (the critic is trained every "
+                "iteration; GRPO needs none)"
+            )
 
 
 class Critic:
