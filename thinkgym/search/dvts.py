@@ -175,6 +175,7 @@ class DVTS(Planner):
             [s for _, _, s, _ in pool],
             [c.path_logprob / max(1, c.path_tokens) for c, _, _, _ in pool],
             self.final,
+            [c.proposal.count if c.proposal else 1 for c, _, _, _ in pool],
         )
         return self._outcome(pool, k, started, rounds)
 

@@ -404,6 +404,7 @@ class GumbelMCTS(Planner):
             [n.value for n in answered],
             [n.logprob / max(1, n.tokens) for n in answered],
             self.final,
+            [n.count for n in answered],
         )
         best = answered[k]
         return Outcome(

@@ -32,12 +32,17 @@ def normalize_answer(answer: str) -> str:
     return answer.rsplit("=", 1)[-1].replace(" ", "").strip()
 
 
-def weighted_votes(values: list[str], scores: list[float]) -> dict[str, float]:
-    """Each value's summed reward-model score (NaN and negative scores count as 0)."""
+def weighted_votes(
+    values: list[str], scores: list[float], counts: list[int] | None = None
+) -> dict[str, float]:
+    """Each value's summed reward-model score (NaN and negative scores count as 0); a candidate
+    that stands for ``count`` identical samples (merged proposals) weighs ``count`` times."""
     mass: dict[str, float] = {}
-    for value, score in zip(values, scores, strict=True):
+    counts = counts if counts is not None else [1] * len(values)
+    for value, score, count in zip(values, scores, counts, strict=True):
         w = float(score)
-        mass[value] = mass.get(value, 0.0) + (w if w > 0 and w != math.inf else 0.0)
+        w = w if w > 0 and w != math.inf else 0.0
+        mass[value] = mass.get(value, 0.0) + w * max(1, int(count))
     return mass
 
 
@@ -47,24 +52,32 @@ def pick(
     scores: list[float] | None = None,
     *,
     weighted: bool = False,
+    counts: list[int] | None = None,
 ) -> int:
     """Index of the selected sample among finished ones (``values``: their normalised answers).
 
     ``scores=None``: majority vote over ``values``, ties broken by (per-token) log-prob;
     otherwise the best score, ties by log-prob; ``weighted=True``: the value with the largest
-    summed score (:func:`weighted_votes`), then its best-scored sample. The first of equals wins.
+    summed score (:func:`weighted_votes`), then its best-scored sample. ``counts``: how many
+    identical samples each one stands for (votes and weights multiply). The first of equals wins.
     """
     if scores is None:
-        votes = Counter(values)
+        votes: Counter[str] = Counter()
+        for v, c in zip(values, counts or [1] * len(values), strict=True):
+            votes[v] += max(1, int(c))
         return max(range(len(values)), key=lambda k: (votes[values[k]], logprobs[k]))
     if weighted:
-        mass = weighted_votes(values, scores)
+        mass = weighted_votes(values, scores, counts)
         return max(range(len(values)), key=lambda k: (mass[values[k]], scores[k], logprobs[k]))
     return max(range(len(values)), key=lambda k: (scores[k], logprobs[k]))
 
 
 def choose_final(
-    answers: list[str], scores: list[float], logprobs: list[float], rule: str = "best"
+    answers: list[str],
+    scores: list[float],
+    logprobs: list[float],
+    rule: str = "best",
+    counts: list[int] | None = None,
 ) -> int:
     """Index of the final answer under ``rule`` (one of :data:`FINAL_RULES`).
 
@@ -73,6 +86,8 @@ def choose_final(
         scores: their guidance scores (higher is better; non-finite counts as unscored).
         logprobs: their per-token log-probs (ties).
         rule: ``"best"``, ``"vote"`` or ``"weighted_vote"``.
+        counts: how many identical samples each candidate stands for (merged proposals; votes
+            and weights multiply); ``None``: one each.
 
     Raises:
         ValueError: an unknown rule, or no candidates.
@@ -81,7 +96,9 @@ def choose_final(
         raise ValueError(f"final={rule!r} is not one of {FINAL_RULES}")
     if not answers:
         raise ValueError("choose_final needs at least one candidate")
-    if not len(answers) == len(scores) == len(logprobs):
+    if not len(answers) == len(scores) == len(logprobs) or (
+        counts is not None and len(counts) != len(answers)
+    ):
         raise ValueError(
             f"{len(answers)} answers, {len(scores)} scores and {len(logprobs)} log-probs; give "
             "one of each per candidate"
@@ -89,5 +106,5 @@ def choose_final(
     clean = [float(s) if math.isfinite(s) else -1e9 for s in scores]
     values = [normalize_answer(a) for a in answers]
     if rule == "vote":
-        return pick(values, logprobs, None)
-    return pick(values, logprobs, clean, weighted=rule == "weighted_vote")
+        return pick(values, logprobs, None, counts=counts)
+    return pick(values, logprobs, clean, weighted=rule == "weighted_vote", counts=counts)
