@@ -51,7 +51,8 @@ class BenchConfig:
         problems: held-out problems per env.
         policy: ``"default"`` (the shipped LLMPolicy), a model directory, ``"random"`` or
             ``"oracle"``.
-        prm: a LearnedRewardModel directory used as a PRM (guidance of every planner).
+        prm: a LearnedRewardModel directory used as a PRM (guidance of every planner), or a
+            shipped one: ``"game24"`` (``"default"``: the shipped PRM of the envs' task).
         orm: a LearnedRewardModel directory used as an ORM (guidance when no PRM is given).
         temperature: sampling temperature of the budgeted planners.
         seed: the planners' seed (the seed of a one-seed bench).

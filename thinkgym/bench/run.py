@@ -83,8 +83,8 @@ def bench_settings(
         },
         "policy_model": model,
         "reward_models": {
-            "prm": str(Path(config.prm).resolve()) if config.prm else None,
-            "orm": str(Path(config.orm).resolve()) if config.orm else None,
+            "prm": _rm_path(config.prm, config.envs),
+            "orm": _rm_path(config.orm, config.envs),
         },
         "backend": {
             "name": getattr(backend, "name", None) or "local",
@@ -95,6 +95,15 @@ def bench_settings(
         },
         "versions": bench_versions(),
     }
+
+
+def _rm_path(spec: str | None, envs: list[str]) -> str | None:
+    """The absolute folder of a reward-model spec (a shipped name resolved), for the record."""
+    try:
+        path = resolve_reward_model(spec, envs)
+    except (ValueError, FileNotFoundError):
+        return spec
+    return str(Path(path).resolve()) if path else None
 
 
 def _jsonable(value: Any) -> Any:
@@ -160,13 +169,70 @@ def load_policy(
     return LLMPolicy.from_pretrained(spec, max_batch_rows=batch_rows), spec
 
 
-def load_reward_model(path: str | None) -> Any:
-    """A ``LearnedRewardModel`` from ``path`` (``None``: none)."""
+SHIPPED_REWARD_MODELS: dict[str, str] = {"game24": "prm_game24"}
+"""Reward models shipped in ``thinkgym/data/``: name -> folder (``--prm game24``)."""
+
+_DEFAULT_REWARD_MODEL = {"Game24": "game24"}
+"""The shipped reward model ``default`` means for each env."""
+
+
+def resolve_reward_model(spec: str | None, envs: list[str] | None = None) -> str | None:
+    """The folder of a reward model named by ``spec``.
+
+    Args:
+        spec: a shipped name (``"game24"``: the Game24 PRM in ``thinkgym/data/prm_game24``),
+            ``"default"`` (the shipped reward model of ``envs``' task), a folder, or ``None``.
+        envs: the envs it guides (for ``"default"``).
+
+    Raises:
+        ValueError: ``"default"`` for envs without a shipped reward model (named).
+        FileNotFoundError: a shipped reward model missing from this install.
+    """
+    if spec is None:
+        return None
+    if spec == "default":
+        short = sorted({_short_env_name(e) for e in envs or []})
+        names = {_DEFAULT_REWARD_MODEL.get(e) for e in short}
+        if len(names) != 1 or None in names:
+            raise ValueError(
+                f"--prm default: no one shipped reward model fits envs {short or '(none)'}; "
+                f"shipped: {', '.join(f'{k} ({v})' for k, v in _DEFAULT_REWARD_MODEL.items())}; "
+                "pass a reward-model folder instead"
+            )
+        spec = names.pop()  # type: ignore[assignment]
+    if spec in SHIPPED_REWARD_MODELS:
+        from importlib import resources
+
+        path = Path(str(resources.files("thinkgym.data").joinpath(SHIPPED_REWARD_MODELS[spec])))
+        if not (path / "config.json").is_file():
+            raise FileNotFoundError(
+                f"the shipped reward model {spec!r} is missing from this install ({path})"
+            )
+        return str(path)
+    return spec
+
+
+def _short_env_name(env: str) -> str:
+    """``thinkgym/Game24-v0`` or ``Game24`` -> ``Game24``."""
+    name = env.rsplit("/", 1)[-1]
+    base, sep, version = name.rpartition("-v")
+    return base if sep and version.isdigit() else name
+
+
+def load_reward_model(path: str | None, envs: list[str] | None = None) -> Any:
+    """A ``LearnedRewardModel`` from ``path`` (a folder, a shipped name such as ``"game24"``, or
+    ``"default"`` for ``envs``; ``None``: none), in float32 (shipped weights are float16)."""
+    path = resolve_reward_model(path, envs)
     if path is None:
         return None
+    import torch
+
     from thinkgym.rewards.learned import LearnedRewardModel
 
-    return LearnedRewardModel.from_pretrained(path)
+    rm = LearnedRewardModel.from_pretrained(path)
+    if next(rm.model.parameters()).dtype in (torch.float16, torch.bfloat16):
+        rm.model.to(torch.float32)  # half precision is slow and inexact on a CPU
+    return rm
 
 
 def pass_at_n(env: Any, result: Any) -> bool | None:
@@ -221,7 +287,9 @@ def load_bench_models(config: BenchConfig) -> tuple[Any, str, RewardModelGuidanc
         shared_policy, label = load_policy(
             config.policy, resolve_env(config.envs[0])[0], batch_rows=config.batch_rows
         )
-    guidance = bench_guidance(load_reward_model(config.prm), load_reward_model(config.orm))
+    guidance = bench_guidance(
+        load_reward_model(config.prm, config.envs), load_reward_model(config.orm, config.envs)
+    )
     return shared_policy, label, guidance
 
 
@@ -351,6 +419,8 @@ def run_benchmark(config: BenchConfig, backend: Any = None) -> BenchReport:
         The :class:`BenchReport`.
     """
     config.validate()
+    resolve_reward_model(config.prm, config.envs)  # a bad name fails before any work
+    resolve_reward_model(config.orm, config.envs)
     say = functools.partial(_say, config.progress)
 
     in_process = backend is None or getattr(backend, "name", "") == "local"

@@ -70,6 +70,15 @@ def _seeds(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _reward_model(text: str) -> str:
+    """argparse type: a shipped reward-model name (``game24``, ``default``) or a directory."""
+    from thinkgym.bench.run import SHIPPED_REWARD_MODELS
+
+    if text in SHIPPED_REWARD_MODELS or text == "default":
+        return text
+    return str(existing_dir(text))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``bench`` options to ``parser``."""
     parser.add_argument("--envs", type=_names, default="Game24,Arithmetic", help="env names")
@@ -93,7 +102,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="'default' (the shipped LLMPolicy), a model directory, 'random' or 'oracle'",
     )
     parser.add_argument(
-        "--prm", type=existing_dir, default=None, help="LearnedRewardModel directory: the PRM"
+        "--prm",
+        type=_reward_model,
+        default=None,
+        help="the PRM: a LearnedRewardModel directory, 'game24' (the shipped Game24 PRM) or "
+        "'default' (the shipped PRM of the envs' task)",
     )
     parser.add_argument(
         "--orm",
