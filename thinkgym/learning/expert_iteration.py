@@ -43,11 +43,15 @@ __all__ = [
     "expert_iteration",
     "train_problems",
     "approved_traces",
+    "approve",
+    "select_diverse",
     "evaluate_policy",
     "plot_curve",
 ]
 
 GAME24 = "thinkgym/Game24-v0"
+INITS = ("previous", "start")
+SELECTS = ("diverse", "shortest")
 
 
 @dataclass
@@ -100,6 +104,31 @@ class ExpertIterationConfig:
     """rows per policy forward batch (default: the policy's own)"""
     save_every: int = 50
     """SFT checkpoint interval within a round (a kill loses at most this many steps)"""
+    init: str = "previous"
+    """what each round fine-tunes: ``previous`` (the last round's policy) or ``start`` (the
+    starting policy, on everything kept so far: ReST-EM / STaR; the search still uses the
+    latest policy)"""
+    mix: float = 0.0
+    """share of the SFT examples drawn from the original behaviour-cloning traces (the
+    ``default`` recipe's data, every task) next to the kept trajectories (``0``: none)"""
+    mix_scale: float = 0.03
+    """size of the behaviour-cloning pool ``mix`` draws from, as a fraction of the recipe's data
+    (``0.03``: about 5,000 traces; built once per run, ``out_dir/bc_pool.jsonl``)"""
+    select: str = "diverse"
+    """which approved trajectories of a problem are kept (up to ``keep_per_problem``):
+    ``diverse`` (distinct answers first, then the transcripts sharing the fewest steps with
+    those kept) or ``shortest``"""
+    curriculum: str = "none"
+    """``none`` (fresh problems in a seeded order) or ``pass_rate`` (sample a pool of
+    ``curriculum_pool`` training problems by the running share of approved search candidates
+    ``p``, weight ``p(1-p) + 0.02``)"""
+    curriculum_pool: int = 1024
+    """training problems in the ``pass_rate`` curriculum's pool"""
+    difficulty_schedule: str | None = None
+    """comma-separated ``difficulty`` values to search through (e.g. ``2,3``); evaluation
+    stays on ``env_kwargs``' difficulty"""
+    schedule_threshold: float = 0.5
+    """advance to the next difficulty when the share of searched problems solved reaches this"""
 
     def validate(self) -> None:
         """Check the settings; raises ``ValueError`` naming the bad value and the choices."""
@@ -124,6 +153,23 @@ class ExpertIterationConfig:
                 raise ValueError(f"{name}={v!r} must be a finite number > 0")
         if self.save_every < 0:
             raise ValueError(f"save_every={self.save_every!r} must be >= 0")
+        if self.init not in INITS:
+            raise ValueError(_unknown("init", self.init, INITS))
+        if not (math.isfinite(self.mix) and 0 <= self.mix < 1):
+            raise ValueError(f"mix={self.mix!r} must be in [0, 1) (a share of the SFT examples)")
+        if not (math.isfinite(self.mix_scale) and 0 < self.mix_scale <= 1):
+            raise ValueError(f"mix_scale={self.mix_scale!r} must be in (0, 1]")
+        if self.select not in SELECTS:
+            raise ValueError(_unknown("select", self.select, SELECTS))
+        if self.curriculum not in ("none", "pass_rate"):
+            raise ValueError(_unknown("curriculum", self.curriculum, ("none", "pass_rate")))
+        if self.curriculum_pool < 1:
+            raise ValueError(f"curriculum_pool={self.curriculum_pool!r} must be >= 1")
+        from thinkgym.learning.curriculum import parse_schedule
+
+        parse_schedule(self.difficulty_schedule)
+        if not 0 < self.schedule_threshold <= 1:
+            raise ValueError(f"schedule_threshold={self.schedule_threshold!r} must be in (0, 1]")
 
 
 @dataclass
@@ -227,6 +273,53 @@ def _candidates(result: Any) -> list[list[str]]:
     return out
 
 
+def select_diverse(trajectories: Sequence[tuple[str, ...]], cap: int) -> list[tuple[str, ...]]:
+    """Up to ``cap`` trajectories chosen for diversity.
+
+    Distinct final answers first (one trajectory per answer, in turn), then, within the
+    remaining ones, the trajectory that shares the fewest steps with those already chosen
+    (ties: shorter, then alphabetical). The input should hold distinct trajectories.
+    """
+    pool = sorted(dict.fromkeys(tuple(t) for t in trajectories), key=lambda s: (len(s), s))
+    chosen: list[tuple[str, ...]] = []
+    answers: set[str] = set()
+    steps_used: set[str] = set()
+    while pool and len(chosen) < cap:
+
+        def score(t: tuple[str, ...]) -> tuple[int, int, int]:
+            answer = t[-1] if t else ""
+            return (answer in answers, sum(s in steps_used for s in t), len(t))
+
+        best = min(pool, key=score)
+        pool.remove(best)
+        chosen.append(best)
+        answers.add(best[-1] if best else "")
+        steps_used.update(best)
+    return chosen
+
+
+def approve(env: Any, results: Sequence[Any], reward: Any, *, threshold: float = 1.0) -> list[Any]:
+    """For each search result: its distinct approved trajectories and its approval rate.
+
+    Returns:
+        One ``(trajectories, candidates, approved)`` tuple per result: the distinct approved
+        step tuples, the number of finished candidates and how many of them were approved.
+    """
+    out = []
+    for res in results:
+        kept: dict[tuple[str, ...], None] = {}
+        cands = _candidates(res)
+        ok = 0
+        for steps in cands:
+            final = _graded_final(env, res.problem, steps)
+            if final is None or float(reward.outcome(final)) < threshold:
+                continue
+            ok += 1
+            kept.setdefault(tuple(final.steps), None)
+        out.append((list(kept), len(cands), ok))
+    return out
+
+
 def approved_traces(
     env: Any,
     env_id: str,
@@ -235,8 +328,14 @@ def approved_traces(
     *,
     threshold: float = 1.0,
     cap: int = 4,
+    select: str = "shortest",
+    approvals: Sequence[Any] | None = None,
 ) -> tuple[list[Any], int]:
     """Traces of the approved trajectories of ``results`` (deduplicated, ``cap`` per problem).
+
+    Args:
+        select: ``"shortest"`` (shortest first) or ``"diverse"`` (:func:`select_diverse`).
+        approvals: :func:`approve`'s output for ``results`` (computed here when ``None``).
 
     Returns:
         The :class:`~thinkgym.learning.traces.Trace` list and the number of problems with at
@@ -245,19 +344,19 @@ def approved_traces(
     from thinkgym.envs.base import EnvState
     from thinkgym.learning.traces import Trace
 
+    if select not in SELECTS:
+        raise ValueError(_unknown("select", select, SELECTS))
+    if approvals is None:
+        approvals = approve(env, results, reward, threshold=threshold)
     traces: list[Trace] = []
     solved = 0
-    for res in results:
-        problem = res.problem
-        root = EnvState(problem=problem, data=env.initial_data(problem))
+    for res, (kept, _, _) in zip(results, approvals, strict=True):
+        root = EnvState(problem=res.problem, data=env.initial_data(res.problem))
         head = env.transcript(root)
-        kept: dict[tuple[str, ...], None] = {}
-        for steps in _candidates(res):
-            final = _graded_final(env, problem, steps)
-            if final is None or float(reward.outcome(final)) < threshold:
-                continue
-            kept.setdefault(tuple(final.steps), None)
-        chosen = sorted(kept, key=lambda s: (len(s), s))[:cap]
+        if select == "diverse":
+            chosen = select_diverse(kept, cap)
+        else:
+            chosen = sorted(kept, key=lambda s: (len(s), s))[:cap]
         solved += bool(chosen)
         traces.extend(Trace(env_id, head, s) for s in chosen)
     return traces, solved
@@ -342,6 +441,108 @@ def plot_curve(curve: Sequence[dict[str, Any]], path: str | Path, title: str = "
     fig.savefig(str(path), dpi=120)
     plt.close(fig)
     return True
+
+
+# ---------------------------------------------------------------------------- rounds
+def _distinct_answers(traces: Sequence[Any]) -> int:
+    """Distinct (problem, final step) pairs among ``traces``."""
+    return len({(t.head, t.steps[-1] if t.steps else "") for t in traces})
+
+
+def _mix_traces(cfg: Any, out: Path, kept: int, r: int, write: Callable[[str], None]) -> list:
+    """``mix / (1 - mix) * kept`` behaviour-cloning traces (the ``default`` recipe's data, every
+    task) drawn for round ``r`` from a pool built once (``out/bc_pool.jsonl``)."""
+    from thinkgym.learning.recipes import build_traces, get_recipe
+    from thinkgym.learning.traces import load_traces, save_traces
+
+    path = out / "bc_pool.jsonl"
+    if path.is_file():
+        pool = load_traces(path)
+    else:
+        pool = build_traces(
+            get_recipe("default").data, seed=cfg.seed + 17, scale=cfg.mix_scale, log=write
+        )
+        save_traces(pool, path)
+    want = min(len(pool), math.ceil(cfg.mix / (1 - cfg.mix) * kept))
+    idx = np.random.default_rng([cfg.seed, r, 31]).choice(len(pool), size=want, replace=False)
+    return [pool[int(i)] for i in sorted(idx)]
+
+
+class _RoundSource:
+    """Each round's training problems: fresh ones in a seeded order, or the pass-rate
+    curriculum; per difficulty stage when scheduled. Its state lives in ``out/curriculum.json``."""
+
+    def __init__(self, cfg: Any, out: Path) -> None:
+        from thinkgym.learning.curriculum import DifficultySchedule, parse_schedule
+
+        self.cfg, self.path = cfg, out / "curriculum.json"
+        stages = parse_schedule(cfg.difficulty_schedule)
+        self.schedule = (
+            DifficultySchedule(
+                stages, threshold=cfg.schedule_threshold, window=cfg.problems_per_round
+            )
+            if stages
+            else None
+        )
+        self.sampler: Any = None
+        self._stage = -1
+        if self.path.is_file():
+            state = json.loads(self.path.read_text())
+            if self.schedule is not None and state.get("schedule"):
+                self.schedule.load_state(state["schedule"])
+            if state.get("sampler") is not None and cfg.curriculum == "pass_rate":
+                self._pool().load_state(state["sampler"])
+
+    def env_kwargs(self) -> dict[str, Any]:
+        base = dict(self.cfg.env_kwargs)
+        return self.schedule.env_kwargs(base) if self.schedule else base
+
+    def _pool(self) -> Any:
+        from thinkgym.learning.curriculum import PassRateSampler
+
+        stage = self.schedule.stage if self.schedule else 0
+        if self.sampler is None or self._stage != stage:
+            pool = train_problems(
+                self.cfg.env,
+                self.cfg.curriculum_pool,
+                seed=self.cfg.seed,
+                env_kwargs=self.env_kwargs(),
+            )
+            self.sampler, self._stage = PassRateSampler(pool), stage
+        return self.sampler
+
+    def draw(self, r: int) -> list[dict[str, Any]]:
+        n = self.cfg.problems_per_round
+        if self.cfg.curriculum == "pass_rate":
+            return self._pool().sample(n, np.random.default_rng([self.cfg.seed, r, 23]))
+        return train_problems(
+            self.cfg.env, n, seed=self.cfg.seed, offset=(r - 1) * n, env_kwargs=self.env_kwargs()
+        )
+
+    def record(self, problems: Sequence[dict[str, Any]], approvals: Sequence[Any]) -> None:
+        if self.cfg.curriculum == "pass_rate":
+            sampler = self._pool()
+            for prob, (_, cands, ok) in zip(problems, approvals, strict=True):
+                sampler.update(prob, [True] * ok + [False] * max(0, cands - ok) or [False])
+        if self.schedule is not None:
+            self.schedule.record([bool(kept) for kept, _, _ in approvals])
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.sampler is not None:
+            out.update(self.sampler.summary())
+        if self.schedule is not None:
+            out["difficulty"] = self.schedule.value
+        return out
+
+    def save(self) -> None:
+        _write_json(
+            self.path,
+            {
+                "schedule": self.schedule.state() if self.schedule else None,
+                "sampler": self.sampler.state() if self.sampler is not None else None,
+            },
+        )
 
 
 def expert_iteration(
@@ -440,6 +641,23 @@ def expert_iteration(
     if done < 0:
         measure(0, {"approved": 0, "problems_solved": 0, "searched": 0})
         done = 0
+    start_dir = out / "start-policy"
+    if cfg.init == "start" and not (start_dir / "config.json").is_file():
+        if done > 0:
+            raise ValueError(
+                f"init='start' needs the starting weights in {start_dir}, which this run "
+                "(begun with init='previous') did not save; start a new out_dir"
+            )
+        policy.save_pretrained(start_dir)
+    source = _RoundSource(cfg, out)
+    envs: dict[str, Any] = {}
+
+    def env_for(kwargs: dict[str, Any]) -> Any:
+        key = json.dumps(kwargs, sort_keys=True, default=str)
+        if key not in envs:
+            envs[key] = make(cfg.env, **kwargs).unwrapped
+        return envs[key]
+
     bar = tqdm(total=cfg.rounds, initial=done, desc="rounds", disable=not progress)
     for r in range(done + 1, cfg.rounds + 1):
         t0 = time.perf_counter()
@@ -449,13 +667,8 @@ def expert_iteration(
         stats_path = rdir / "search.json"
         # 1-2. search training problems, keep the approved trajectories
         if not (data_path.is_file() and stats_path.is_file()):
-            problems = train_problems(
-                cfg.env,
-                cfg.problems_per_round,
-                seed=cfg.seed,
-                offset=(r - 1) * cfg.problems_per_round,
-                env_kwargs=cfg.env_kwargs,
-            )
+            round_env = env_for(source.env_kwargs())
+            problems = source.draw(r)
             planner = planner_cls(
                 policy,
                 temperature=cfg.temperature,
@@ -466,22 +679,33 @@ def expert_iteration(
             policy.model.eval()
             if "options" in problems[0]:
                 results = plan_sharded(
-                    planner, env, problems=[p["options"] for p in problems], backend=backend
+                    planner, round_env, problems=[p["options"] for p in problems], backend=backend
                 )
             else:
                 results = plan_sharded(
-                    planner, env, seeds=[p["seed"] for p in problems], backend=backend
+                    planner, round_env, seeds=[p["seed"] for p in problems], backend=backend
                 )
+            approvals = approve(round_env, results, reward, threshold=cfg.approve_threshold)
             traces, solved = approved_traces(
-                env,
+                round_env,
                 cfg.env,
                 results,
                 reward,
                 threshold=cfg.approve_threshold,
                 cap=cfg.keep_per_problem,
+                select=cfg.select,
+                approvals=approvals,
             )
             save_traces(traces, data_path)
-            stats = {"searched": len(problems), "problems_solved": solved, "approved": len(traces)}
+            stats = {
+                "searched": len(problems),
+                "problems_solved": solved,
+                "approved": len(traces),
+                "distinct_answers": _distinct_answers(traces),
+                **source.summary(),
+            }
+            source.record(problems, approvals)
+            source.save()
             _write_json(stats_path, stats)
             if on_phase is not None:
                 on_phase(r, "search")
@@ -492,8 +716,15 @@ def expert_iteration(
             if path.is_file():
                 data.extend(load_traces(path))
         data = list(dict.fromkeys(data))  # dedup across rounds, order kept
+        kept_examples = len(data)
+        if data and cfg.mix > 0:
+            data = data + _mix_traces(cfg, out, len(data), r, write)
         # 3. fine-tune
         sft_loss = None
+        if data and cfg.init == "start":
+            from thinkgym.checkpoints import load_weights
+
+            load_weights(policy.model, start_dir)  # ReST-EM: every round starts from the start
         if not data:
             write(
                 f"[ei] round {r}: no approved trajectory in {stats['searched']} problems; "
@@ -526,6 +757,8 @@ def expert_iteration(
             {
                 **stats,
                 "train_examples": len(data),
+                "kept_traces": kept_examples,
+                "mix_traces": len(data) - kept_examples,
                 "sft_loss": sft_loss,
                 "seconds": round(time.perf_counter() - t0, 1),
             },
