@@ -1,12 +1,12 @@
-"""Plot the learning figures of docs/notes/learning.md from finished run directories.
+"""Plot learning curves (docs/figures.md, "Learning (earlier runs)") from finished run directories.
 
 The runs themselves are ``thinkgym train grpo|ppo|expert-iteration`` commands (listed in
-docs/notes/learning.md); this script only reads their ``history.json`` (GRPO/PPO) or
+docs/figures.md); this script only reads their ``history.json`` (GRPO/PPO) or
 ``curve.json`` (expert iteration) and draws held-out pass@1 against iterations or rounds.
 
 Example::
 
-    python benchmarks/learning_curves.py --out docs/notes/learning_grpo.png \\
+    python benchmarks/learning_curves.py --out docs/img/learning_grpo.png \\
         --run outcome=runs/grpo-a1-outcome --run per-step=runs/grpo-a1-step
 """
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from thinkgym.rewards.base import DefaultReward, Reward, RewardProtocol
 
-# Reward API (issue 3 part 2). learned.py imports torch, so its names load lazily (__getattr__).
+# The reward API. learned.py imports torch, so its names load lazily (__getattr__).
 from thinkgym.rewards.combinators import (
     AGGREGATIONS,
     ComposableReward,
