@@ -74,6 +74,8 @@ MAX_QUESTION_CHARS = 4000
 _PROSE_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}")
 _MATH_WORDS = frozenset({"sqrt", "frac", "dfrac", "tfrac", "pi", "infty", "left", "right", "cdot"})
 _LIST_WORD = re.compile(r"(?i)\b(?:or|and)\b")
+_UNIT_WORDS = re.compile(r"[A-Za-z\s'.:%]*")
+_NAME_EQUALS = re.compile(r"^[A-Za-z][A-Za-z ]{0,40}=(?!=)")
 
 
 def _boxed(text: str) -> str | None:
@@ -117,6 +119,11 @@ def extract_answer(text: Any) -> str:
     if isinstance(text, (float, np.floating)):
         if not np.isfinite(text):
             raise ValueError(f"{text!r} is not a finite number")
+        if abs(float(text)) >= 2**53 and float(text) == int(text):
+            raise ValueError(
+                f"the answer {float(text):g} was read as a floating-point number, which holds "
+                "integers this large only approximately; write the answer as a string"
+            )
         return str(Fraction(str(text))) if float(text) != int(text) else str(int(text))
     if not isinstance(text, str):
         raise ValueError(f"expected text, got {type(text).__name__}")
@@ -303,8 +310,11 @@ def answers_equal(pred: str, ref: str) -> bool:
     if ref_value is not None:
         value = _numeric_value(text)
         if value is None:
-            numbers = _NUMBER_RE.findall(_clean_number_text(text))
-            if len(numbers) != 1:
+            cleaned = _NAME_EQUALS.sub("", _clean_number_text(text), count=1)  # "x = 34"
+            numbers = _NUMBER_RE.findall(cleaned)
+            # one number with unit words around it ("42 apples"); any sign or bracket left
+            # ("34+", "34 (approximately)", "x = 34 = 35") makes it something else
+            if len(numbers) != 1 or not _UNIT_WORDS.fullmatch(cleaned.replace(numbers[0], " ", 1)):
                 return False
             value = _numeric_value(numbers[0])
         return value == ref_value
