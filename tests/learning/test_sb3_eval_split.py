@@ -15,16 +15,17 @@ def test_eval_env_draws_the_test_split_and_training_envs_the_train_split(
     tmp_path, monkeypatch
 ) -> None:
     from thinkgym.commands import train_sb3
+    from thinkgym.learning import sb3_run
 
     made: list[str] = []
-    original = train_sb3.make_env
+    original = sb3_run.make_env
 
     def recording(*args: Any, **kwargs: Any) -> Any:
         env = original(*args, **kwargs)
         made.append(env.unwrapped.split)
         return env
 
-    monkeypatch.setattr(train_sb3, "make_env", recording)
+    monkeypatch.setattr(sb3_run, "make_env", recording)
     parser = argparse.ArgumentParser()
     train_sb3.add_arguments(parser)
     argv = "--algo MaskablePPO --env Game24 --timesteps 32 --n-envs 2 --n-steps 16"
