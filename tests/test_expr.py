@@ -179,3 +179,103 @@ def test_callers_cannot_loosen_the_limits() -> None:
     with pytest.raises(X.ExprError, match="digits"):
         X.parse("9" * (X.MAX_DIGITS + 1))
     assert X.evaluate(X.parse("2 ^ 100"), max_bits=10**9) == 2**100
+
+
+# ---------------------------------------------------------------------- the answer front end
+from thinkgym.expr import answers as A  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("text", "kwargs", "answer", "how"),
+    [
+        ("so \\boxed{5} and then \\boxed{\\frac{1}{2}}", {}, "\\frac{1}{2}", "boxed"),
+        ("Answer: 3 but \\boxed{7}", {}, "7", "boxed"),  # a box beats every other marker
+        ("48 / 2 = 24\n#### 1,200", {}, "1,200", "marker"),
+        ("#### 7\nAnswer: 8", {}, "7", "marker"),
+        ("#### 7", {"marker": False}, "#### 7", "whole"),
+        ("The final answer is: 42.", {}, "42", "phrase"),
+        ("**Answer:** 12", {}, "12", "phrase"),
+        ("She has 42 apples left.", {"last_number": True}, "42", "last_number"),
+        ("She has 42 apples left.", {}, "She has 42 apples left.", "whole"),
+        ("x^2 + 1", {}, "x^2 + 1", "whole"),
+    ],
+)
+def test_extract_finds_the_answer_in_order(text, kwargs, answer, how):
+    found = A.extract(text, **kwargs)
+    assert (found.text, found.how, found.cut) == (answer, how, False)
+
+
+def test_extract_reads_only_the_tail_and_says_so():
+    found = A.extract("1 & " * 20_000 + "1")
+    assert found.cut and found.how == "whole" and len(found.text) <= A.ANSWER_TAIL
+    assert A.extract("x" * 100_000 + " \\boxed{3}").text == "3"
+    assert A.extract(None).text == ""  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["not 34", "less than 34", "at least 34", "34 or more", "maybe 34", "34 (approximately)",
+     "I don't know, 34", "about 34", "34 or so", "no more than 34", "between 3 and 4",
+     "I am not sure, 34", "perhaps 34", "up to 34"],
+)  # fmt: skip
+def test_hedges_are_not_one_value(text):
+    assert "hedges" in A.hedge(text)
+
+
+@pytest.mark.parametrize("text", ["34", "34 apples", "She needs 18 more minutes", "x = 3"])
+def test_values_are_not_hedges(text):
+    assert A.hedge(text) == ""
+
+
+def test_hedge_signs_and_negations_are_switchable():
+    assert A.hedge("x ≥ 34") and A.hedge("34?") and A.hedge("~34") and A.hedge("x \\geq 3")
+    assert A.hedge("x ≥ 34", signs=False) == "" and A.hedge("1 \\pm 2", signs=False) == ""
+    assert A.hedge(", not 4", negation=False) == ""  # "3, not 4" commits to 3
+    assert A.hedge("or more", negation=False)  # a qualifier after a value still hedges it
+
+
+@pytest.mark.parametrize(
+    "text", ["print(70)", "__import__('os')", "exit(0)", "answer(70)", "os.system('x')", "```70```"]
+)
+def test_code_is_not_a_value(text):
+    assert "program code" in A.code(text)
+
+
+@pytest.mark.parametrize("text", ["sqrt(2)", "\\frac{1}{2}", "max(3, 4)", "3 (x + 1)", "70"])
+def test_math_is_not_code(text):
+    assert A.code(text) == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("42", Fraction(42)),
+        ("-3.5", Fraction(-7, 2)),
+        (".5", Fraction(1, 2)),
+        ("1,200", Fraction(1200)),
+        ("$18.50", Fraction(37, 2)),
+        ("5/3", Fraction(5, 3)),
+        ("-6/4", Fraction(-3, 2)),
+        ("\\frac{5}{3}", Fraction(5, 3)),
+        ("-\\dfrac{5}{3}", Fraction(-5, 3)),
+        ("\\frac{-5}{3}", Fraction(-5, 3)),
+        ("7.", Fraction(7)),
+        ("+3", Fraction(3)),
+    ],
+)
+def test_number_value_reads_one_literal(text, value):
+    assert A.number_value(text) == value
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["9 - 6", "3^1", "(11 + 7)/(5 - 2)", "2x", "x", "", "1/0", "\\frac{1}{0}", "1e5", "3 4",
+     "1" * 61, "five", "1.5/2", "25%"],
+)  # fmt: skip
+def test_number_value_refuses_everything_else(text):
+    assert A.number_value(text) is None
+
+
+def test_number_value_percent_is_opt_in():
+    assert A.number_value("25%", percent=True) == Fraction(1, 4)
+    assert A.number_value("12\\%", percent=True) == Fraction(3, 25)
