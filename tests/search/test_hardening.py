@@ -39,6 +39,11 @@ SIZES: dict[str, dict[str, Any]] = {
     "beam": {"beam_size": 2, "width": 3},
     "mcts": {"simulations": 8, "width": 3},
     "revision": {"rounds": 3},
+    "best_of_n_vote": {"n": 4},
+    "best_of_n_weighted": {"n": 4},
+    "gumbel_mcts": {"k": 3, "width": 2},
+    "dvts": {"subtrees": 2, "width": 3},
+    "auto": {"probe": 2},
 }
 
 

@@ -1,4 +1,5 @@
-"""Search planners: greedy, best-of-N, step-level beam search, MCTS and sequential revision.
+"""Search planners: greedy, best-of-N (vote, reward model, weighted vote), step-level beam
+search, MCTS (PUCT and Gumbel), DVTS, sequential revision and a per-problem automatic choice.
 
 Every planner takes a policy (anything with ``propose``), optional ``guidance`` (log-prob,
 entropy, self-evaluation, environment feedback, reward models) and a :class:`Budget`, and returns a
@@ -14,11 +15,13 @@ generator over a :class:`SearchContext` that yields :class:`ProposeRequest` /
 
 from __future__ import annotations
 
+from thinkgym.search.auto import AutoPlanner
 from thinkgym.search.beam import BeamSearch
-from thinkgym.search.best_of_n import BestOfN, Greedy
+from thinkgym.search.best_of_n import BestOfN, BestOfNVote, Greedy, WeightedBestOfN
 from thinkgym.search.budget import Budget, BudgetError, Cost, Meter
 from thinkgym.search.context import Candidate, SearchContext, resolve_env
 from thinkgym.search.driver import GuidanceError, PolicyError, plan_together
+from thinkgym.search.dvts import DVTS
 from thinkgym.search.guidance import (
     EntropyGuidance,
     EnvFeedbackGuidance,
@@ -27,8 +30,10 @@ from thinkgym.search.guidance import (
     LogProbGuidance,
     RewardModelGuidance,
     SelfEvalGuidance,
+    StepLogProbGuidance,
     as_guidance,
 )
+from thinkgym.search.gumbel_mcts import GumbelMCTS
 from thinkgym.search.mcts import MCTS
 from thinkgym.search.planner import Outcome, Planner
 from thinkgym.search.registry import (
@@ -63,13 +68,19 @@ __all__ = [
     "plan_together",
     "Greedy",
     "BestOfN",
+    "BestOfNVote",
+    "WeightedBestOfN",
     "BeamSearch",
     "MCTS",
+    "GumbelMCTS",
+    "DVTS",
+    "AutoPlanner",
     "SequentialRevision",
     "Guidance",
     "LogProbGuidance",
     "EntropyGuidance",
     "SelfEvalGuidance",
+    "StepLogProbGuidance",
     "EnvFeedbackGuidance",
     "RewardModelGuidance",
     "FunctionGuidance",

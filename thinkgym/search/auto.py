@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Generator
+from dataclasses import replace
 from typing import Any
 
 from thinkgym.agents.base import Policy
@@ -224,17 +225,7 @@ class AutoPlanner(Planner):
                     if self.is_done(nxt):
                         return cur, nxt
                 else:  # a rejected step: stay, the action counts toward the limit
-                    cur[i] = Candidate(
-                        ctx.env,
-                        cur[i].parent,
-                        nxt.state,
-                        cur[i].step,
-                        proposal=cur[i].proposal,
-                        path_logprob=cur[i].path_logprob,
-                        path_tokens=cur[i].path_tokens,
-                        step_logprobs=cur[i].step_logprobs,
-                        step_entropies=cur[i].step_entropies,
-                    )
+                    cur[i] = replace(cur[i], state=nxt.state)
                 if not cur[i].state.done and not ctx.out_of_steps(cur[i].state):
                     still.append(i)
             active = still

@@ -10,9 +10,10 @@ from typing import Any
 
 from thinkgym.agents.base import Policy
 from thinkgym.search.context import Candidate, SearchContext, root_candidate
-from thinkgym.search.guidance import LogProbGuidance
+from thinkgym.search.guidance import LogProbGuidance, with_aggregate
 from thinkgym.search.planner import Outcome, Planner, merge_proposals
 from thinkgym.search.requests import ScoreRequest
+from thinkgym.search.selection import FINAL_RULES, choose_final
 
 __all__ = ["BeamSearch"]
 
@@ -42,6 +43,10 @@ class BeamSearch(Planner):
             beam has died (rejected, truncated, refuted or finished) with budget left, resume from
             the best ``beam_size`` of them; ``False``: the classic beam, which stops after
             ``max_depth`` rounds or when its beams die.
+        aggregate: PRM step-score aggregation (``min``, ``prod``, ``last``, ``mean``; ``None``:
+            the guidance's own).
+        final: how the finished answers are chosen: ``"best"`` (the best-scored; default),
+            ``"vote"`` or ``"weighted_vote"`` (:mod:`thinkgym.search.selection`).
         **kwargs: see :class:`~thinkgym.search.base.Planner`.
     """
 
@@ -56,14 +61,19 @@ class BeamSearch(Planner):
         guidance: Any = None,
         max_depth: int | None = None,
         backtrack: bool = True,
+        aggregate: str | None = None,
+        final: str = "best",
         **kwargs: Any,
     ) -> None:
         super().__init__(policy, guidance=guidance, **kwargs)
         if beam_size < 1 or width < 1:
             raise ValueError(f"beam_size={beam_size!r} and width={width!r} must be >= 1")
+        if final not in FINAL_RULES:
+            raise ValueError(f"final={final!r} is not one of {FINAL_RULES}")
+        self.final = final
         self.beam_size = int(beam_size)
         self.width = int(width)
-        self.guidance = self.guidance or LogProbGuidance()
+        self.guidance = with_aggregate(self.guidance or LogProbGuidance(), aggregate)
         self.max_depth = max_depth
         self.backtrack = bool(backtrack)
 
@@ -113,17 +123,7 @@ class BeamSearch(Planner):
                     seen.add(key)
                     children.append((child, node))
                 if not got and plist and not ctx.out_of_steps(cand.state):
-                    stuck = Candidate(
-                        env=ctx.env,
-                        parent=cand.parent,
-                        state=replace(cand.state, t=cand.state.t + len(plist)),
-                        step=cand.step,
-                        proposal=cand.proposal,
-                        path_logprob=cand.path_logprob,
-                        path_tokens=cand.path_tokens,
-                        step_logprobs=cand.step_logprobs,
-                        step_entropies=cand.step_entropies,
-                    )
+                    stuck = replace(cand, state=replace(cand.state, t=cand.state.t + len(plist)))
                     keep.append((stuck, node, score))
             scores = (
                 (yield ScoreRequest(self.guidance, [c for c, _ in children])) if children else []
@@ -147,7 +147,15 @@ class BeamSearch(Planner):
                 order += 1
         live = [f for f in finished if f[0].state.correct is not False]
         if live:
-            best = max(live, key=lambda x: x[2])
+            best = live[
+                choose_final(
+                    [c.state.answer or "" for c, _, _ in live],
+                    [sc for _, _, sc in live],
+                    [c.path_logprob / max(1, c.path_tokens) for c, _, _ in live],
+                    self.final,
+                    [c.proposal.count if c.proposal else 1 for c, _, _ in live],
+                )
+            ]
             return self._outcome(best[0], finished, False, resumed, len(frontier))
         best_partial = max(beams, key=lambda x: x[2]) if beams else None
         return Outcome(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Generator
+from dataclasses import replace
 from typing import Any
 
 from thinkgym.agents.base import Policy
@@ -140,19 +141,10 @@ class BestOfN(Planner):
                         still.append(i)
                 else:
                     # keep the sample where it was; the action still counts toward truncation
-                    base = prev if prev is not None else None
                     stuck = cand.state
+                    base = prev if prev is not None else Candidate(ctx.env, state, state, "")
                     samples[i] = (
-                        Candidate(
-                            env=ctx.env,
-                            parent=state,
-                            state=stuck,
-                            step="",
-                            path_logprob=base.path_logprob if base else 0.0,
-                            path_tokens=base.path_tokens if base else 0,
-                            step_logprobs=base.step_logprobs if base else (),
-                            step_entropies=base.step_entropies if base else (),
-                        ),
+                        replace(base, parent=state, state=stuck, step="", proposal=None),
                         node,
                     )
                     if not ctx.out_of_steps(stuck):

@@ -39,6 +39,7 @@ class Candidate:
         path_tokens: generated tokens of every step from the root.
         step_logprobs: log-prob of each step from the root (for backtracking).
         step_entropies: entropy of each step from the root.
+        step_tokens: generated tokens of each step from the root.
     """
 
     env: ReasoningEnv
@@ -52,6 +53,7 @@ class Candidate:
     path_tokens: int = 0
     step_logprobs: tuple[float, ...] = ()
     step_entropies: tuple[float, ...] = ()
+    step_tokens: tuple[int, ...] = ()
 
     @property
     def transcript(self) -> str:
@@ -131,9 +133,11 @@ class SearchContext:
         tk = parent.path_tokens if parent else 0
         lps = parent.step_logprobs if parent else ()
         ents = parent.step_entropies if parent else ()
+        toks = parent.step_tokens if parent else ()
         if ok:
             lps = lps + (proposal.logprob,)
             ents = ents + (proposal.entropy,)
+            toks = toks + (proposal.tokens,)
         return Candidate(
             env=self.env,
             parent=state,
@@ -146,6 +150,7 @@ class SearchContext:
             path_tokens=tk + (proposal.tokens if ok else 0),
             step_logprobs=lps,
             step_entropies=ents,
+            step_tokens=toks,
         )
 
     def out_of_steps(self, state: EnvState) -> bool:

@@ -9,6 +9,7 @@ class                         score of a candidate                              
 ============================  ===================================================  ==========
 :class:`LogProbGuidance`      mean per-token probability of the path               free
 :class:`EntropyGuidance`      ``exp(-entropy)`` of the step (low uncertainty = 1)  free
+:class:`StepLogProbGuidance`  per-token probability of the path's least likely step free
 :class:`SelfEvalGuidance`     policy's probability of a "correct" verdict line     1 RM call
 :class:`EnvFeedbackGuidance`  1 solved / 0 rejected or wrong / 0.5 otherwise       free
 :class:`RewardModelGuidance`  a PRM (aggregated step scores) or an ORM             1 RM call
@@ -32,6 +33,7 @@ __all__ = [
     "Guidance",
     "LogProbGuidance",
     "EntropyGuidance",
+    "StepLogProbGuidance",
     "SelfEvalGuidance",
     "ContinuationScorer",
     "EnvFeedbackGuidance",
@@ -132,6 +134,30 @@ class EntropyGuidance(Guidance):
                 out.append(1.0)
             else:
                 out.append(math.exp(-max(0.0, float(c.proposal.entropy))))
+        return out
+
+
+class StepLogProbGuidance(Guidance):
+    """A self-evaluation PRM without a model call: the path is as good as its least likely step,
+    ``exp(min over steps of the step's mean per-token log-prob)`` (internal guidance).
+
+    A step the policy itself found unlikely is suspect, and a prefix is as suspect as its worst
+    step, the way a PRM's ``min`` aggregation reads a trajectory. The log-probs are the ones the
+    policy reported when it proposed the steps, so this costs nothing.
+    """
+
+    name = "step_logprob"
+
+    def score(self, candidates: Sequence[Candidate]) -> list[float]:
+        """The least likely step's per-token probability; 0 for rejected candidates, 1 with no
+        step yet."""
+        out = []
+        for c in candidates:
+            if not c.accepted:
+                out.append(0.0)
+                continue
+            per = [lp / max(1, tk) for lp, tk in zip(c.step_logprobs, c.step_tokens, strict=False)]
+            out.append(math.exp(min(0.0, min(per))) if per else 1.0)
         return out
 
 
@@ -355,14 +381,15 @@ def with_aggregate(guidance: Guidance | None, aggregate: str | None) -> Guidance
     return guidance
 
 
-GUIDANCE_NAMES = ("logprob", "entropy", "env")
+GUIDANCE_NAMES = ("logprob", "entropy", "step_logprob", "env")
 
 
 def as_guidance(obj: Any, policy: Any = None) -> Guidance | None:
     """Turn a name, a reward model, a callable or a :class:`Guidance` into a Guidance.
 
     Args:
-        obj: ``None``; a Guidance; ``"logprob"``, ``"entropy"``, ``"env"`` or ``"self_eval"``;
+        obj: ``None``; a Guidance; ``"logprob"``, ``"entropy"``, ``"step_logprob"``, ``"env"`` or
+            ``"self_eval"``;
             an object with ``score_steps``/``score_transcripts``; or ``fn(candidate) -> float``.
         policy: the policy, for ``"self_eval"``.
     """
@@ -372,6 +399,7 @@ def as_guidance(obj: Any, policy: Any = None) -> Guidance | None:
         table: dict[str, Callable[[], Guidance]] = {
             "logprob": LogProbGuidance,
             "entropy": EntropyGuidance,
+            "step_logprob": StepLogProbGuidance,
             "env": EnvFeedbackGuidance,
             "self_eval": lambda: SelfEvalGuidance(policy),
         }

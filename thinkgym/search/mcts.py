@@ -8,8 +8,10 @@ from typing import Any
 
 from thinkgym.agents.base import Policy
 from thinkgym.search.context import Candidate, SearchContext
+from thinkgym.search.guidance import with_aggregate
 from thinkgym.search.planner import Outcome, Planner, merge_proposals, softmax
 from thinkgym.search.requests import ScoreRequest
+from thinkgym.search.selection import FINAL_RULES, choose_final
 from thinkgym.search.tree import Node
 
 __all__ = ["MCTS"]
@@ -57,6 +59,11 @@ class MCTS(Planner):
             to ``ceil(width * N ** widening)`` steps, so a node whose first proposals were all bad
             gets new ones (re-expansion asks the policy again; ``0`` turns widening off). Steps
             asked count, not distinct children, so proposals that merge do not trigger widening.
+        final: with no verified answer, how the answer is chosen: ``None`` (default) follows the
+            most visited path (then the best-valued answer); ``"best"``, ``"vote"`` or
+            ``"weighted_vote"`` choose among every answer in the tree by its value
+            (:mod:`thinkgym.search.selection`).
+        aggregate: PRM step-score aggregation (``None``: the guidance's own).
         max_simulations: most simulations in all. ``None``: as many as the budget affords (or
             ``simulations`` times the env's action limit when no budget bounds the policy calls,
             tokens or env steps).
@@ -80,10 +87,16 @@ class MCTS(Planner):
         virtual_loss: int = 1,
         widening: float = 0.5,
         max_simulations: int | None = None,
+        final: str | None = None,
+        aggregate: str | None = None,
         **kwargs: Any,
     ) -> None:
         self.rollout = isinstance(guidance, str) and guidance == "rollout"
         super().__init__(policy, guidance=None if self.rollout else guidance, **kwargs)
+        self.guidance = with_aggregate(self.guidance, aggregate)
+        if final is not None and final not in FINAL_RULES:
+            raise ValueError(f"final={final!r} is not one of {FINAL_RULES} (or None)")
+        self.final = final
         for name, v in (
             ("simulations", simulations),
             ("width", width),
@@ -315,17 +328,27 @@ class MCTS(Planner):
         }
         if found is not None:
             return Outcome(list(nodes[found].state.steps), nodes[found].state, info=info)
+        answered = [
+            n
+            for n in nodes
+            if n.state is not None and n.state.done and n.state.correct is not False
+        ]
+        if self.final is not None and answered:
+            k = choose_final(
+                [n.state.answer or "" for n in answered],  # type: ignore[union-attr]
+                [n.value for n in answered],
+                [n.logprob / max(1, n.tokens) for n in answered],
+                self.final,
+                [n.count for n in answered],
+            )
+            info["final"] = self.final
+            return Outcome(list(answered[k].state.steps), answered[k].state, info=info)  # type: ignore[union-attr]
         # no verified answer: follow the most visited path, then fall back to the best answer
         cur = nodes[root]
         while cur.children and not cur.terminal:
             cur = max((nodes[c] for c in cur.children), key=lambda n: (n.visits, n.value))
         if cur.state is not None and cur.state.done and cur.state.correct is not False:
             return Outcome(list(cur.state.steps), cur.state, info=info)
-        answered = [
-            n
-            for n in nodes
-            if n.state is not None and n.state.done and n.state.correct is not False
-        ]
         if answered:
             best = max(answered, key=lambda n: (n.value, n.visits))
             return Outcome(list(best.state.steps), best.state, info=info)  # type: ignore[union-attr]
