@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "bench": "thinkgym.commands.bench",
     "train": "thinkgym.commands.train",
     "export": "thinkgym.commands.export",
+    "serve": "thinkgym.commands.serve",
 }
 
 _EPILOG = """\
