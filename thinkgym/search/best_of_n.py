@@ -48,10 +48,10 @@ class BestOfN(Planner):
             ``select="guidance"``.
         aggregate: PRM aggregation: ``min``, ``prod``, ``last`` or ``mean`` (``None``: the
             guidance's own, ``min`` for a bare reward model); a PRM guidance is re-aggregated.
-        weighted_vote: with ``select="orm"``/``"prm"``, pick the final value with the largest
-            *sum* of reward-model scores over the samples that reach it (RM-weighted majority
-            vote, as in Uesato et al. 2022 and Math-Shepherd), then its best-scored sample;
-            ``False`` (default) picks the single best-scored sample.
+        weighted_vote: with ``select="orm"``/``"prm"``/``"guidance"``, pick the final value
+            with the largest *sum* of scores over the samples that reach it (RM-weighted
+            majority vote, as in Uesato et al. 2022 and Math-Shepherd), then its best-scored
+            sample; ``False`` (default) picks the single best-scored sample.
         **kwargs: see :class:`~thinkgym.search.planner.Planner`.
     """
 
@@ -98,10 +98,10 @@ class BestOfN(Planner):
             )
         if n < 1:
             raise ValueError(f"n={n!r} must be >= 1")
-        if weighted_vote and select not in ("orm", "prm"):
+        if weighted_vote and select not in ("orm", "prm", "guidance"):
             raise ValueError(
-                f"weighted_vote=True weighs votes by reward-model scores; it needs select='orm' "
-                f"or 'prm', not {select!r}"
+                f"weighted_vote=True weighs votes by scores; it needs select='orm', 'prm' or "
+                f"'guidance', not {select!r}"
             )
         self.n = int(n)
         self.select = select
@@ -231,14 +231,14 @@ class BestOfNVote(BestOfN):
 
 
 class WeightedBestOfN(BestOfN):
-    """Best-of-N by reward-model-weighted majority vote: the final value with the largest sum of
-    (aggregated) PRM or ORM scores, then its best-scored sample. Without a reward model it is a
-    plain majority vote.
+    """Best-of-N by weighted majority vote: the final value with the largest sum of (aggregated)
+    PRM or ORM scores, or of any guidance's scores, then its best-scored sample. Without
+    guidance it is a plain majority vote.
 
     Args:
         policy: the policy.
         n: samples per problem.
-        guidance: the reward model (or its :class:`RewardModelGuidance`).
+        guidance: the reward model (or its :class:`RewardModelGuidance`), or any guidance.
         aggregate: PRM step-score aggregation (``min``, ``prod``, ``last``, ``mean``; ``None``:
             the guidance's own).
         **kwargs: see :class:`BestOfN`.
@@ -259,15 +259,12 @@ class WeightedBestOfN(BestOfN):
             raise ValueError(
                 "best_of_n_weighted fixes select and weighted_vote; use best_of_n to choose them"
             )
-        rm = isinstance(guidance, RewardModelGuidance) or (
-            guidance is not None and not isinstance(guidance, (Guidance, str))
-        )
         super().__init__(
             policy,
             n=n,
-            guidance=guidance if rm else None,
+            guidance=guidance,
             aggregate=aggregate,
-            weighted_vote=rm,
+            weighted_vote=guidance is not None,
             **kwargs,
         )
 
