@@ -140,6 +140,10 @@ class LLMPolicy:
         self.compact = bool(compact) and "position_ids" in params and self._cache_arg is not None
         self._last_logits_only = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
         self.stats = PolicyStats()
+        self.progress_hook: Any = None
+        """``None``, or a function called with the number of rows (observations x samples) of
+        each forward chunk as it finishes inside :meth:`propose`: a progress bar's counter
+        (:class:`thinkgym.search.progress.SearchProgress` sets it while a search runs)."""
         self._newline_id = self._single_newline_token()
         self._stop_ids: set[int] | None = None
 
@@ -277,6 +281,8 @@ class LLMPolicy:
                 decode = self._decode if compact else self._generate
                 got = decode(chunk, greedy, temperature, top_p, max_new_tokens)
                 by_row.update(zip(idx, got, strict=True))
+                if self.progress_hook is not None:
+                    self.progress_hook(len(idx))
             results = [by_row[r] for r in range(len(rows))]
         out: list[list[Proposal]] = []
         for i in range(len(observations)):

@@ -436,7 +436,9 @@ def run_benchmark(config: BenchConfig, backend: Any = None) -> BenchReport:
     if measure:
         say("timing plain batch-64 generate on the policy's model (the throughput reference)")
     ref_rates = (
-        _generate_reference(shared_policy, resolve_env(config.envs[0])[0]) if measure else []
+        _generate_reference(shared_policy, resolve_env(config.envs[0])[0], progress=config.progress)
+        if measure
+        else []
     )
     t_start = time.perf_counter()
 
@@ -469,7 +471,9 @@ def run_benchmark(config: BenchConfig, backend: Any = None) -> BenchReport:
         bench_tps = tokens_total / max(bench_wall, 1e-9)
         stats = shared_policy.stats
         in_policy = stats.tokens / stats.seconds if stats.seconds else None
-        ref_rates += _generate_reference(shared_policy, resolve_env(config.envs[0])[0])
+        ref_rates += _generate_reference(
+            shared_policy, resolve_env(config.envs[0])[0], progress=config.progress
+        )
         ref = float(statistics.median(ref_rates)) if ref_rates else float("nan")
         report.throughput = (
             f"throughput: bench {bench_tps:,.0f} tokens/s over the whole run"
@@ -570,11 +574,17 @@ def _say(enabled: bool, message: str) -> None:
 
 
 def _generate_reference(
-    policy: Any, env: Any, rows: int = 64, new_tokens: int = 32, repeats: int = 5
+    policy: Any,
+    env: Any,
+    rows: int = 64,
+    new_tokens: int = 32,
+    repeats: int = 5,
+    progress: bool = False,
 ) -> list[float]:
     """Tokens/s of plain batch-``rows`` ``generate`` on an LLMPolicy's model (sampling, no
-    stop): ``repeats`` timed calls after a warm-up."""
+    stop): ``repeats`` timed calls after a warm-up; ``progress`` shows a bar over the calls."""
     import torch
+    from tqdm.auto import tqdm
 
     model, tok = policy.model, policy.tokenizer
     env.reset(seed=1)
@@ -587,11 +597,20 @@ def _generate_reference(
         pad_token_id=tok.pad_token_id,
     )
     rates = []
-    with torch.inference_mode():
+    bar = tqdm(
+        total=repeats + 1,
+        desc="throughput reference",
+        unit=" generate calls",
+        leave=False,
+        disable=not progress,
+    )
+    with torch.inference_mode(), bar:
         model.generate(**enc, max_new_tokens=4, min_new_tokens=4, pad_token_id=tok.pad_token_id)
+        bar.update(1)
         for _ in range(repeats):
             t0 = time.perf_counter()
             out = model.generate(**enc, **kwargs)
             dt = time.perf_counter() - t0
             rates.append(out.shape[0] * (out.shape[1] - enc["input_ids"].shape[1]) / dt)
+            bar.update(1)
     return rates

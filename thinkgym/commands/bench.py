@@ -64,8 +64,13 @@ def _seeds(text: str) -> list[int]:
     """argparse type: comma-separated distinct seeds >= 0 (e.g. ``0,1,2``)."""
     from thinkgym.bench import parse_seeds
 
+    parts = [t.strip() for t in text.split(",")]
+    if any(parts) and not all(parts):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has an empty item; give comma-separated seeds, e.g. 0,1,2"
+        )
     try:
-        return parse_seeds(",".join(_names(text)))
+        return parse_seeds(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

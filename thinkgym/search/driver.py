@@ -163,7 +163,7 @@ def drive(
     outcomes: list[Outcome | None] = [None] * len(flat)
     pending: dict[int, Any] = {}
     rngs = [np.random.default_rng([planner.seed, len(ctxs), 7]) for planner, ctxs in jobs]
-    bar = _progress([ctx for _, _, ctx in flat], progress)
+    bar = _progress([ctx for _, _, ctx in flat], progress, [p.policy for p, _ in jobs])
 
     def advance(i: int, value: Any) -> None:
         t0 = time.perf_counter()
@@ -287,5 +287,7 @@ def plan_together(
     ]
 
 
-def _progress(contexts: list[SearchContext], enabled: bool) -> SearchProgress | None:
-    return SearchProgress(contexts) if enabled else None
+def _progress(
+    contexts: list[SearchContext], enabled: bool, policies: list[Any]
+) -> SearchProgress | None:
+    return SearchProgress(contexts, policies=policies) if enabled else None
