@@ -10,7 +10,6 @@ import numpy as np
 
 from thinkgym.envs.base import ANSWER_PREFIX, EnvState, ReasoningEnv, StepCheck
 from thinkgym.expr import ExprError, Node, apply, parse
-from thinkgym.expr.answers import number_value
 
 __all__ = ["ArithmeticEnv", "format_expr", "read_expr", "count_ops", "evaluate_int"]
 
@@ -518,19 +517,10 @@ class ArithmeticEnv(ReasoningEnv):
         (``Answer: (3 + 4) * 5 - 3 = 32``), and every side of that equation must have its value:
         an answer with a false equation in it (``31 = 32``) is wrong.
         """
-        sides = answer.split("=")
-        if any(not side.strip() for side in sides):
-            return False, f"the answer {answer!r} has an empty side; write 'Answer: 32'"
-        try:
-            trees = [read_expr(side) for side in sides]
-            values = [evaluate_int(tree) for tree in trees]
-        except ValueError as exc:
-            return False, f"could not read the answer {answer!r}: {exc}"
-        if trees[-1][0] != "num":
-            return False, f"the answer {answer!r} must be a single integer, e.g. 'Answer: 32'"
-        if len(set(values)) > 1:
-            return False, f"the answer {answer!r} holds a false equation"
-        if values[-1] == self._value(state.problem):
+        value, error = _read_answer(answer)
+        if error:
+            return False, error
+        if value == self._value(state.problem):
             return True, ""
         return False, "the answer is wrong"
 
@@ -538,17 +528,7 @@ class ArithmeticEnv(ReasoningEnv):
         """Why ``answer`` is not of the task's answer form, whatever its value (``""`` if it is):
         one integer, possibly the end of a true equation. Rewards that grade the value another
         way (``OutcomeVerifier(use_verify=True)``) check this first."""
-        sides = answer.split("=")
-        if number_value(sides[-1]) is None or number_value(sides[-1]).denominator != 1:
-            return f"the answer {answer!r} must end in a single integer, e.g. 'Answer: 32'"
-        if len(sides) > 1:
-            try:
-                values = {evaluate_int(read_expr(side)) for side in sides}
-            except ValueError as exc:
-                return f"could not read the answer {answer!r}: {exc}"
-            if len(values) > 1:
-                return f"the answer {answer!r} holds a false equation"
-        return ""
+        return _read_answer(answer)[1]
 
     def reference_answer(self, problem: dict[str, Any]) -> str:
         """The value of the expression, as text."""
@@ -648,6 +628,24 @@ class ArithmeticEnv(ReasoningEnv):
             new = _fold(_substitute(current, node, value)[0])
             return f"= {format_expr(new)}"
         return f"{ANSWER_PREFIX} {int(rng.integers(-20, 100))}"
+
+
+def _read_answer(answer: str) -> tuple[int | None, str]:
+    """``(value, "")`` of an answer line's text, or ``(None, why not)``: one integer, or the end
+    of an equation whose every side has that value."""
+    sides = answer.split("=")
+    if any(not side.strip() for side in sides):
+        return None, f"the answer {answer!r} has an empty side; write 'Answer: 32'"
+    try:
+        trees = [read_expr(side) for side in sides]
+        values = [evaluate_int(tree) for tree in trees]
+    except ValueError as exc:
+        return None, f"could not read the answer {answer!r}: {exc}"
+    if trees[-1][0] != "num":
+        return None, f"the answer {answer!r} must be a single integer, e.g. 'Answer: 32'"
+    if len(set(values)) > 1:
+        return None, f"the answer {answer!r} holds a false equation"
+    return values[-1], ""
 
 
 def _plural(n: int) -> str:

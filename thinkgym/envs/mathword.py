@@ -443,13 +443,13 @@ def _claim_apply(op: str, a: Fraction, b: Fraction) -> Fraction:
     return a ** int(b)
 
 
-def _claims(step: str) -> tuple[str, bool]:
-    """``(error, all_checked)`` for the arithmetic claims of a step (see
+def _claims(step: str) -> tuple[str, bool, bool]:
+    """``(error, all_checked, any_claimed)`` for the arithmetic claims of a step (see
     :func:`check_arithmetic_claims`)."""
     text = _CALC_RE.sub("", step).replace("$", "")
     text = _THOUSANDS_RE.sub("", text)
     text = _TIMES_X_RE.sub(" * ", text)
-    checked = True
+    checked, claimed = True, False
     for span in _SPAN_RE.findall(text):
         if "=" not in span:
             continue
@@ -460,6 +460,9 @@ def _claims(step: str) -> tuple[str, bool]:
             sides.pop()
         if len(sides) < 2 or not all(sides):
             continue
+        if all(_NUMBER_ONLY.fullmatch(side) for side in sides):
+            continue  # no computation is claimed (e.g. "x = 5")
+        claimed = True
         try:
             values = [_claim_value(s) for s in sides]
         except _Unchecked:
@@ -469,8 +472,6 @@ def _claims(step: str) -> tuple[str, bool]:
             if any(op in span for op in ("//", "%", "^", "**")):
                 checked = False  # looks like a claim the checker could not read
             continue
-        if all(_NUMBER_ONLY.fullmatch(side) for side in sides):
-            continue  # no computation is claimed (e.g. "x = 5")
         first = values[0]
         for side, value in zip(sides[1:], values[1:], strict=True):
             if value == first:
@@ -486,8 +487,9 @@ def _claims(step: str) -> tuple[str, bool]:
                 f"the step claims {claim}, which is false; check the arithmetic "
                 "(check_arithmetic=False turns this check off)",
                 checked,
+                claimed,
             )
-    return "", checked
+    return "", checked, claimed
 
 
 def check_arithmetic_claims(step: str) -> str:
@@ -1135,12 +1137,9 @@ class MathWordEnv(ReasoningEnv):
 
     def claim_checked(self, step: str) -> bool:
         """Whether every arithmetic claim of ``step`` was checked by :meth:`check_step`."""
-        error, checked = _claims(step)
+        error, checked, claimed = _claims(step)
         if not self.check_arithmetic:
-            return not any(
-                "=" in span and not _NUMBER_ONLY.fullmatch(span.strip())
-                for span in _SPAN_RE.findall(step)
-            )
+            return not claimed
         return checked and not error
 
     def check_step(self, state: EnvState, step: str) -> StepCheck:
