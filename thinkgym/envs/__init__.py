@@ -42,8 +42,16 @@ BUILTIN: dict[str, str] = {
 }
 
 
+_NEEDS: dict[str, str] = {"ReasoningGym-v0": "reasoning_gym"}
+"""Built-in envs registered only when their optional package is installed (found, not imported)."""
+
+
 def _register_builtin() -> None:
+    from importlib.util import find_spec
+
     for name, entry in BUILTIN.items():
+        if name in _NEEDS and find_spec(_NEEDS[name]) is None:
+            continue
         env_id = f"{NAMESPACE}/{name}"
         if env_id not in gym.registry:
             gym.register(id=env_id, entry_point=entry, disable_env_checker=True)
