@@ -3,7 +3,39 @@
 The task here: reach a target by repeatedly doubling or adding one ("Double-or-Add"). A step is
 ``double`` or ``add 1``; the transcript shows the running value; the answer is the number of moves.
 
-Run: ``python examples/register_custom_env.py``
+The task registers itself when this file is imported, so every command takes it as a plugin::
+
+    python examples/register_custom_env.py                      # checks and plays it
+    thinkgym list --plugin examples/register_custom_env.py
+    thinkgym play DoubleOrAdd --plugin examples/register_custom_env.py
+    thinkgym bench --plugin examples/register_custom_env.py --envs DoubleOrAdd --policy random \\
+        --planners greedy,best_of_n --budgets 8 --problems 5
+    thinkgym export --plugin examples/register_custom_env.py --env DoubleOrAdd --problems 20 \\
+        --out data/doa-sft.jsonl --format jsonl
+    thinkgym train sft --plugin examples/register_custom_env.py --env DoubleOrAdd --out runs/doa
+
+The hooks of :class:`thinkgym.envs.ReasoningEnv` a task defines, and what needs each one (a
+command whose task lacks a hook it needs stops at once with one line naming the hook):
+
+======================  =================================================================
+hook                    needed by
+======================  =================================================================
+``generate_problem``    everything: draws a problem (``reset(seed=...)``)
+``format_problem``      everything: the transcript's first line
+``check_step``          everything: accepts or rejects a step (never raises)
+``check_answer``        everything: grades the ``Answer:`` line
+``initial_data``        the working state before any step (default ``None``)
+``reference_answer``    the hidden answer that results and data files record
+``problem_from_options``  ``reset(options=...)`` pins (with ``option_keys``); the bench pins
+                        its held-out problems as ``{"problem": {...}}``, which the default reads
+``parse_problem``       reading an observation back into a state: ``--policy random`` and
+                        ``--policy oracle`` (bench, export ``--planner``), ``OracleAgent``,
+                        ``RandomAgent``, ``env.state_from_transcript``
+``solve``               ``play --agent oracle``, ``export`` of reference traces, ``train sft``
+                        data, and sizing planners to a budget (``thinkgym bench``,
+                        ``make_planner(..., budget=B)``: the solution length)
+``candidate_steps``     ``train sb3`` (its candidate-step action space), ``RandomAgent``
+======================  =================================================================
 """
 
 from __future__ import annotations
@@ -70,6 +102,13 @@ class DoubleOrAddEnv(ReasoningEnv):
             steps.append(f"{move} -> {value}")
         return steps + [f"Answer: {len(steps)}"]
 
+    def candidate_steps(self, state: EnvState) -> list[str]:
+        target, value = state.problem["target"], state.data
+        steps = [m for m, v in (("double", value * 2), ("add 1", value + 1)) if v <= target]
+        if value == target:
+            steps.append(f"Answer: {len(state.steps)}")
+        return steps
+
     @staticmethod
     def _moves(target: int) -> list[str]:
         moves = []
@@ -83,6 +122,10 @@ class DoubleOrAddEnv(ReasoningEnv):
         return moves[::-1]
 
 
+# registered at import: `--plugin examples/register_custom_env.py` makes it a valid --env
+ENV_ID = thinkgym.register(DoubleOrAddEnv, override=True)  # -> "thinkgym/DoubleOrAdd-v0"
+
+
 @dataclass
 class Args:
     episodes: int = 3
@@ -92,7 +135,7 @@ class Args:
 
 
 def main(args: Args) -> None:
-    env_id = thinkgym.register(DoubleOrAddEnv, override=True)  # -> "thinkgym/DoubleOrAdd-v0"
+    env_id = ENV_ID
     env = gym.make(env_id, render_mode="ansi")
     check_env(env.unwrapped)
     for agent_cls in (OracleAgent, RandomAgent):

@@ -107,3 +107,86 @@ def test_train_sft_log_dir_writes_json_and_tensorboard(tmp_path, capsys) -> None
     except ImportError:
         return
     assert list(logs.glob("events.out.tfevents.*"))
+
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "register_custom_env.py"
+
+
+def _run(*argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "thinkgym", *argv], capture_output=True, text=True, cwd=cwd
+    )
+
+
+def _without(hook: str, tmp_path: Path) -> Path:
+    """The example task with one hook method removed, as a plugin file."""
+    src = EXAMPLE.read_text()
+    start = src.index(f"    def {hook}(")
+    end = src.index("\n    def ", start + 1)
+    if "@staticmethod" in src[start:end]:
+        end = src.index("    @staticmethod", start)
+    plugin = tmp_path / f"no_{hook}.py"
+    plugin.write_text(src[:start] + src[end + 1 :])
+    return plugin
+
+
+def test_the_example_task_registers_at_import_and_works_with_bench_and_export(tmp_path) -> None:
+    out = _run("list", "--plugin", str(EXAMPLE))
+    assert out.returncode == 0 and "thinkgym/DoubleOrAdd-v0" in out.stdout, out.stderr
+    argv = ["bench", "--plugin", str(EXAMPLE), "--envs", "DoubleOrAdd", "--policy", "random"]
+    argv += ["--planners", "greedy,best_of_n", "--budgets", "8", "--problems", "3", "--quiet"]
+    out = _run(*argv, "--no-plot", "--out", str(tmp_path / "bench"))
+    assert out.returncode == 0, out.stderr
+    assert "thinkgym/DoubleOrAdd-v0 | best_of_n | 8" in out.stdout
+    out = _run(
+        "export", "--plugin", str(EXAMPLE), "--env", "DoubleOrAdd", "--problems", "5",
+        "--out", str(tmp_path / "sft.jsonl"), "--format", "jsonl",
+    )  # fmt: skip
+    assert out.returncode == 0 and "sft records" in out.stdout, out.stderr
+
+
+@pytest.mark.parametrize(
+    "hook, argv",
+    [
+        ("parse_problem", ["bench", "--envs", "DoubleOrAdd", "--policy", "random"]),
+        ("solve", ["play", "DoubleOrAdd", "--agent", "oracle"]),
+        ("solve", ["export", "--env", "DoubleOrAdd", "--out", "{tmp}/x"]),
+    ],
+)
+def test_a_missing_hook_is_one_line_naming_it_before_any_work(hook, argv, tmp_path) -> None:
+    plugin = _without(hook, tmp_path)
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    out = _run(*argv, "--plugin", str(plugin))
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"does not define {hook}(" in lines[0], out.stderr
+    assert "register_custom_env.py" in lines[0]
+
+
+def test_a_hook_missing_deep_inside_a_command_is_named_too() -> None:
+    from thinkgym.commands._common import missing_hook_line
+    from thinkgym.envs.base import ReasoningEnv
+
+    class Bare(ReasoningEnv):
+        pass
+
+    try:
+        Bare().candidate_steps(None)  # type: ignore[arg-type]
+    except NotImplementedError as exc:
+        wrapped = RuntimeError("a planner failed")
+        wrapped.__cause__ = exc
+        line = missing_hook_line(wrapped)
+    assert line is not None and "candidate_steps(state)" in line
+    assert missing_hook_line(RuntimeError("unrelated")) is None
+
+
+def test_a_plugin_that_registers_nothing_is_reported(tmp_path) -> None:
+    plugin = tmp_path / "empty_plugin.py"
+    plugin.write_text(
+        "import thinkgym\n\n\nclass Forgot:\n    pass\n\n\n"
+        "if __name__ == '__main__':\n    thinkgym.register(Forgot)\n"
+    )
+    out = _run("list", "--plugin", str(plugin))
+    assert out.returncode == 0
+    assert "registered nothing" in out.stderr and "empty_plugin.py" in out.stderr
+    assert "registered nothing" not in _run("list", "--plugin", str(EXAMPLE)).stderr

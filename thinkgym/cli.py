@@ -128,6 +128,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"thinkgym {name}: error: {error_line(exc)}", file=sys.stderr)
         return 2
+    except (NotImplementedError, RuntimeError) as exc:  # a task hook a plugin left out
+        from thinkgym.commands._common import missing_hook_line
+
+        line = missing_hook_line(exc)
+        if debug or line is None:
+            raise
+        print(f"thinkgym {name}: error: {line}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

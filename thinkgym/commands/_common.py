@@ -47,6 +47,9 @@ __all__ = [
     "temperature_arg",
     "warn",
     "validate_kwargs",
+    "TASK_HOOKS",
+    "missing_hooks",
+    "require_hooks",
     "check_env_kwargs",
     "check_planner_kwargs",
     "writable_dir",
@@ -287,6 +290,7 @@ def load_plugins(specs: Sequence[str]) -> None:
     for spec in specs:
         if spec in _LOADED_PLUGINS:
             continue
+        before = _registries()
         try:
             if spec.endswith(".py") or os.sep in spec or "/" in spec:
                 path = Path(spec).expanduser()
@@ -312,6 +316,40 @@ def load_plugins(specs: Sequence[str]) -> None:
         except Exception as exc:  # the plugin's own code failed: say where, in one line
             raise CommandError(f"--plugin {spec}: {_where(exc)}") from exc
         _LOADED_PLUGINS.add(spec)
+        if _registries() == before:
+            warn(
+                f"--plugin {spec} registered nothing (no env, planner, reward, policy or "
+                "trainer): call thinkgym.register(...) / register_planner(...) at import, not "
+                "only under `if __name__ == '__main__':`"
+            )
+
+
+# (module, registry dict) pairs a plugin may add to; absent modules are skipped
+_REGISTRIES = (
+    ("thinkgym.search.registry", "_USER"),
+    ("thinkgym.rewards.registry", "_REGISTRY"),
+    ("thinkgym.agents.registry", "_REGISTRY"),
+    ("thinkgym.learning.registry", "_TRAINERS"),
+)
+
+
+def _registries() -> list[dict[str, int]]:
+    """What every registry holds (name -> object id): a plugin that changes none registered
+    nothing."""
+    import gymnasium as gym
+
+    snap = [{k: id(v) for k, v in gym.registry.items()}]
+    for module_name, attr in _REGISTRIES:
+        module = sys.modules.get(module_name)
+        if module is None:
+            try:
+                module = importlib.import_module(module_name)
+            except ImportError:
+                snap.append({})
+                continue
+        table = getattr(module, attr, None)
+        snap.append({k: id(v) for k, v in table.items()} if isinstance(table, dict) else {})
+    return snap
 
 
 def _where(exc: BaseException) -> str:
@@ -680,3 +718,72 @@ def check_planner_kwargs(
 
     reserved = {"policy": "--policy", **options.pop("reserved", {})}
     validate_kwargs(cls, kwargs, what, build=build, reserved=reserved, **options)
+
+
+# ---------------------------------------------------------------------------- task hooks
+TASK_HOOKS: dict[str, str] = {
+    "generate_problem": "generate_problem(rng) -> problem dict: draws a problem",
+    "format_problem": "format_problem(problem) -> str: the transcript's first line(s)",
+    "check_step": "check_step(state, step) -> StepCheck: accepts or rejects a step",
+    "check_answer": "check_answer(state, answer) -> (correct, reason): grades the answer",
+    "parse_problem": "parse_problem(text) -> problem dict: the inverse of format_problem",
+    "solve": "solve(problem) -> steps: a correct trace ending in an Answer: line",
+    "candidate_steps": "candidate_steps(state) -> steps: every legal next step",
+}
+"""The hooks of :class:`~thinkgym.envs.base.ReasoningEnv` a task may have to define, and what
+each does (``examples/register_custom_env.py`` defines them all)."""
+
+CORE_HOOKS = ("generate_problem", "format_problem", "check_step", "check_answer")
+"""The hooks every command needs."""
+
+
+def missing_hooks(env: Any, hooks: Sequence[str]) -> list[str]:
+    """The hooks of ``hooks`` that ``env``'s task leaves to :class:`ReasoningEnv` (which raises)."""
+    from thinkgym.envs.base import ReasoningEnv
+
+    inner = getattr(env, "unwrapped", env)
+    if not isinstance(inner, ReasoningEnv):
+        return []
+    return [h for h in hooks if getattr(type(inner), h, None) is getattr(ReasoningEnv, h, None)]
+
+
+def require_hooks(env: Any, hooks: Sequence[str], why: str) -> None:
+    """Refuse, in one line, a task that lacks a hook ``why`` needs (before any work).
+
+    Args:
+        env: the env (wrapped or not).
+        hooks: hook names (keys of :data:`TASK_HOOKS`); :data:`CORE_HOOKS` are always checked.
+        why: what needs them, e.g. ``"--policy random"`` or ``"reference traces"``.
+
+    Raises:
+        CommandError: naming the first missing hook, what it does and the example to follow.
+    """
+    missing = missing_hooks(env, [*CORE_HOOKS, *[h for h in hooks if h not in CORE_HOOKS]])
+    if missing:
+        hook = missing[0]
+        name = type(getattr(env, "unwrapped", env)).__name__
+        need = "every command" if hook in CORE_HOOKS else why
+        raise CommandError(
+            f"{name} does not define {TASK_HOOKS[hook]}, which {need} needs; add it to the "
+            "class (examples/register_custom_env.py defines every hook)"
+        )
+
+
+def missing_hook_line(exc: BaseException) -> str | None:
+    """One line for a ``NotImplementedError`` raised by a task hook (``None``: not one)."""
+    import traceback
+
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, NotImplementedError):
+        cause = cause.__cause__
+    if cause is None:
+        return None
+    frames = traceback.extract_tb(cause.__traceback__)
+    hook = frames[-1].name if frames else ""
+    what = TASK_HOOKS.get(hook, f"{hook}()" if hook else "a task hook")
+    text = error_line(cause)
+    detail = f" ({text})" if text != "NotImplementedError" else ""
+    return (
+        f"the task does not define {what}{detail}; add it to the env class "
+        "(examples/register_custom_env.py defines every hook)"
+    )

@@ -224,6 +224,23 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
     )
 
 
+def _check_hooks(config: BenchConfig) -> None:
+    """Refuse, before any work, an env whose task lacks a hook this bench needs."""
+    from thinkgym.commands._common import require_hooks
+    from thinkgym.envs import make
+
+    # scripted policies read each observation back into a state: parse_problem; the oracle
+    # follows the solver
+    hooks = {"random": ["parse_problem"], "oracle": ["parse_problem", "solve"]}
+    spec = config.policy if isinstance(config.policy, str) else ""
+    for env_id in config.envs:
+        env = make(env_id)
+        try:
+            require_hooks(env, hooks.get(spec, []), f"--policy {spec}")
+        finally:
+            env.close()
+
+
 def _backend(args: argparse.Namespace) -> Any:
     """The :mod:`thinkgym.distributed` backend of ``--backend`` (``None``: one local batch)."""
     name = getattr(args, "backend", "local")
@@ -259,6 +276,7 @@ def run(args: argparse.Namespace) -> int:
         config.envs = [env_name(e) for e in config.envs]
     except argparse.ArgumentTypeError as exc:
         raise CommandError(f"--envs: {exc}") from None
+    _check_hooks(config)
     backend = _backend(args)
     try:
         if backend is not None and backend.name == "ray":

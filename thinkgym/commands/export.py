@@ -40,6 +40,7 @@ from thinkgym.commands._common import (
     env_name,
     existing_file,
     positive_int,
+    require_hooks,
     writable_path,
 )
 
@@ -198,7 +199,7 @@ def _sources(args: argparse.Namespace, env: Any) -> list[Any]:
             )
         )
         distinct = len({t.head for t in traces})
-        if distinct < args.problems:
+        if _finite_problems(env) is not None and distinct < args.problems:  # held-out rows left
             raise CommandError(
                 f"--problems {args.problems}: only {distinct} distinct training problems came "
                 f"up; pass --problems {distinct} or fewer (more would repeat problems)"
@@ -267,6 +268,10 @@ def _run(args: argparse.Namespace) -> int:
     from thinkgym.search import SearchResult
 
     env = make(args.env, **args.env_kwargs, split="train").unwrapped
+    if args.traces is None and args.results is None and args.planner is None:
+        require_hooks(
+            env, ["solve"], "exporting reference traces (no --traces/--results/--planner)"
+        )
     _check_problem_count(args, env)
     sources = _sources(args, env)
     if args.kind == "sft":

@@ -26,7 +26,13 @@ import sys
 import unicodedata
 from typing import Any
 
-from thinkgym.commands._common import CommandError, env_name, positive_int, temperature_arg
+from thinkgym.commands._common import (
+    CommandError,
+    env_name,
+    positive_int,
+    require_hooks,
+    temperature_arg,
+)
 
 __all__ = ["add_arguments", "run"]
 
@@ -120,6 +126,12 @@ def run(args: argparse.Namespace) -> int:
                 f"name the env to play, e.g. `thinkgym play Game24 --agent {args.agent}`"
             )
         env_ids = thinkgym.list_envs()
+    for env_id in env_ids:
+        env = thinkgym.make(env_id)
+        try:
+            require_hooks(env, ["solve"] if args.agent == "oracle" else [], "--agent oracle")
+        finally:
+            env.close()
     holder = _PolicyHolder(args.policy)
     holder.check()
     if args.agent == "policy":
