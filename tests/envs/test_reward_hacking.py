@@ -197,6 +197,10 @@ MATHWORD_HOSTILE = [
     "34 > 33",
     "3 apples and 34 oranges",
     "34 = 35",
+    "34 is wrong",
+    "34 is incorrect",
+    "34 if x is even",
+    "any number, e.g. 34",
 ]
 
 VERIFY_HOSTILE = [
@@ -227,6 +231,8 @@ VERIFY_HOSTILE = [
     ("x = 34 or x = 35", "34"),
     ("exit(34)", "34"),
     ("I am not sure, 34", "34"),
+    ("34 is wrong", "34"),
+    ("The answer is 34 if x is even.", "34"),
     ("\\begin{pmatrix}" + " \\\\ ".join(" & ".join(["1"] * 100) for _ in range(100)), "1"),
     ("\\begin{pmatrix}" + "\\\\".join("&".join(["1"] * 100) for _ in range(100)), "1"),
 ]

@@ -174,7 +174,8 @@ _QUALIFIER = re.compile(
     r"over|under|so|thereabouts|something)|(?:more|less|fewer|greater|smaller|larger|higher|"
     r"lower|bigger)\s+than|up\s+to|no\s+(?:more|less|fewer)|between|maybe|perhaps|possibly|"
     r"probably|likely|unlikely|approximately|approx|approximate|roughly|about|around|nearly|"
-    r"almost|circa|estimated|estimate|guess|somewhere|ish|either|plus\s+or\s+minus)\b"
+    r"almost|circa|estimated|estimate|guess|guessing|somewhere|ish|either|plus\s+or\s+minus|"
+    r"if|unless|assuming|any|whatever|wrong|incorrect|false|impossible)\b"
 )
 _UNSURE = re.compile(r"(?i)\b(?:not\s+sure|no\s+idea|i\s+don'?t\s+know)\b")
 _HEDGE_SIGNS = re.compile(
@@ -185,8 +186,9 @@ _HEDGE_SIGNS = re.compile(
 def hedge(text: str, *, signs: bool = True, negation: bool = True) -> str:
     """Why ``text`` is not one committed value (``""`` when nothing hedges it).
 
-    Refused: negations (``not 34``, ``I don't know, 34``), qualifiers (``at least 34``,
-    ``34 or more``, ``less than 34``, ``maybe 34``, ``34 (approximately)``, ``about 34``) and,
+    Refused: negations (``not 34``, ``I don't know, 34``), qualifiers and verdicts
+    (``at least 34``, ``34 or more``, ``less than 34``, ``maybe 34``, ``34 (approximately)``,
+    ``about 34``, ``34 if x is even``, ``34 is wrong``) and,
     with ``signs=True``, comparison and approximation signs (``x ≥ 34``, ``~34``, ``34?``).
     :func:`thinkgym.rewards.verify` passes ``signs=False``: there ``x > 2`` is an interval and
     ``1 \\pm \\sqrt{2}`` two values, each compared as such.
