@@ -17,3 +17,4 @@ def test_decode_bench_prints_every_setting(capsys):
     assert code == 0
     out = capsys.readouterr().out
     assert out.count("| own loop") == 2 and out.count("| transformers generate") == 2
+    assert "| prefix cache on |" in out and "| prefix cache off | " in out

@@ -15,12 +15,21 @@ For RL each proposal also carries the sampled ``token_ids`` and their *behaviour
 and top-p applied (``0`` per token for greedy decoding). :meth:`LLMPolicy.logprobs` recomputes
 per-token log-probs of given continuations, teacher-forced through the same template and
 encoding that SFT uses, under any temperature/top-p, with or without gradients.
+
+A **prefix cache** (:class:`PrefixCache`) keeps the key/value cache of recent prompts: a new
+prompt that starts with the tokens of an earlier one (a child state in a search tree, another
+round of a planner, more samples of one problem) encodes only the tokens after the shared
+prefix. The sampled tokens are those of a decode without it (``tests/agents/test_prefix_cache.py``
+compares greedy and seeded sampling token for token); :attr:`PolicyStats.prefix_hit_rate` says
+how much of the prompts it spared.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -30,7 +39,7 @@ from thinkgym.agents.base import Proposal
 from thinkgym.agents.prompting import PromptTemplate
 from thinkgym.models import default_policy_dir  # re-exported: the model-builder layer owns it
 
-__all__ = ["LLMPolicy", "PolicyStats", "default_policy_dir", "resolve_device"]
+__all__ = ["LLMPolicy", "PolicyStats", "PrefixCache", "default_policy_dir", "resolve_device"]
 
 DEFAULT_BUILD_COMMAND = (
     "thinkgym train sft --recipe default --out runs/policy --export thinkgym/data/policy"
@@ -69,21 +78,196 @@ class PolicyStats:
         sequences: sequences generated (rows, samples included).
         tokens: generated tokens counted in proposals (up to and including the stop token).
         seconds: wall time spent in ``propose``.
+        prompt_tokens: tokens of the distinct prompts the decode loop had to encode (a prompt
+            counts once per batch chunk, however many samples it has).
+        cached_tokens: of those, the tokens whose keys/values came from the prefix cache
+            instead of a forward pass.
     """
 
     calls: int = 0
     sequences: int = 0
     tokens: int = 0
     seconds: float = 0.0
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+
+    @property
+    def prefix_hit_rate(self) -> float:
+        """Share of prompt tokens served by the prefix cache (0 before any prompt)."""
+        return self.cached_tokens / self.prompt_tokens if self.prompt_tokens else 0.0
 
     def as_dict(self) -> dict[str, float]:
-        """The counters as a plain dict."""
-        return asdict(self)
+        """The counters (and ``prefix_hit_rate``) as a plain dict."""
+        return {**asdict(self), "prefix_hit_rate": self.prefix_hit_rate}
 
     def reset(self) -> None:
         """Zero the counters."""
         self.calls = self.sequences = self.tokens = 0
+        self.prompt_tokens = self.cached_tokens = 0
         self.seconds = 0.0
+
+
+class _TrieNode:
+    """One token of the prefix trie; ``entry``: the newest cached prompt passing through it."""
+
+    __slots__ = ("parent", "token", "children", "entry")
+
+    def __init__(self, parent: _TrieNode | None, token: int | None) -> None:
+        self.parent = parent
+        self.token = token
+        self.children: dict[int, _TrieNode] = {}
+        self.entry: _Entry | None = None
+
+
+class _Entry:
+    """A cached prompt: its token ids, its keys/values ``(layers, 2, heads, len, head_dim)``."""
+
+    __slots__ = ("key", "ids", "kv", "nbytes", "path")
+
+    def __init__(self, key: int, ids: tuple[int, ...], kv: Any, path: list[_TrieNode]) -> None:
+        self.key = key
+        self.ids = ids
+        self.kv = kv
+        self.nbytes = int(kv.numel() * kv.element_size())
+        self.path = path
+
+
+class PrefixCache:
+    """Keys and values of recent prompts, reused by any prompt that starts with the same tokens.
+
+    Prompts are stored in a token trie; a lookup walks a new prompt's tokens down the trie and
+    returns the newest cached prompt that shares the longest prefix with it, and the length of
+    that prefix (the keys and values of a prefix depend only on its own tokens, so any cached
+    prompt that starts with it can serve it). A cached prompt that is a prefix of a newly cached
+    one is dropped at once (the new one holds it). Memory is bounded: past ``max_bytes`` the
+    least recently used prompts are evicted.
+
+    Args:
+        max_bytes: the most bytes of keys/values held.
+
+    Attributes:
+        lookups: prompts looked up.
+        hits: lookups that reused at least one token.
+        evictions: prompts evicted to stay within ``max_bytes``.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        if max_bytes < 0:
+            raise ValueError(f"max_bytes={max_bytes} must be >= 0 (0 keeps nothing)")
+        self.max_bytes = int(max_bytes)
+        self.bytes = 0
+        self.lookups = self.hits = self.evictions = 0
+        self._root = _TrieNode(None, None)
+        self._lru: OrderedDict[int, _Entry] = OrderedDict()
+        self._next_key = 0
+
+    def __len__(self) -> int:
+        return len(self._lru)
+
+    @property
+    def tokens(self) -> int:
+        """Tokens held (summed over the cached prompts)."""
+        return sum(len(e.ids) for e in self._lru.values())
+
+    def clear(self) -> None:
+        """Drop every cached prompt (the counters stay)."""
+        self._root = _TrieNode(None, None)
+        self._lru.clear()
+        self.bytes = 0
+
+    def lookup(self, ids: Sequence[int], limit: int) -> tuple[_Entry | None, int]:
+        """The cached prompt sharing the longest prefix with ``ids[:limit]``, and its length.
+
+        Returns:
+            ``(entry, length)``; ``(None, 0)`` when no cached prompt starts like ``ids``.
+        """
+        self.lookups += 1
+        node, depth = self._root, 0
+        children = node.children
+        for depth_next in range(min(limit, len(ids))):
+            child = children.get(ids[depth_next])
+            if child is None:
+                break
+            node, children, depth = child, child.children, depth_next + 1
+        if depth == 0 or node.entry is None:
+            return None, 0
+        self.hits += 1
+        self._lru.move_to_end(node.entry.key)
+        return node.entry, depth
+
+    def holds(self, ids: Sequence[int]) -> bool:
+        """Whether a cached prompt holds all of ``ids`` (it starts with them)."""
+        node = self._root
+        for tok in ids:
+            node = node.children.get(tok)
+            if node is None:
+                return False
+        return node.entry is not None and node is not self._root
+
+    def covers(self, ids: Sequence[int], entry: _Entry | None, length: int) -> bool:
+        """Whether ``entry`` (found by :meth:`lookup` with ``length``) holds all of ``ids``."""
+        if entry is None or len(entry.ids) < len(ids):
+            return False
+        return length == len(ids) or tuple(entry.ids[length : len(ids)]) == tuple(ids[length:])
+
+    def insert(self, ids: Sequence[int], kv: Any) -> bool:
+        """Cache ``kv`` (``(layers, 2, heads, len(ids), head_dim)``) as the prompt ``ids``.
+
+        Returns:
+            ``False`` when nothing was stored (already held by a longer prompt, or larger than
+            ``max_bytes``).
+        """
+        ids = tuple(int(i) for i in ids)
+        if not ids:
+            return False
+        node, path, ending = self._root, [], []
+        for depth, tok in enumerate(ids, 1):
+            child = node.children.get(tok)
+            if child is None:
+                child = _TrieNode(node, tok)
+                node.children[tok] = child
+            node = child
+            path.append(node)
+            held = node.entry
+            if held is not None and len(held.ids) == depth and depth < len(ids):
+                ending.append(held)  # a cached prompt that the new one extends: redundant now
+        if node.entry is not None:  # a cached prompt already holds all of ids
+            self._lru.move_to_end(node.entry.key)
+            return False
+        entry = _Entry(self._next_key, ids, kv, path)
+        if entry.nbytes > self.max_bytes:
+            self._prune(path, None)
+            return False
+        self._next_key += 1
+        for n in path:
+            n.entry = entry
+        for old in ending:  # its nodes all lie on the new path and now point to the new entry
+            if self._lru.pop(old.key, None) is not None:
+                self.bytes -= old.nbytes
+        self._lru[entry.key] = entry
+        self.bytes += entry.nbytes
+        while self.bytes > self.max_bytes and self._lru:
+            self._evict(next(iter(self._lru.values())))
+        return True
+
+    def _evict(self, entry: _Entry) -> None:
+        del self._lru[entry.key]
+        self.bytes -= entry.nbytes
+        self.evictions += 1
+        self._prune(entry.path, entry)
+
+    @staticmethod
+    def _prune(path: list[_TrieNode], entry: _Entry | None) -> None:
+        """Re-point the nodes of ``path`` that point to ``entry`` to a live entry passing
+        through a child (deepest first); remove nodes that no live entry passes through."""
+        for node in reversed(path):
+            if node.entry is not entry:
+                break  # the shallower nodes were re-pointed by a newer entry
+            node.entry = next(
+                (c.entry for c in node.children.values() if c.entry is not None), None
+            )
+            if node.entry is None and not node.children and node.parent is not None:
+                del node.parent.children[node.token]
 
 
 class LLMPolicy:
@@ -106,6 +290,12 @@ class LLMPolicy:
             keep computing finished rows until the longest one ends); ``False``, or a model
             whose ``forward`` takes no ``position_ids``/``past_key_values``, uses transformers'
             ``generate``. Both sample from the same distribution.
+        prefix_cache_mb: memory (MiB) for the :class:`PrefixCache` of the decode loop: prompts
+            that start with the tokens of a recent prompt reuse its keys/values and encode only
+            the rest. ``0`` turns it off. It holds key/value tensors on the model's device; it
+            is emptied whenever the model's weights change (an optimizer step, a loaded state)
+            and unused while the model is in training mode. Used by the ``compact`` loop on
+            models whose cache is one plain (full-attention) key/value pair per layer.
     """
 
     def __init__(
@@ -119,9 +309,14 @@ class LLMPolicy:
         max_prompt_tokens: int | None = None,
         max_batch_rows: int | None = None,
         compact: bool = True,
+        prefix_cache_mb: float = 512.0,
     ) -> None:
         if max_batch_rows is not None and max_batch_rows < 1:
             raise ValueError(f"max_batch_rows={max_batch_rows} must be >= 1")
+        if not 0 <= prefix_cache_mb < float("inf"):
+            raise ValueError(
+                f"prefix_cache_mb={prefix_cache_mb!r} must be a finite number >= 0 (0: no cache)"
+            )
         self.device = resolve_device(device)
         if max_batch_rows is None:
             max_batch_rows = 4096 if self.device.type == "cuda" else 64
@@ -146,6 +341,11 @@ class LLMPolicy:
         (:class:`thinkgym.search.progress.SearchProgress` sets it while a search runs)."""
         self._newline_id = self._single_newline_token()
         self._stop_ids: set[int] | None = None
+        self.prefix_cache: PrefixCache | None = (
+            PrefixCache(int(prefix_cache_mb * 2**20)) if prefix_cache_mb > 0 else None
+        )
+        self._weights_seen: tuple[Any, ...] | None = None
+        self._kv_layers: int | None | bool = False  # False: not probed yet; None: unsupported
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -437,29 +637,62 @@ class LLMPolicy:
             add_special_tokens=self.template.adds_special_tokens,
         ).to(self.device)
 
-    def _decode(
-        self, texts: list[str], greedy: bool, temperature: float, top_p: float, max_new: int
-    ) -> list[_Row]:
-        """Sample with a KV cache, dropping each row from the batch once it has stopped.
+    def _prefix_store(self) -> PrefixCache | None:
+        """The prefix cache when it may be used now (emptied first if the weights changed)."""
+        store = self.prefix_cache
+        if store is None or self.model.training or self._kv_layer_count() is None:
+            return None
+        # an optimizer step or a loaded state dict bumps a parameter's version counter
+        seen = (id(self.model), *((p.data_ptr(), p._version) for p in self.model.parameters()))
+        if seen != self._weights_seen:
+            store.clear()
+            self._weights_seen = seen
+        return store
 
-        Rows with the same prompt (the ``n`` samples of one observation) share one prefill: the
-        prompt is encoded once and its cache copied to each of its rows.
+    def _kv_layer_count(self) -> int | None:
+        """Layers of the model's key/value cache when each is one plain full-attention pair
+        (the decode loop then keeps it in preallocated buffers); ``None`` otherwise."""
+        if self._kv_layers is False:
+            self._kv_layers = None
+            try:
+                from transformers import DynamicCache
+                from transformers.cache_utils import DynamicLayer
+
+                probe = DynamicCache(config=self.model.config)
+            except (ImportError, AttributeError, TypeError, ValueError, KeyError):
+                probe = None
+            layers = getattr(probe, "layers", None)
+            if layers and all(type(layer) is DynamicLayer for layer in layers):
+                self._kv_layers = len(layers)
+        return self._kv_layers or None
+
+    def _token_ids(self, texts: list[str], max_new: int) -> list[list[int]]:
+        """The prompt token ids of ``texts`` as :meth:`_encode` gives them, unpadded."""
+        tok = self.tokenizer
+        tok.truncation_side = "left"
+        return tok(
+            texts,
+            truncation=True,
+            max_length=self._prompt_cap(max_new),
+            add_special_tokens=self.template.adds_special_tokens,
+        )["input_ids"]
+
+    def _prefill(self, unique: list[str], max_new: int) -> tuple[Any, Any, Any, Any, Any]:
+        """One forward pass over the distinct prompts; returns the output, the attention mask,
+        the positions, the cache and the prompts' token ids (``None`` without buffered layers).
+
+        With buffered layers the prompts' shared prefixes come from the prefix cache: each row
+        is laid out as ``[pad][cached prefix][pad][new tokens]`` (the pads masked, positions
+        counted over real tokens only, so every token sits at the position a full encoding
+        gives it) and only the new tokens are computed; the prompts are then cached.
         """
         import torch
 
-        unique = list(dict.fromkeys(texts))
-        enc = self._encode(unique, max_new)
-        mask = enc["attention_mask"]
-        rows = len(texts)
-        stop_ids = torch.tensor(sorted(self._stop_token_ids()), device=self.device)
-        tokens = torch.zeros((rows, max_new), dtype=torch.long, device=self.device)
-        lengths = torch.zeros(rows, dtype=torch.long, device=self.device)
-        logprob = torch.zeros(rows, dtype=torch.float64, device=self.device)
-        entropy = torch.zeros(rows, dtype=torch.float64, device=self.device)
-        behavior = torch.zeros((rows, max_new), dtype=torch.float64, device=self.device)
-        alive = torch.arange(rows, device=self.device)  # batch row -> original row
-        position = (mask.long().cumsum(-1) - 1).clamp(min=0)
-        with torch.inference_mode():
+        n_layers = self._kv_layer_count()
+        if n_layers is None:  # the model builds its own cache
+            enc = self._encode(unique, max_new)
+            mask = enc["attention_mask"]
+            position = (mask.long().cumsum(-1) - 1).clamp(min=0)
             out = self.model(
                 input_ids=enc["input_ids"],
                 attention_mask=mask,
@@ -467,13 +700,101 @@ class LLMPolicy:
                 use_cache=True,
                 **self._last_logits_only,
             )
-            cache, logits = _cache_of(out), out.logits[:, -1, :].float()
+            self.stats.prompt_tokens += int(mask.sum())
+            return out, mask, position, _cache_of(out), None
+        store = self._prefix_store()
+        ids = self._token_ids(unique, max_new)
+        found = [store.lookup(x, len(x) - 1) if store else (None, 0) for x in ids]
+        reuse = [k for _, k in found]
+        new = [len(x) - k for x, k in zip(ids, reuse, strict=True)]
+        c, w = max(reuse), max(new)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        rows = [[pad] * (w - m) + x[k:] for x, k, m in zip(ids, reuse, new, strict=True)]
+        masks = [
+            [0] * (c - k) + [1] * k + [0] * (w - m) + [1] * m
+            for k, m in zip(reuse, new, strict=True)
+        ]
+        input_ids = torch.tensor(rows, dtype=torch.long, device=self.device)
+        mask = torch.tensor(masks, dtype=torch.long, device=self.device)
+        position = (mask.cumsum(-1) - 1).clamp(min=0)[:, c:]
+        layer_cls = _buffered_layer_class()
+        capacity = c + w + max_new
+        if c:  # the cached prefixes, right-aligned in the first c columns
+            first = next(e for e, k in found if k)
+            _, _, heads, _, dim = first.kv.shape
+            kv = first.kv.new_zeros((n_layers, 2, len(ids), heads, capacity, dim))
+            for u, (entry, k) in enumerate(found):
+                if k:
+                    kv[:, :, u, :, c - k : c] = entry.kv[:, :, :, :k]
+            layers = [layer_cls.filled(kv[i, 0], kv[i, 1], c) for i in range(n_layers)]
+        else:
+            layers = [layer_cls(capacity) for _ in range(n_layers)]
+        from transformers import DynamicCache
+
+        cache = DynamicCache()
+        cache.layers = layers
+        cache.layer_class_to_replicate = None
+        out = self.model(
+            input_ids=input_ids,
+            attention_mask=mask,
+            position_ids=position,
+            use_cache=True,
+            **{self._cache_arg: cache},
+            **self._last_logits_only,
+        )
+        cache = _cache_of(out)
+        self.stats.prompt_tokens += sum(len(x) for x in ids)
+        self.stats.cached_tokens += sum(reuse)
+        if store is not None and callable(getattr(cache, "batch_select_indices", None)):
+            todo = [
+                u
+                for u, (x, (entry, k)) in enumerate(zip(ids, found, strict=True))
+                if not store.covers(x, entry, k)
+            ]
+            if todo:
+                every = torch.stack(
+                    [torch.stack((la.keys, la.values)) for la in cache.layers]
+                )  # (layers, 2, rows, heads, c + w, dim)
+                for u in todo:
+                    k, m = reuse[u], new[u]
+                    cols = list(range(c - k, c)) + list(range(c + w - m, c + w))
+                    at = torch.tensor(cols, device=self.device)
+                    store.insert(ids[u], every[:, :, u].index_select(3, at))
+        return out, mask, position, cache, ids
+
+    def _decode(
+        self, texts: list[str], greedy: bool, temperature: float, top_p: float, max_new: int
+    ) -> list[_Row]:
+        """Sample with a KV cache, dropping each row from the batch once it has stopped.
+
+        Rows with the same prompt (the ``n`` samples of one observation) share one prefill: the
+        prompt is encoded once and its cache copied to each of its rows. A prompt that starts
+        like a cached one encodes only its remaining tokens (:class:`PrefixCache`).
+        """
+        import torch
+
+        unique = list(dict.fromkeys(texts))
+        rows = len(texts)
+        slot = {text: i for i, text in enumerate(unique)}
+        stop_ids = torch.tensor(sorted(self._stop_token_ids()), device=self.device)
+        tokens = torch.zeros((rows, max_new), dtype=torch.long, device=self.device)
+        lengths = torch.zeros(rows, dtype=torch.long, device=self.device)
+        logprob = torch.zeros(rows, dtype=torch.float64, device=self.device)
+        entropy = torch.zeros(rows, dtype=torch.float64, device=self.device)
+        behavior = torch.zeros((rows, max_new), dtype=torch.float64, device=self.device)
+        alive = torch.arange(rows, device=self.device)  # batch row -> original row
+        in_order = True  # whether ``alive`` is ascending (rows draw their samples in row order)
+        with torch.inference_mode():
+            out, mask, position, cache, prompt_ids = self._prefill(unique, max_new)
+            logits = out.logits[:, -1, :].float()
             if not callable(getattr(cache, "batch_select_indices", None)):
                 self.compact = False  # a cache this loop cannot shrink: use generate from now on
                 return self._generate(texts, greedy, temperature, top_p, max_new)
+            buffered = _all_buffered(cache)
+            store = self._prefix_store() if buffered and prompt_ids is not None else None
+            row_ids = [prompt_ids[slot[t]] for t in texts] if store is not None else []
             position = position[:, -1:] + 1
             if len(unique) < rows:  # copy each prompt's cache to its rows
-                slot = {text: i for i, text in enumerate(unique)}
                 expand = torch.tensor([slot[t] for t in texts], device=self.device)
                 cache.batch_select_indices(expand)
                 logits, mask, position = logits[expand], mask[expand], position[expand]
@@ -483,7 +804,12 @@ class LLMPolicy:
                     nxt = logits.argmax(-1)
                 else:
                     probs = _nucleus(logits / temperature, top_p)
-                    nxt = torch.multinomial(probs, 1).squeeze(-1)
+                    if in_order:
+                        nxt = torch.multinomial(probs, 1).squeeze(-1)
+                    else:  # draw in row order, as if no row had moved
+                        order = torch.argsort(alive)
+                        nxt = torch.empty_like(alive)
+                        nxt[order] = torch.multinomial(probs[order], 1).squeeze(-1)
                     behavior[alive, t] = probs.gather(-1, nxt[:, None]).squeeze(-1).double().log()
                 tokens[alive, t] = nxt
                 lengths[alive] += 1
@@ -491,11 +817,31 @@ class LLMPolicy:
                 entropy[alive] += (-(logp.exp() * logp).sum(-1)).double()
                 running = ~torch.isin(nxt, stop_ids)
                 if t == max_new - 1 or not bool(running.any()):
+                    if store is not None:
+                        self._harvest(
+                            store, cache, mask, range(len(alive)), alive, row_ids, tokens, t
+                        )
                     break
                 if not bool(running.all()):  # drop the rows that stopped
-                    keep = running.nonzero().squeeze(-1)
-                    cache.batch_select_indices(keep)
-                    alive, nxt, mask, position = alive[keep], nxt[keep], mask[keep], position[keep]
+                    stopped = (~running).nonzero().squeeze(-1)
+                    if store is not None:
+                        self._harvest(
+                            store, cache, mask, stopped.tolist(), alive, row_ids, tokens, t
+                        )
+                    if buffered:  # move the last running rows into the gaps (copies few rows)
+                        left = len(alive) - len(stopped)
+                        holes = stopped[stopped < left]
+                        tails = torch.arange(left, len(alive), device=self.device)
+                        tails = tails[running[left:]]
+                        for layer in cache.layers:
+                            layer.move_rows(holes, tails, left)
+                        src = torch.arange(left, device=self.device)
+                        src[holes] = tails
+                        in_order = in_order and len(holes) == 0
+                    else:
+                        src = running.nonzero().squeeze(-1)
+                        cache.batch_select_indices(src)
+                    alive, nxt, mask, position = alive[src], nxt[src], mask[src], position[src]
                 mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=-1)
                 out = self.model(
                     input_ids=nxt[:, None],
@@ -517,6 +863,34 @@ class LLMPolicy:
                 (text.split("\n", 1)[0].strip(), float(logprob[r]), mean_ent, k, ids, blp)
             )
         return result
+
+    def _harvest(
+        self,
+        store: PrefixCache,
+        cache: Any,
+        mask: Any,
+        batch_rows: Any,
+        alive: Any,
+        row_ids: list[list[int]],
+        tokens: Any,
+        fed: int,
+    ) -> None:
+        """Cache what the decode loop computed for finished rows: the prompt and the first
+        ``fed`` generated tokens (the step without its newline), the start of the transcript
+        that a search's next round sends when it extends this step."""
+        for b in batch_rows:
+            orig = int(alive[b])
+            ids = row_ids[orig] + tokens[orig, :fed].tolist()
+            if store.holds(ids):
+                continue
+            cols = mask[b].nonzero().squeeze(-1)
+            if len(cols) != len(ids):  # not the layout this loop builds: cache nothing
+                continue
+            kv = [
+                (la.keys[b].index_select(1, cols), la.values[b].index_select(1, cols))
+                for la in cache.layers
+            ]
+            store.insert(ids, _stack_kv(kv))
 
     def _generate(
         self, texts: list[str], greedy: bool, temperature: float, top_p: float, max_new: int
@@ -601,6 +975,122 @@ def _sampling_logprobs(logits: Any, temperature: float, top_p: float) -> Any:
     if top_p >= 1.0:
         return torch.log_softmax(scaled, dim=-1)
     return _nucleus(scaled, top_p).log()
+
+
+@functools.lru_cache(maxsize=1)
+def _buffered_layer_class() -> type:
+    """A transformers ``DynamicLayer`` whose keys and values live in preallocated buffers.
+
+    ``DynamicLayer.update`` concatenates the whole cache with each new token (a copy that grows
+    with the context); this layer writes the new token in place and grows its buffers only when
+    full. It is built on first use (transformers is imported lazily).
+    """
+    from transformers.cache_utils import DynamicLayer
+
+    class BufferedLayer(DynamicLayer):
+        """Keys/values ``(batch, heads, length, head_dim)`` in a buffer of ``capacity`` columns."""
+
+        def __init__(self, capacity: int) -> None:
+            super().__init__()
+            self.capacity = max(1, int(capacity))
+            self.length = 0
+            self._k: Any = None
+            self._v: Any = None
+
+        @classmethod
+        def filled(cls, keys: Any, values: Any, length: int) -> BufferedLayer:
+            """A layer over the buffers ``keys``/``values`` whose first ``length`` columns hold
+            the cached states."""
+            layer = cls(keys.shape[-2])
+            layer._k, layer._v, layer.length = keys, values, int(length)
+            layer.device, layer.is_initialized = keys.device, True
+            layer._views()
+            return layer
+
+        def _views(self) -> None:
+            self.keys = self._k[:, :, : self.length]
+            self.values = self._v[:, :, : self.length]
+
+        def lazy_initialization(self, key_states: Any, value_states: Any) -> None:
+            b, h, _, _ = key_states.shape
+            self.device = key_states.device
+            self._k = key_states.new_zeros((b, h, self.capacity, key_states.shape[-1]))
+            self._v = value_states.new_zeros((b, h, self.capacity, value_states.shape[-1]))
+            self.is_initialized = True
+
+        def update(self, key_states: Any, value_states: Any, *args: Any, **kwargs: Any) -> Any:
+            if not self.is_initialized:
+                self.lazy_initialization(key_states, value_states)
+            end = self.length + key_states.shape[-2]
+            if end > self._k.shape[-2]:
+                self._k, self._v = self._grown(self._k, end), self._grown(self._v, end)
+            self._k[:, :, self.length : end] = key_states
+            self._v[:, :, self.length : end] = value_states
+            self.length = end
+            self._views()
+            return self.keys, self.values
+
+        def _grown(self, buf: Any, need: int) -> Any:
+            shape = list(buf.shape)
+            shape[-2] = max(need, 2 * shape[-2])
+            out = buf.new_zeros(shape)
+            out[:, :, : self.length] = buf[:, :, : self.length]
+            return out
+
+        def get_seq_length(self) -> int:
+            return self.length if self.is_initialized else 0
+
+        def batch_select_indices(self, indices: Any) -> None:
+            if self.is_initialized:
+                self._k, self._v = self._k[indices], self._v[indices]
+                self._views()
+
+        def move_rows(self, holes: Any, tails: Any, rows: int) -> None:
+            """Copy rows ``tails`` into rows ``holes``, then keep the first ``rows`` rows."""
+            if self.is_initialized:
+                if len(holes):
+                    n = self.length
+                    self._k[holes, :, :n] = self._k[tails, :, :n]
+                    self._v[holes, :, :n] = self._v[tails, :, :n]
+                self._k, self._v = self._k[:rows], self._v[:rows]
+                self._views()
+
+        def reorder_cache(self, beam_idx: Any) -> None:
+            self.batch_select_indices(beam_idx.to(self.device))
+
+        def batch_repeat_interleave(self, repeats: int) -> None:
+            if self.is_initialized:
+                self._k = self._k.repeat_interleave(repeats, dim=0)
+                self._v = self._v.repeat_interleave(repeats, dim=0)
+                self._views()
+
+        def crop(self, tokens_to_remove: int) -> None:
+            if tokens_to_remove > 0:
+                raise ValueError(f"crop({tokens_to_remove}): give a negative number of tokens")
+            if self.is_initialized:
+                self.length = max(0, self.length + tokens_to_remove)
+                self._views()
+
+        def reset(self) -> None:
+            self.length = 0
+            self._k = self._v = None
+            super().reset()
+
+    return BufferedLayer
+
+
+def _all_buffered(cache: Any) -> bool:
+    """Whether every layer of ``cache`` is the decode loop's buffered layer."""
+    layers = getattr(cache, "layers", None)
+    cls = _buffered_layer_class()
+    return bool(layers) and all(isinstance(layer, cls) for layer in layers)
+
+
+def _stack_kv(pairs: list[tuple[Any, Any]]) -> Any:
+    """Per-layer ``(keys, values)`` of one row -> one ``(layers, 2, heads, len, dim)`` tensor."""
+    import torch
+
+    return torch.stack([torch.stack(pair) for pair in pairs])
 
 
 def _cache_of(out: Any) -> Any:
