@@ -168,3 +168,17 @@ def test_mathword_code_answer_pays_nothing_through_trl():
     problem = json.dumps({"question": "How many?", "answer": "70"})
     assert fn(["p"], ["Answer: print(70)"], problem=[problem]) == [0.0]
     assert fn(["p"], ["Answer: 70"], problem=[problem]) == [1.0]
+
+
+def test_a_step_verifier_scores_an_unchecked_claim_as_unknown():
+    from thinkgym.rewards import StepVerifier
+
+    env = MathWordEnv(reward=StepVerifier(good=1.0, bad=-1.0, unknown=0.0))
+    env.reset(seed=0)
+    assert env.step("Work: 3 + 4 = 7")[1] == 1.0
+    assert env.step("Work: 2^100000 = 3")[1] == 0.0  # accepted, but nothing checked it
+    prm = StepVerifier().bind(env)
+    assert prm.score_steps(env.get_state(), ["Work: 250 // 8 = 31", "Work: 2^99999 = 1"]) == [
+        1.0,
+        0.0,
+    ]

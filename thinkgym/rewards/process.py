@@ -65,7 +65,16 @@ class StepVerifier(ComposableReward):
         if next_state.done:
             nxt, ok, _ = self._env().apply(state, step)
             return self._score(nxt, ok)
+        if not self._claims_checked(step):
+            return self.unknown
         return self._score(next_state, True)
+
+    def _claims_checked(self, step: str) -> bool:
+        """Whether the task checked every claim of an accepted step (MathWord says when it could
+        not, e.g. ``2^100000 = 3`` or ``check_arithmetic=False``); such a step scores
+        ``unknown``, not ``good``."""
+        checked = getattr(self._env(), "claim_checked", None)
+        return not callable(checked) or bool(checked(step))
 
     def _score(self, nxt: EnvState, ok: bool) -> float:
         if not ok:
@@ -113,7 +122,8 @@ class StepVerifier(ComposableReward):
                 scores.append(self.bad)
                 continue
             nxt, ok, _ = env.apply(state, step)
-            scores.append(self._score(nxt, ok))
+            unchecked = ok and not nxt.done and not self._claims_checked(step)
+            scores.append(self.unknown if unchecked else self._score(nxt, ok))
             if ok:
                 state = nxt
         return scores
