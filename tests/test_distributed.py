@@ -201,6 +201,83 @@ def test_make_backend_errors() -> None:
         run_sharded(lambda: lambda items: items[:-1], [1, 2, 3])
 
 
+def test_a_refused_ray_address_fails_at_once_in_one_line() -> None:
+    import time
+
+    from thinkgym.distributed import check_address
+
+    t0 = time.perf_counter()
+    with pytest.raises(ConnectionError, match="no Ray cluster at 127.0.0.1:1 .connection refused"):
+        check_address("127.0.0.1:1", timeout=30)
+    assert time.perf_counter() - t0 < 5
+    check_address(None)  # nothing to check: Ray starts here
+    check_address("auto")
+
+
+def test_a_silent_ray_address_times_out(monkeypatch) -> None:
+    import socket
+
+    from thinkgym.distributed import check_address
+
+    def silent(address, timeout):
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(socket, "create_connection", silent)
+    with pytest.raises(ConnectionError, match=r"10.0.0.9:6379 within 0.5 s"):
+        check_address("ray://10.0.0.9:6379", timeout=0.5)
+
+
+@pytest.mark.parametrize("address", ["nonsense", "host:port", "10.0.0.1:99999", ":6379"])
+def test_a_malformed_ray_address_is_refused(address) -> None:
+    from thinkgym.distributed import check_address
+
+    with pytest.raises(ValueError, match="host:port"):
+        check_address(address)
+
+
+def test_bench_with_a_refused_ray_address_is_one_line_within_seconds(tmp_path) -> None:
+    import subprocess
+    import time
+
+    pytest.importorskip("ray", reason=RAY_REASON)
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "thinkgym", "bench", "--backend", "ray", "--address",
+         "127.0.0.1:1", "--envs", "Game24", "--policy", "random", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "thinkgym bench: error: --backend ray: no Ray cluster at 127.0.0.1:1 (connection "
+        "refused); start one with `ray start --head` and pass the address it prints, or leave "
+        "the address out to start Ray here"
+    ]
+    assert time.perf_counter() - t0 < 60
+
+
+def test_ray_that_fails_to_start_or_dies_mid_run_is_a_backend_error(monkeypatch) -> None:
+    ray = pytest.importorskip("ray", reason=RAY_REASON)
+    from thinkgym.distributed import BackendError
+
+    def dead_agent(*args, **kwargs):
+        raise RuntimeError("Failed to start the dashboard agent: it died\nmore lines")
+
+    be = RayBackend(workers=1)
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", dead_agent)
+    with pytest.raises(BackendError, match=r"dashboard agent: it died\); Ray's logs are in"):
+        be.start()
+    monkeypatch.undo()
+
+    def raylet_died(*args, **kwargs):
+        raise ray.exceptions.RaySystemError("the raylet died")
+
+    be = RayBackend(workers=1)
+    monkeypatch.setattr(be, "_map_on_ray", raylet_died)
+    with pytest.raises(BackendError, match="the Ray node stopped working .* raylet died"):
+        be.map(lambda: lambda items: items, [1, 2])
+
+
 # ---------------------------------------------------------------- Ray
 @pytest.fixture(scope="module")
 def ray_session():

@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "train": "thinkgym.commands.train",
     "export": "thinkgym.commands.export",
     "serve": "thinkgym.commands.serve",
+    "show-tree": "thinkgym.commands.show_tree",
 }
 
 _EPILOG = """\
@@ -130,8 +131,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except (NotImplementedError, RuntimeError) as exc:  # a task hook a plugin left out
         from thinkgym.commands._common import missing_hook_line
+        from thinkgym.distributed import BackendError, ShardError
 
         line = missing_hook_line(exc)
+        if line is None and isinstance(exc, (BackendError, ShardError)):
+            line = error_line(exc)
         if debug or line is None:
             raise
         print(f"thinkgym {name}: error: {line}", file=sys.stderr)

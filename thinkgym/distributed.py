@@ -34,6 +34,7 @@ import difflib
 import hashlib
 import os
 import pickle
+import socket
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -42,11 +43,13 @@ from typing import Any, ClassVar, TypeVar
 
 __all__ = [
     "Backend",
+    "BackendError",
     "LocalBackend",
     "RayBackend",
     "ShardError",
     "ShardFailure",
     "BACKENDS",
+    "check_address",
     "make_backend",
     "run_sharded",
     "shard_bounds",
@@ -260,11 +263,18 @@ class RayBackend(Backend):
         gpus_per_worker: GPUs reserved for each actor (0 on a CPU cluster).
         max_attempts: runs of a shard before it is reported as failed (>= 1).
         start_timeout: seconds to wait for the actors to start.
+        connect_timeout: seconds to wait for an ``address`` to answer (:func:`check_address`)
+            before Ray is asked to join it.
         init_kwargs: extra ``ray.init`` arguments (``num_cpus=2``, ``runtime_env=...``).
 
     Raises:
         ImportError: ray is not installed (names the pip command).
         ValueError: bad settings, or more workers than the cluster can host.
+
+    :meth:`start` raises :class:`ConnectionError` when nothing answers at ``address`` within
+    ``connect_timeout`` and :class:`BackendError` when Ray itself fails (a process of the Ray
+    node, such as its dashboard agent, died); :meth:`map` raises :class:`BackendError` when the
+    Ray node stops working mid-run.
     """
 
     name: ClassVar[str] = "ray"
@@ -278,6 +288,7 @@ class RayBackend(Backend):
         gpus_per_worker: float = 0,
         max_attempts: int = 2,
         start_timeout: float = 300.0,
+        connect_timeout: float = 30.0,
         init_kwargs: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -294,7 +305,11 @@ class RayBackend(Backend):
             )
         if not isinstance(max_attempts, int) or max_attempts < 1:
             raise ValueError(f"max_attempts={max_attempts!r} must be a positive integer")
+        if not connect_timeout > 0:
+            raise ValueError(f"connect_timeout={connect_timeout!r} must be a number of seconds > 0")
+        _address_parts(address)  # a malformed address is refused now
         self._ray = ray
+        self.connect_timeout = float(connect_timeout)
         self.address = address
         self.cpus_per_worker = cpus_per_worker
         self.gpus_per_worker = gpus_per_worker
@@ -316,9 +331,17 @@ class RayBackend(Backend):
         ray = self._ray
         t0 = time.perf_counter()
         if not ray.is_initialized():
+            check_address(self.address, self.connect_timeout)
             kwargs = {"include_dashboard": False, "log_to_driver": True}
             kwargs.update(self._init_kwargs)
-            ray.init(address=self.address, **kwargs)
+            try:
+                ray.init(address=self.address, **kwargs)
+            except (KeyboardInterrupt, ValueError, TypeError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - Ray's own start-up failures, in one line
+                raise BackendError(
+                    f"Ray did not start ({type(exc).__name__}: {_first_line(exc)}); {_RAY_LOGS}"
+                ) from exc
             self._owns_ray = True
         cpus = float(ray.cluster_resources().get("CPU", 0))
         gpus = float(ray.cluster_resources().get("GPU", 0))
@@ -382,6 +405,18 @@ class RayBackend(Backend):
             raise
 
     def _map(self, factory: Factory, items: Sequence[Any], shards: int | None) -> list:
+        ray = self._ray
+        try:
+            return self._map_on_ray(factory, items, shards)
+        except (ray.exceptions.RaySystemError, ConnectionError) as exc:
+            # the node itself failed (its raylet or dashboard agent died): not one shard's fault
+            self.close()
+            raise BackendError(
+                f"the Ray node stopped working ({type(exc).__name__}: {_first_line(exc)}); "
+                f"{_RAY_LOGS}"
+            ) from exc
+
+    def _map_on_ray(self, factory: Factory, items: Sequence[Any], shards: int | None) -> list:
         ray = self._ray
         try:
             blob = ray.cloudpickle.dumps(factory)
@@ -459,6 +494,64 @@ class RayBackend(Backend):
         if self._owns_ray and ray.is_initialized():
             ray.shutdown()
         self._owns_ray = False
+
+
+_RAY_LOGS = (
+    "Ray's logs are in /tmp/ray/session_latest/logs (a dead dashboard agent or raylet is "
+    "named there); rerun, or use --backend local"
+)
+
+
+class BackendError(RuntimeError):
+    """The Ray node failed to start or stopped working (not one shard's error)."""
+
+
+def _address_parts(address: str | None) -> tuple[str, int] | None:
+    """``(host, port)`` of a ``host:port`` / ``ray://host:port`` address; ``None`` for no
+    address or ``"auto"``. ``ValueError`` for anything else."""
+    if address is None or address in ("auto", "local"):
+        return None
+    if not isinstance(address, str):
+        raise ValueError(f"address={address!r} must be 'auto', 'host:port' or 'ray://host:port'")
+    rest = address.split("://", 1)[1] if address.startswith("ray://") else address
+    host, sep, port = rest.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(
+            f"address={address!r} is not 'auto', 'host:port' or 'ray://host:port' (e.g. "
+            "127.0.0.1:6379, the address `ray start --head` prints)"
+        )
+    return host, int(port)
+
+
+def check_address(address: str | None, timeout: float = 30.0) -> None:
+    """Fail fast when nothing answers at a Ray address (``ray.init`` would wait for minutes).
+
+    Args:
+        address: ``host:port`` or ``ray://host:port``; ``None`` and ``"auto"`` are not checked.
+        timeout: seconds to wait for the TCP connection.
+
+    Raises:
+        ValueError: the address is malformed.
+        ConnectionError: the connection was refused or did not answer within ``timeout``.
+    """
+    parts = _address_parts(address)
+    if parts is None:
+        return
+    try:
+        with socket.create_connection(parts, timeout=timeout):
+            pass
+    except TimeoutError:
+        raise ConnectionError(
+            f"no answer from a Ray cluster at {address} within {timeout:g} s; check the address "
+            "(`ray status` on the head node) or allow longer with a larger connect timeout"
+        ) from None
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise ConnectionError(
+            f"no Ray cluster at {address} ({why.lower()}); start one with `ray start --head` "
+            "and pass the address it prints, or leave the address out to start Ray here"
+        ) from None
 
 
 def _first_line(exc: BaseException) -> str:

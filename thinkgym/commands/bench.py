@@ -15,6 +15,7 @@ Example::
     thinkgym bench --envs Game24 --budgets 100 --prm runs/rm/prm_game24 --no-answer-check
     thinkgym bench --envs Game24 --prm game24 --no-answer-check --no-step-check  # guidance only
     thinkgym bench --envs Game24 --budgets 4,16 --seeds 0,1,2   # mean (min-max) over 3 seeds
+    thinkgym bench --envs Game24 --planners mcts --budgets 16 --save-trees  # then show-tree
     thinkgym bench --plugin examples/custom_planner.py --planners retry_greedy --policy random
     thinkgym bench --envs Game24 --backend ray --workers 2        # problems sharded over Ray
     thinkgym bench --envs Game24 --backend ray --address auto    # on a running Ray cluster
@@ -24,11 +25,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from thinkgym.commands._common import (
     CommandError,
     existing_dir,
+    positive_float,
     positive_int,
     temperature_arg,
     warn,
@@ -153,6 +156,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-throughput", action="store_true", help="skip the batch-64 generate reference"
     )
     parser.add_argument(
+        "--save-trees",
+        action="store_true",
+        help="write each problem's search tree (steps, priors, values, visits, the chosen path) "
+        "as JSON under OUT/trees/; `thinkgym show-tree FILE` renders one as an HTML page",
+    )
+    parser.add_argument(
         "--quiet", action="store_true", help="no progress bars or progress lines on stderr"
     )
     parser.add_argument(
@@ -180,6 +189,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="Ray cluster to join ('auto' or host:port, after `ray start --head`; --backend ray; "
         "default: start Ray on this machine)",
+    )
+    parser.add_argument(
+        "--connect-timeout",
+        type=positive_float,
+        default=30.0,
+        metavar="SECONDS",
+        help="--address: give up when the Ray cluster does not answer within this many seconds",
     )
     parser.add_argument(
         "--shards",
@@ -249,8 +265,9 @@ def _backend(args: argparse.Namespace) -> Any:
         if workers is not None or address is not None:
             raise CommandError("--workers and --address need --backend ray")
         return None if getattr(args, "shards", None) is None else _make_backend("local")
+    timeout = getattr(args, "connect_timeout", 30.0)
     try:
-        return _make_backend(name, workers=workers, address=address)
+        return _make_backend(name, workers=workers, address=address, connect_timeout=timeout)
     except (ImportError, ValueError) as exc:
         raise CommandError(f"--backend {name}: {exc}") from None
 
@@ -289,11 +306,12 @@ def run(args: argparse.Namespace) -> int:
                 f"{backend.startup_seconds:.1f} s",
                 file=sys.stderr,
             )
-        from thinkgym.distributed import ShardError
+        from thinkgym.distributed import BackendError, ShardError
 
         try:
-            report = run_benchmark(config, backend=backend)
-        except ShardError as exc:
+            trees = Path(args.out) / "trees" if getattr(args, "save_trees", False) else None
+            report = run_benchmark(config, backend=backend, save_trees=trees)
+        except (ShardError, BackendError) as exc:
             raise CommandError(str(exc)) from None
         if backend is not None:
             print(
@@ -323,4 +341,12 @@ def run(args: argparse.Namespace) -> int:
         "the columns, results.json records every setting and the command to rerun it",
         file=sys.stderr,
     )
+    if getattr(args, "save_trees", False):
+        trees = sorted((Path(args.out) / "trees").glob("*.json"))
+        if trees:
+            print(
+                f"wrote {len(trees)} search trees to {args.out}/trees/; render one with "
+                f"`thinkgym show-tree {trees[0]}`",
+                file=sys.stderr,
+            )
     return 0
