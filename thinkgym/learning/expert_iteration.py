@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -104,7 +104,7 @@ class ExpertIterationConfig:
     """rows per policy forward batch (default: the policy's own)"""
     save_every: int = 50
     """SFT checkpoint interval within a round (a kill loses at most this many steps)"""
-    init: str = "previous"
+    init: Literal["previous", "start"] = "previous"
     """what each round fine-tunes: ``previous`` (the last round's policy) or ``start`` (the
     starting policy, on everything kept so far: ReST-EM / STaR; the search still uses the
     latest policy)"""
@@ -416,7 +416,8 @@ def _load_policy(path: str | Path | None, cfg: ExpertIterationConfig) -> Any:
 
 
 def plot_curve(curve: Sequence[dict[str, Any]], path: str | Path, title: str = "") -> bool:
-    """Draw pass@1 (and pass@k) per round into ``path``; ``False`` when matplotlib is missing."""
+    """Draw held-out pass@1 (and pass@k) and the share of searched training problems solved per
+    round into ``path``; ``False`` when matplotlib is missing."""
     try:
         import matplotlib
 
@@ -429,12 +430,21 @@ def plot_curve(curve: Sequence[dict[str, Any]], path: str | Path, title: str = "
     keys = [k for k in curve[0] if k.startswith("pass@")] if curve else []
     for key in sorted(keys, key=lambda k: int(k.split("@")[1])):
         ax.plot(rounds, [100 * row.get(key, float("nan")) for row in curve], marker="o", label=key)
+    found = [
+        (row["round"], 100 * row["problems_solved"] / row["searched"])
+        for row in curve
+        if row.get("searched")
+    ]
+    if found:
+        ax.plot(
+            *zip(*found, strict=True), alpha=0.6, ls=":", label="training problems solved by search"
+        )
     ax.set_xlabel("round")
     ax.set_ylabel("held-out solved (%)")
     ax.set_xticks(rounds)
     ax.set_ylim(0, 100)
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=8)
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout()

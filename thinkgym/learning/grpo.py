@@ -739,7 +739,8 @@ def frozen_copy(policy: Any) -> Any:
 
 
 def plot_history(history: Sequence[dict[str, Any]], path: Path, title: str) -> bool:
-    """Held-out pass@1 and mean training reward per iteration into ``path``."""
+    """Held-out greedy pass@1 (and pass@k where measured) and the share of training episodes
+    solved per iteration into ``path``."""
     try:
         import matplotlib
 
@@ -750,8 +751,15 @@ def plot_history(history: Sequence[dict[str, Any]], path: Path, title: str) -> b
     fig, ax = plt.subplots(figsize=(5, 3.2))
     ev = [(h["iteration"], 100 * h["pass@1"]) for h in history if "pass@1" in h]
     tr = [(h["iteration"], 100 * h["solved"]) for h in history if "solved" in h]
+    ks = sorted(
+        {k for h in history for k in h if k.startswith("pass@") and k != "pass@1"},
+        key=lambda k: int(k.split("@")[1]),
+    )
     if ev:
         ax.plot(*zip(*ev, strict=True), marker="o", label="held-out greedy pass@1")
+    for key in ks:
+        pts = [(h["iteration"], 100 * h[key]) for h in history if key in h]
+        ax.plot(*zip(*pts, strict=True), marker="s", ls="--", label=f"held-out {key}")
     if tr:
         ax.plot(*zip(*tr, strict=True), alpha=0.6, label="training episodes solved")
     ax.set_xlabel("iteration")
