@@ -222,3 +222,25 @@ def test_bad_lever_values(tmp_path, weak_dir) -> None:
     ]:
         with pytest.raises(ValueError, match=match):
             _cfg(tmp_path, weak_dir, **{field: value}).validate()
+
+
+def test_command_line_takes_the_new_options() -> None:
+    import argparse
+
+    from thinkgym.commands._rl import config_from_rl_args
+    from thinkgym.commands.train_expert_iteration import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(
+        ["--env", "Game24", "--init", "start", "--mix", "0.3", "--select", "shortest"]
+        + ["--curriculum", "pass_rate", "--difficulty-schedule", "1,2"]
+    )
+    cfg = config_from_rl_args(args, ExpertIterationConfig)
+    assert (cfg.init, cfg.mix, cfg.select, cfg.curriculum) == (
+        "start",
+        0.3,
+        "shortest",
+        "pass_rate",
+    )
+    assert cfg.difficulty_schedule == "1,2"

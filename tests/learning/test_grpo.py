@@ -443,3 +443,24 @@ def test_bad_lever_values_are_refused_by_name(field, value, match) -> None:
     setattr(cfg, field, value)
     with pytest.raises(ValueError, match=match):
         cfg.validate()
+
+
+def test_command_line_takes_the_levers() -> None:
+    import argparse
+
+    from thinkgym.commands._rl import config_from_rl_args
+    from thinkgym.commands.train_grpo import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(
+        ["--env", "Arithmetic", "--dynamic-sampling", "--max-gen-batches", "3"]
+        + ["--curriculum", "pass_rate", "--clip-low", "0.2", "--clip-high", "0.28"]
+        + ["--scale-rewards", "none", "--loss-agg", "sequence", "--entropy-coef", "0.01"]
+        + ["--entropy-target", "0.3", "--difficulty-schedule", "1,2,3", "--eval-k", "8"]
+    )
+    cfg = config_from_rl_args(args, GRPOConfig)
+    assert cfg.dynamic_sampling and cfg.max_gen_batches == 3 and cfg.curriculum == "pass_rate"
+    assert (cfg.clip_low, cfg.clip_high, cfg.scale_rewards) == (0.2, 0.28, "none")
+    assert (cfg.loss_agg, cfg.entropy_coef, cfg.entropy_target) == ("sequence", 0.01, 0.3)
+    assert cfg.difficulty_schedule == "1,2,3" and cfg.eval_k == 8
