@@ -133,6 +133,25 @@ def test_remote_env_returns_what_the_local_env_returns(servers) -> None:
     remote.close()
 
 
+@pytest.mark.parametrize("vector", ["sync", "async"])
+def test_vector_envs_run_unchanged_over_the_wire(servers, vector: str) -> None:
+    url = servers["main"].url
+    cls = gym.vector.SyncVectorEnv if vector == "sync" else gym.vector.AsyncVectorEnv
+    remote = cls([lambda: RemoteEnv(url)] * 2)
+    local = cls([lambda: gym.make("thinkgym/Game24-v0")] * 2)
+    try:
+        r_obs, _ = remote.reset(seed=[3, 4])
+        l_obs, _ = local.reset(seed=[3, 4])
+        assert list(r_obs) == list(l_obs)
+        for actions in (["13 - 11 = 2", "nonsense"], ["12 / 2 = 6", "Answer: 1"]):
+            got, want = remote.step(actions), local.step(actions)
+            assert list(got[0]) == list(want[0])
+            assert got[1].tolist() == want[1].tolist() and got[2].tolist() == want[2].tolist()
+    finally:
+        remote.close()
+        local.close()
+
+
 def test_concurrent_sessions_never_lose_or_cross_an_episode(servers) -> None:
     url = servers["main"].url
     failures: list[str] = []
