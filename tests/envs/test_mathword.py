@@ -22,7 +22,7 @@ from thinkgym.envs.mathword import (
     reference_steps,
     shipped_problems,
 )
-from thinkgym.envs.mathword_gen import FAMILIES, generate_split
+from thinkgym.data.mathword_gen import FAMILIES, generate_split
 
 GSM8K_ROW = {
     "question": "Natalia sold clips to 48 of her friends in April, and then she sold half as many "

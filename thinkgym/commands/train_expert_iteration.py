@@ -32,11 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run (or resume) expert iteration; prints the curve as JSON lines."""
     from thinkgym.commands._rl import config_from_rl_args
-    from thinkgym.learning.expert_iteration import ExpertIterationConfig, expert_iteration
+    from thinkgym.learning.expert_iteration import ExpertIterationConfig
+    from thinkgym.learning.registry import train_expert_iteration
 
     cfg = config_from_rl_args(args, ExpertIterationConfig)
-    result = expert_iteration(cfg, progress=not args.no_progress)
-    for row in result.curve:
+    result = train_expert_iteration(cfg, progress=not args.no_progress)
+    for row in result.history:
         print(json.dumps(row))
     print(f"policy: {result.policy_dir}")
     return 0

@@ -31,11 +31,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run (or resume) GRPO; prints the evaluated iterations as JSON lines."""
     from thinkgym.commands._rl import config_from_rl_args
-    from thinkgym.learning.grpo import GRPOConfig, grpo
+    from thinkgym.learning.grpo import GRPOConfig
+    from thinkgym.learning.registry import train_grpo
 
     cfg = config_from_rl_args(args, GRPOConfig)
-    history = grpo(cfg, progress=not args.no_progress)
-    for row in history:
+    result = train_grpo(cfg, progress=not args.no_progress)
+    for row in result.history:
         if "pass@1" in row:
             print(json.dumps(row))
+    print(f"policy: {result.policy_dir}")
     return 0

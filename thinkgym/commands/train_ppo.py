@@ -29,11 +29,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run (or resume) PPO; prints the evaluated iterations as JSON lines."""
     from thinkgym.commands._rl import config_from_rl_args
-    from thinkgym.learning.ppo import PPOConfig, ppo
+    from thinkgym.learning.ppo import PPOConfig
+    from thinkgym.learning.registry import train_ppo
 
     cfg = config_from_rl_args(args, PPOConfig)
-    history = ppo(cfg, progress=not args.no_progress)
-    for row in history:
+    result = train_ppo(cfg, progress=not args.no_progress)
+    for row in result.history:
         if "pass@1" in row:
             print(json.dumps(row))
+    print(f"policy: {result.policy_dir}")
     return 0

@@ -29,7 +29,7 @@ import dataclasses
 
 __all__ = ["add_arguments", "run"]
 
-_REQUIRED = ("--env", "--out")
+_REQUIRED = ("--env",)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -82,7 +82,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``thinkgym train sft`` from parsed arguments; returns the exit status."""
-    from thinkgym.learning.sft import SFTRunConfig, train_sft
+    from thinkgym.learning.sft_run import SFTRunConfig, train_sft
 
     base = SFTRunConfig.from_recipe(args.recipe) if args.recipe else SFTRunConfig()
     run_fields = {

@@ -14,7 +14,7 @@ Rows are GSM8K-style JSON lines, so the same loader reads this set and GSM8K its
 Problem ``i`` of a split is drawn from ``random.Random(f"{split}-{seed}-{i}")``, so any row can be
 rebuilt alone. Regenerate the shipped files with::
 
-    python -m thinkgym.envs.mathword_gen --out thinkgym/data/mathword
+    python -m thinkgym.data.mathword_gen --out thinkgym/data/mathword
 
 Training and test rows never share a question text.
 """

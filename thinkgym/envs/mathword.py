@@ -2,7 +2,7 @@
 
 The problems come from local JSONL, JSON, CSV or Parquet files read with Hugging Face ``datasets``
 (``pip install thinkgym[datasets]``), or from the problem set that thinkgym ships
-(``thinkgym/data/mathword/``, made by :mod:`thinkgym.envs.mathword_gen`), which the env uses when
+(``thinkgym/data/mathword/``, made by :mod:`thinkgym.data.mathword_gen`), which the env uses when
 no ``data_files`` are given. JSON lines files are also read without ``datasets`` installed.
 
 Nothing here imports :mod:`thinkgym.rewards` (envs sit below rewards in the layer order): the

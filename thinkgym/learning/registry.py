@@ -6,7 +6,7 @@ A trainer is a config dataclass (every setting a field, with a docstring under i
 ========================  ==========================================  =============================
 name                      config                                      what it trains
 ========================  ==========================================  =============================
-``sft``                   :class:`~thinkgym.learning.sft.SFTConfig`   behaviour cloning on traces
+``sft``                   :class:`~thinkgym.learning.sft_run.SFTRunConfig` behaviour cloning
 ``expert-iteration``      :class:`~thinkgym.learning.expert_iteration.ExpertIterationConfig`
                                                                       search, keep, fine-tune
 ``grpo``                  :class:`~thinkgym.learning.grpo.GRPOConfig` group-relative RL
@@ -36,9 +36,11 @@ import difflib
 import importlib
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from thinkgym.learning.result import TrainResult
 
 __all__ = [
     "TrainResult",
@@ -48,28 +50,6 @@ __all__ = [
     "register_trainer",
     "train",
 ]
-
-
-@dataclass
-class TrainResult:
-    """What a trainer returns.
-
-    Attributes:
-        policy: the trained policy (an :class:`~thinkgym.agents.llm.LLMPolicy` for the LM
-            trainers; ``None`` when the trainer trains no policy).
-        model: what else was trained: the SB3 algorithm, the reward models (name -> model), ...
-        out_dir: the run directory.
-        policy_dir: where the final policy was saved (``LLMPolicy.from_pretrained`` loads it).
-        history: the curve: one dict per step, iteration or round, as the trainer logs it.
-        metrics: the final figures (held-out pass@1, losses, AUCs, ...).
-    """
-
-    policy: Any = None
-    model: Any = None
-    out_dir: Path | None = None
-    policy_dir: Path | None = None
-    history: list[dict[str, Any]] = field(default_factory=list)
-    metrics: dict[str, Any] = field(default_factory=dict)
 
 
 TrainFn = Callable[..., TrainResult]
@@ -124,8 +104,8 @@ def _builtin(name: str, config: str, fn: str, summary: str, *, takes_policy: boo
 
 _builtin(
     "sft",
-    "thinkgym.learning.sft:SFTConfig",
-    "thinkgym.learning.sft:train_sft",
+    "thinkgym.learning.sft_run:SFTRunConfig",
+    "thinkgym.learning.sft_run:train_sft",
     "behaviour cloning of a (tiny or given) causal LM on solver traces",
 )
 _builtin(
@@ -344,8 +324,13 @@ def train_expert_iteration(
     if curve:
         metrics.update({k: v for k, v in curve[-1].items() if k.startswith("pass@")})
         metrics["pass@1_start"] = curve[0].get("pass@1")
+    trained = start
+    if (Path(result.policy_dir) / "config.json").is_file():  # a resumed run trains a new object
+        from thinkgym.agents.llm import LLMPolicy
+
+        trained = LLMPolicy.from_pretrained(result.policy_dir, device=config.device, **kwargs)
     return TrainResult(
-        policy=start,
+        policy=trained,
         out_dir=Path(config.out_dir),
         policy_dir=Path(result.policy_dir),
         history=curve,

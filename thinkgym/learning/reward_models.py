@@ -931,7 +931,7 @@ def train_reward_models(config: RewardModelConfig, *, policy: Any = None) -> Any
 
     from thinkgym.agents.base import unwrap_env
     from thinkgym.envs import make
-    from thinkgym.learning.registry import TrainResult
+    from thinkgym.learning.result import TrainResult
 
     cfg = config.validate()
     if cfg.quick:

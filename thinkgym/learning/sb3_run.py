@@ -220,7 +220,7 @@ def train_sb3(config: SB3Config, *, policy: Any = None) -> Any:
     import torch
 
     from thinkgym.learning import sb3 as glue
-    from thinkgym.learning.registry import TrainResult
+    from thinkgym.learning.result import TrainResult
 
     torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
