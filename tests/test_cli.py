@@ -190,3 +190,35 @@ def test_a_plugin_that_registers_nothing_is_reported(tmp_path) -> None:
     assert out.returncode == 0
     assert "registered nothing" in out.stderr and "empty_plugin.py" in out.stderr
     assert "registered nothing" not in _run("list", "--plugin", str(EXAMPLE)).stderr
+
+
+def _parsers(parser: argparse.ArgumentParser, name: str = "thinkgym"):
+    """Every (command name, parser) of the ``thinkgym`` command, sub-subcommands included."""
+    yield name, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub, subparser in action.choices.items():
+                yield from _parsers(subparser, f"{name} {sub}")
+
+
+def test_every_help_shows_every_default() -> None:
+    import re
+
+    missing = []
+    for name, parser in _parsers(build_parser()):
+        formatter = parser._get_formatter()
+        for action in parser._actions:
+            if not action.option_strings or action.nargs == 0:  # positionals, flags
+                continue
+            text = formatter._expand_help(action) if action.help else ""
+            if not re.search(r"\(default[: ]|default:|None:|\(required\)", text):
+                missing.append(f"{name} {action.option_strings[0]}: {text!r}")
+    assert not missing, "\n".join(missing)
+
+
+def test_out_and_out_dir_are_one_option_everywhere() -> None:
+    for name, parser in _parsers(build_parser()):
+        options = parser._option_string_actions
+        if "--out" in options or "--out-dir" in options:
+            assert options["--out"] is options["--out-dir"], name
+            assert options["--out"].option_strings[0] == "--out", name

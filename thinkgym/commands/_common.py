@@ -12,6 +12,7 @@ import difflib
 import importlib
 import math
 import os
+import re
 import runpy
 import sys
 import typing
@@ -74,13 +75,26 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {text} (see `{self.prog} --help`)\n")
 
 
+_SAYS_DEFAULT = re.compile(r"\(default[: ]|default:|\bNone:")
+
+
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
     """Keeps the description's layout (its examples) and shows each option's default."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
+        """The help text with the default: ``(default: X)``, ``(default: none)`` for an option
+        left unset, ``(required)``; flags (off unless given) and texts that already say their
+        default are left as they are."""
         text = action.help or ""
-        if "%(default)" in text or action.default in (None, [], False, argparse.SUPPRESS):
-            return text  # "(default: None)" says nothing
+        default = action.default
+        if "%(default)" in text or not action.option_strings or action.nargs == 0:
+            return text  # positionals, flags (store_true, help, version) and explicit ones
+        if action.required:
+            return text if "required" in text else f"{text} (required)"
+        if default is argparse.SUPPRESS or _SAYS_DEFAULT.search(text):
+            return text
+        if default is None or (isinstance(default, list) and not default):
+            return text if "None:" in text else f"{text} (default: none)"
         return super()._get_help_string(action)
 
 
@@ -526,8 +540,11 @@ def add_config_arguments(
         kind = str(f.type).replace(" ", "")
         default = getattr(defaults, f.name)
         help_text = docs.get(f.name, f.name.replace("_", " ")).replace("``", "")
-        if default is not None and "default" not in help_text:
-            help_text = f"{help_text} (default: {default})"
+        if not _SAYS_DEFAULT.search(help_text):
+            if default is not None:
+                help_text = f"{help_text} (default: {default})"
+            else:
+                help_text = f"{help_text} (default: none)"
         help_text = help_text.replace("%", "%%")
         kw: dict[str, Any] = {"default": argparse.SUPPRESS, "help": help_text}
         base = kind.split("|")[0]
