@@ -540,10 +540,10 @@ def add_config_arguments(
         kind = str(f.type).replace(" ", "")
         default = getattr(defaults, f.name)
         help_text = docs.get(f.name, f.name.replace("_", " ")).replace("``", "")
-        if not _SAYS_DEFAULT.search(help_text):
+        if not re.search(r"\(default[: ]|default:", help_text):
             if default is not None:
                 help_text = f"{help_text} (default: {default})"
-            else:
+            elif "None:" not in help_text:
                 help_text = f"{help_text} (default: none)"
         help_text = help_text.replace("%", "%%")
         kw: dict[str, Any] = {"default": argparse.SUPPRESS, "help": help_text}
