@@ -39,6 +39,7 @@ from thinkgym.commands._common import (
     choice,
     env_name,
     existing_file,
+    policy_spec,
     positive_int,
     require_hooks,
     writable_path,
@@ -107,8 +108,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--policy",
+        type=policy_spec,
         default="default",
-        help="with --planner: 'default' (the shipped policy) or a local model directory",
+        help="with --planner: 'default' (the shipped policy), a local model directory, a "
+        "registered name (random, oracle, a --plugin's) or FILE.py:FACTORY",
     )
     parser.add_argument(
         "--budget",
@@ -205,16 +208,10 @@ def _sources(args: argparse.Namespace, env: Any) -> list[Any]:
                 f"up; pass --problems {distinct} or fewer (more would repeat problems)"
             )
         return traces
-    from thinkgym.agents.llm import LLMPolicy
+    from thinkgym.agents.registry import load_policy
     from thinkgym.search import make_planner, score_result
 
-    if args.policy == "default":
-        policy = LLMPolicy.default()
-    else:
-        path = Path(args.policy).expanduser()
-        if not path.is_dir():
-            raise CommandError(f"--policy {args.policy!r}: no such local model directory")
-        policy = LLMPolicy.from_pretrained(path)
+    policy = load_policy(args.policy, env=env, seed=args.seed)
     try:
         planner = make_planner(args.planner, policy=policy, budget=args.budget)
     except KeyError as exc:

@@ -8,8 +8,9 @@ the step's reward, or with the reason it rejected the step. Besides steps you ca
 * ``show``: the transcript so far;
 * ``help``; ``quit`` (or end of input).
 
-``--agent policy`` lets the shipped policy (or ``--policy DIR``) play; ``oracle`` follows the
-task's solver; ``random`` takes random plausible steps. Input may be piped, one line per step.
+``--agent policy`` lets the shipped policy (or ``--policy DIR``, a registered name, or
+``--policy FILE.py:FACTORY``) play; ``oracle`` follows the task's solver; ``random`` takes random
+plausible steps. Input may be piped, one line per step.
 
 Example::
 
@@ -29,6 +30,7 @@ from typing import Any
 from thinkgym.commands._common import (
     CommandError,
     env_name,
+    policy_spec,
     positive_int,
     require_hooks,
     temperature_arg,
@@ -66,8 +68,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--policy",
+        type=policy_spec,
         default="default",
-        help="the policy for hints and --agent policy: 'default' (shipped) or a model directory",
+        help="the policy for hints and --agent policy: 'default' (shipped), a model directory, "
+        "a registered name (a --plugin may register one) or FILE.py:FACTORY",
     )
     parser.add_argument(
         "--temperature",
@@ -92,26 +96,33 @@ def _agent(text: str) -> str:
 
 
 class _PolicyHolder:
-    """Loads the policy once, when first needed (a hint or ``--agent policy``)."""
+    """Loads the policy once, when first needed (a hint or ``--agent policy``); a policy built
+    per env (a factory taking ``env``) is built for each env it plays."""
 
     def __init__(self, spec: str) -> None:
+        from thinkgym.agents.registry import policy_needs_env
+
         self.spec = spec
+        self.per_env = policy_needs_env(spec)
         self._policy: Any = None
+        self._env: Any = None
 
     def check(self) -> None:
-        if self.spec != "default":
-            from thinkgym.checkpoints import check_model_dir
+        from thinkgym.agents.registry import check_policy_spec
 
-            check_model_dir(self.spec, "policy")
+        check_policy_spec(self.spec)
 
-    def get(self) -> Any:
-        if self._policy is None:
-            from thinkgym.agents.llm import LLMPolicy
+    def get(self, env: Any = None) -> Any:
+        from thinkgym.agents.registry import load_policy
 
-            if self.spec == "default":
-                self._policy = LLMPolicy.default(device="cpu")
-            else:
-                self._policy = LLMPolicy.from_pretrained(self.spec, device="cpu")
+        if self.per_env:
+            if env is None:
+                return None
+            if self._env is not env.unwrapped:
+                self._policy = load_policy(self.spec, env=env, device="cpu")
+                self._env = env.unwrapped
+        elif self._policy is None:
+            self._policy = load_policy(self.spec, device="cpu")
         return self._policy
 
 
@@ -170,7 +181,7 @@ def _play_agent(env: Any, env_id: str, seed: int, holder: _PolicyHolder, args: A
     elif args.agent == "random":
         agent = RandomAgent(env, seed=seed)
     else:
-        agent = holder.get()
+        agent = holder.get(env)
     if not args.quiet:
         _print(f"== {env_id} seed={seed} agent={args.agent}\n{obs}")
     total, done, t, rejected = 0.0, False, 0, False
@@ -304,8 +315,8 @@ def _undo_after_end() -> bool:
 
 def _hint(env: Any, holder: _PolicyHolder, args: Any, seed: int) -> None:
     try:
-        policy = holder.get()
-    except (OSError, ValueError) as exc:
+        policy = holder.get(env)
+    except (OSError, ValueError, TypeError) as exc:
         _print(f"  no hint: {' '.join(str(exc).split())}")
         return
     props = policy.propose(
