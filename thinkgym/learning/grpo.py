@@ -4,7 +4,13 @@ One iteration, top to bottom:
 
 1. **Rollouts**: ``problems_per_iter`` training problems (never evaluation problems), a group of
    ``group_size`` episodes each, sampled in lockstep by :func:`thinkgym.learning.rollout.collect`
-   (token ids and behaviour log-probs kept).
+   (token ids and behaviour log-probs kept). Problems come in a seeded order, or from the
+   pass-rate curriculum (``curriculum="pass_rate"``: problems solved sometimes but not always
+   first, :mod:`thinkgym.learning.curriculum`), optionally through a ``difficulty_schedule``
+   that advances when the training pass rate passes ``schedule_threshold``. With
+   ``dynamic_sampling`` (DAPO) a group whose returns are all equal carries no outcome signal:
+   it is dropped and more problems are sampled until ``problems_per_iter`` groups carry signal
+   or ``max_gen_batches`` batches were generated; the share dropped is ``frac_zero_std``.
 2. **Advantages** (:func:`group_advantages`), one per step:
 
    * ``advantages="outcome"``: GRPO's group-relative advantage of the episode's return,
@@ -18,13 +24,18 @@ One iteration, top to bottom:
      the root's is the group mean, GRPO's baseline), or a process reward model's score of the
      state (``step_values=<reward name>``). A baseline that depends only on the state, never on
      the episode's own later actions, leaves the policy gradient unbiased whatever the episode's
-     length; see docs/notes/learning.md for why the naive per-turn estimator is not.
+     length; see docs/architecture.md for why the naive per-turn estimator is not.
 
+   Advantages are divided by the group's return std (``scale_rewards="group"``), the batch's
+   (``"batch"``) or not at all (``"none"``).
 3. **Update**: ``epochs`` passes of minibatches of steps; per token the clipped surrogate
-   ``min(rho A, clip(rho, 1 - eps, 1 + eps) A)`` with ``rho = pi(token) / behaviour(token)``
-   (both under the sampling temperature), plus ``kl_coef`` times the k3 estimate of
-   ``KL(pi || pi_ref)`` against the frozen starting policy; the loss is averaged over tokens.
-   Entropy (sample estimate ``-mean log pi``), KL, clip fraction and reward are logged.
+   ``min(rho A, clip(rho, 1 - clip_low, 1 + clip_high) A)`` with
+   ``rho = pi(token) / behaviour(token)`` (both under the sampling temperature), plus
+   ``kl_coef`` times the k3 estimate of ``KL(pi || pi_ref)`` against the frozen starting
+   policy, minus an optional entropy bonus (``entropy_coef``; with ``entropy_target`` only while
+   the entropy estimate is below it); the loss is averaged over tokens (``loss_agg="token"``)
+   or per step first (``"sequence"``). Entropy estimate, KL, clip fractions (low/high), reward,
+   pass rates and seconds per phase (rollout, update, evaluation) are logged per iteration.
 
 Checkpoints (``out_dir/checkpoints/iter-NNNNNN``: weights, optimizer, RNG states, history) let a
 killed run resume with the same curve; a NaN or infinite loss stops the run before the optimizer
