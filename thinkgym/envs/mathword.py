@@ -52,7 +52,6 @@ DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "mathword"
 
 PROBLEM_PREFIX = "Problem:"
 _BUILDERS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
-_NUMBER_RE = re.compile(r"-?\d+(?:\.\d+)?(?:/\d+)?")
 _CALC_RE = re.compile(r"<<[^<>]*>>")
 _THOUSANDS_RE = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _TIMES_X_RE = re.compile(r"(?<=\d)\s*[xX]\s*(?=\d)")
@@ -149,9 +148,9 @@ def extract_answer(text: Any) -> str:
         if bare:
             plain = _clean_number_text(bare)
             return plain if _numeric_value(plain) is not None else bare
-    numbers = _NUMBER_RE.findall(_clean_number_text(text))
+    numbers = A.numbers(_clean_number_text(text))  # the front end's last number
     if numbers:
-        return numbers[-1]
+        return numbers[-1].group(0).replace(" ", "")
     raise ValueError(
         f"no final answer found in {_short(text)}: expected '#### 42' (GSM8K), "
         "'\\boxed{...}' (MATH), a bare answer or a solution ending in a number"
@@ -311,7 +310,7 @@ def answers_equal(pred: str, ref: str) -> bool:
         value = _numeric_value(text)
         if value is None:
             cleaned = _NAME_EQUALS.sub("", _clean_number_text(text), count=1)  # "x = 34"
-            numbers = _NUMBER_RE.findall(cleaned)
+            numbers = [m.group(0) for m in A.numbers(cleaned)]
             # one number with unit words around it ("42 apples"); any sign or bracket left
             # ("34+", "34 (approximately)", "x = 34 = 35") makes it something else
             if len(numbers) != 1 or not _UNIT_WORDS.fullmatch(cleaned.replace(numbers[0], " ", 1)):
