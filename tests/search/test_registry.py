@@ -9,7 +9,7 @@ import pytest
 
 from thinkgym.agents import Proposal
 from thinkgym.envs import EnvState, ReasoningEnv, StepCheck
-from thinkgym.search import BeamSearch, BestOfN, MCTS, make_planner, score_result
+from thinkgym.search import MCTS, BeamSearch, BestOfN, make_planner, score_result
 from thinkgym.search.registry import DEFAULT_DEPTH, task_depth
 
 
@@ -125,3 +125,25 @@ def test_greedy_and_unbudgeted_planners_keep_their_defaults(env) -> None:
 def test_bad_depth_is_refused() -> None:
     with pytest.raises(ValueError, match="depth=0"):
         make_planner("beam", CountingPolicy(), budget=8, depth=0)
+
+
+def test_eval_problems_items_are_problems_every_planner_function_takes() -> None:
+    from thinkgym.agents import OracleAgent
+    from thinkgym.envs import eval_problems
+    from thinkgym.search.context import resolve_env
+    from thinkgym.search.sharded import plan_sharded
+
+    env, _ = resolve_env("Game24")
+    items = eval_problems("Game24", 3)
+    planner = make_planner("best_of_n", OracleAgent(env, seed=0), budget=8)
+    pinned = [i["options"]["problem"] for i in items]
+    for problems in (items, [i["options"] for i in items], pinned):
+        results = planner.plan_many(env, problems=problems)
+        assert [r.problem for r in results] == pinned
+        assert all(score_result(env, r).correct for r in results)
+    results = plan_sharded(planner, env, problems=items)
+    assert [r.problem for r in results] == pinned
+    # the other shape of reset keyword arguments: a seed
+    env.reset(seed=5)
+    by_seed = env.get_state().problem
+    assert planner.plan_many(env, problems=[{"seed": 5}])[0].problem == by_seed
