@@ -354,3 +354,31 @@ def test_mathword_with_verify_as_checker_pays_no_hostile_answer(answer: str) -> 
     env = _env("MathWord", answer_checker=verify)
     _pose(env, {**MATHWORD, "answer": MATHWORD_REF})
     assert env.step(f"Answer: {MATHWORD_RIGHT}")[1] == 1.0
+
+
+TEMPLATES = [
+    "not {v}", "less than {v}", "at least {v}", "{v} or more", "x ≥ {v}", "maybe {v}",
+    "{v} (approximately)", "I don't know, {v}", "print({v})", "about {v}", "{v} or so",
+    "no more than {v}", "{v} or {w}", "{w} or {v}", "{w}, {v}", "{v}?", "~{v}", "{v} is wrong",
+    "{w} apples and {v} pears", "{v} if x > 0", "at most {v}", "perhaps {v}", "{v}+",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_hedge_templates_pay_nothing_for_any_value(template: str) -> None:
+    """The same hostile forms around many references, through both MathWord checkers."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from thinkgym.envs.mathword import answers_equal
+
+    @settings(max_examples=40, deadline=None, derandomize=True)
+    @given(st.integers(0, 10**6), st.integers(1, 99))
+    def check(v: int, d: int) -> None:
+        text = template.format(v=v, w=v + d)
+        assert answers_equal(str(v), str(v))  # the control pays
+        assert not answers_equal(text, str(v)), text
+        if "~" not in template:  # in LaTeX, which verify reads, "~" is a space
+            assert not verify(text, str(v)), text
+
+    check()
