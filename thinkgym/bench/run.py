@@ -62,8 +62,9 @@ def bench_settings(
     """
     from thinkgym.envs.splits import EVAL_SEED
 
-    model: dict[str, Any] = {"spec": config.policy, "label": policy_label, "path": None}
-    if Path(config.policy).is_dir():
+    spec = config.policy if isinstance(config.policy, str) else f"<{type(config.policy).__name__}>"
+    model: dict[str, Any] = {"spec": spec, "label": policy_label, "path": None}
+    if isinstance(config.policy, str) and Path(config.policy).is_dir():
         model["path"] = str(Path(config.policy).resolve())
     elif config.policy == "default" and policy_label.startswith("LLMPolicy"):
         from thinkgym.models import default_policy_dir
@@ -133,7 +134,8 @@ def held_out_problems(
 def load_policy(
     spec: str, env: Any = None, batch_rows: int | None = None, *, seed: int = 0
 ) -> tuple[Any, str]:
-    """The policy named by ``spec`` and a label.
+    """The policy named by ``spec`` and a label (:func:`thinkgym.agents.registry.load_policy`:
+    a registered name, a model directory, ``FILE.py:FACTORY`` or a policy object).
 
     ``"default"`` falls back to a RandomAgent (with a warning) when the package ships no trained
     policy; a model directory that does not exist is an error. ``batch_rows`` is the LLM
@@ -142,19 +144,16 @@ def load_policy(
     per-call seed an LLM policy samples with.
 
     Raises:
-        FileNotFoundError: ``spec`` is neither a known name nor a model directory.
+        FileNotFoundError: ``spec`` names a directory or file that does not exist.
+        ValueError: ``spec`` is not a registered name (the message lists them).
     """
-    from thinkgym.agents.base import OracleAgent, RandomAgent
+    from thinkgym.agents.base import RandomAgent
+    from thinkgym.agents.registry import describe_policy
+    from thinkgym.agents.registry import load_policy as load
 
-    if spec == "random":
-        return RandomAgent(env, seed=seed), "random"
-    if spec == "oracle":
-        return OracleAgent(env, seed=seed), "oracle (exact solver)"
-    from thinkgym.agents.llm import LLMPolicy
-
-    if spec == "default":
+    if spec is None or spec == "default":
         try:
-            return LLMPolicy.default(max_batch_rows=batch_rows), "LLMPolicy.default()"
+            return load("default", max_batch_rows=batch_rows), describe_policy("default")
         except FileNotFoundError as exc:
             warnings.warn(
                 f"{exc}; falling back to RandomAgent: the figures measure the harness, not a "
@@ -162,11 +161,8 @@ def load_policy(
                 stacklevel=2,
             )
             return RandomAgent(env, seed=seed), "random (fallback: no shipped policy)"
-    if not Path(spec).is_dir():
-        raise FileNotFoundError(
-            f"policy {spec!r} is not 'default', 'random', 'oracle' or a model directory"
-        )
-    return LLMPolicy.from_pretrained(spec, max_batch_rows=batch_rows), spec
+    policy = load(spec, env=env, seed=seed, max_batch_rows=batch_rows)
+    return policy, describe_policy(spec)
 
 
 SHIPPED_REWARD_MODELS: dict[str, str] = {"game24": "prm_game24"}
@@ -282,8 +278,10 @@ def _guidance_label(planner: Any) -> str:
 def load_bench_models(config: BenchConfig) -> tuple[Any, str, RewardModelGuidance | None]:
     """The shared policy (``None`` for ``random``/``oracle``, built per env), its label and the
     guidance of ``config``."""
+    from thinkgym.agents.registry import policy_needs_env
+
     shared_policy, label = None, ""
-    if config.policy not in ("random", "oracle"):
+    if not policy_needs_env(config.policy):
         shared_policy, label = load_policy(
             config.policy, resolve_env(config.envs[0])[0], batch_rows=config.batch_rows
         )
@@ -401,7 +399,9 @@ def _bench_shard(
     return [(label, meta, [res[k] for res in results]) for k in range(len(items))]
 
 
-def run_benchmark(config: BenchConfig, backend: Any = None) -> BenchReport:
+def run_benchmark(
+    config: BenchConfig, backend: Any = None, *, save_trees: str | Path | None = None
+) -> BenchReport:
     """Run every planner x budget of every env of ``config`` (all of an env's jobs at once).
 
     With several seeds (``config.seeds``) the whole bench runs once per seed, in turn, with the
@@ -414,6 +414,9 @@ def run_benchmark(config: BenchConfig, backend: Any = None) -> BenchReport:
         backend: a :class:`thinkgym.distributed.Backend` that runs each env's problems in
             shards (``config.shards``; the Ray backend on its workers, each loading the policy
             once); ``None`` runs them all in one batch in this process.
+        save_trees: a directory: each problem's search tree of every planner, budget and
+            seed is written there as JSON (:func:`thinkgym.bench.trees.save_trees`; ``thinkgym
+            show-tree FILE`` renders one as an HTML page).
 
     Returns:
         The :class:`BenchReport`.
@@ -453,7 +456,13 @@ def run_benchmark(config: BenchConfig, backend: Any = None) -> BenchReport:
             say(f"seed {seed} ({i}/{len(seeds)})")
             seed_config = replace(config, seed=seed, seeds=None)
         seed_rows, label, ran, tokens = _run_one_seed(
-            seed_config, backend, (shared_policy, label, guidance), in_process, say, config
+            seed_config,
+            backend,
+            (shared_policy, label, guidance),
+            in_process,
+            say,
+            config,
+            save_trees=save_trees,
         )
         tokens_total += tokens
         rows += seed_rows if len(seeds) == 1 else [{"seed": seed, **r} for r in seed_rows]
@@ -481,8 +490,20 @@ def run_benchmark(config: BenchConfig, backend: Any = None) -> BenchReport:
             + f"; plain batch-64 generate {ref:,.0f} tokens/s (median of "
             + f"{len(ref_rates)} calls before and after the bench): the search ran at "
             + f"{bench_tps / ref:.0%} of plain generate speed"
+            + _prefix_cache_note(stats)
         )
     return report
+
+
+def _prefix_cache_note(stats: Any) -> str:
+    """The prefix cache's hit rate for the throughput line ("" when no prompt was encoded)."""
+    prompt = getattr(stats, "prompt_tokens", 0)
+    if not prompt:
+        return ""
+    return (
+        f"; prefix cache hit rate {stats.cached_tokens / prompt:.0%} ({stats.cached_tokens:,} "
+        f"of {prompt:,} prompt tokens served from cached keys/values)"
+    )
 
 
 def _run_one_seed(
@@ -492,9 +513,10 @@ def _run_one_seed(
     in_process: bool,
     say: Any,
     shards_config: BenchConfig,
+    save_trees: str | Path | None = None,
 ) -> tuple[list[dict[str, Any]], str, dict[str, list[Any]], int]:
     """One pass of the bench at ``config.seed``: its rows, the policy label, the problems that
-    ran per env id and the tokens generated.
+    ran per env id and the tokens generated (and each search tree written to ``save_trees``).
 
     On a backend the shard factory is built from ``shards_config`` (the whole bench's config);
     when that is not ``config`` (several seeds), each item carries ``config.seed``, so every
@@ -534,6 +556,18 @@ def _run_one_seed(
         ):
             for r in results:
                 score_result(env, r)
+            if save_trees is not None:
+                from thinkgym.bench.trees import save_trees as write_trees
+
+                write_trees(
+                    save_trees,
+                    env,
+                    results,
+                    budget=budget,
+                    seed=config.seed,
+                    guidance=guidance_label,
+                    checks={"answer_check": answer_check, "step_check": step_check},
+                )
             passes = [pass_at_n(env, r) for r in results]
             n = max(1, len(results))
             tok = sum(r.cost.tokens for r in results)

@@ -15,6 +15,7 @@ Example::
     thinkgym bench --envs Game24 --budgets 100 --prm runs/rm/prm_game24 --no-answer-check
     thinkgym bench --envs Game24 --prm game24 --no-answer-check --no-step-check  # guidance only
     thinkgym bench --envs Game24 --budgets 4,16 --seeds 0,1,2   # mean (min-max) over 3 seeds
+    thinkgym bench --envs Game24 --planners mcts --budgets 16 --save-trees  # then show-tree
     thinkgym bench --plugin examples/custom_planner.py --planners retry_greedy --policy random
     thinkgym bench --envs Game24 --backend ray --workers 2        # problems sharded over Ray
     thinkgym bench --envs Game24 --backend ray --address auto    # on a running Ray cluster
@@ -24,11 +25,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from thinkgym.commands._common import (
     CommandError,
     existing_dir,
+    policy_spec,
     positive_float,
     positive_int,
     temperature_arg,
@@ -104,8 +107,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--problems", type=positive_int, default=20, help="problems per env")
     parser.add_argument(
         "--policy",
+        type=policy_spec,
         default="default",
-        help="'default' (the shipped LLMPolicy), a model directory, 'random' or 'oracle'",
+        help="'default' (the shipped LLMPolicy), a model directory, 'random', 'oracle', a name "
+        "registered by a --plugin, or FILE.py:FACTORY",
     )
     parser.add_argument(
         "--prm",
@@ -152,6 +157,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-plot", action="store_true", help="skip the plot")
     parser.add_argument(
         "--no-throughput", action="store_true", help="skip the batch-64 generate reference"
+    )
+    parser.add_argument(
+        "--save-trees",
+        action="store_true",
+        help="write each problem's search tree (steps, priors, values, visits, the chosen path) "
+        "as JSON under OUT/trees/; `thinkgym show-tree FILE` renders one as an HTML page",
     )
     parser.add_argument(
         "--quiet", action="store_true", help="no progress bars or progress lines on stderr"
@@ -301,7 +312,8 @@ def run(args: argparse.Namespace) -> int:
         from thinkgym.distributed import BackendError, ShardError
 
         try:
-            report = run_benchmark(config, backend=backend)
+            trees = Path(args.out) / "trees" if getattr(args, "save_trees", False) else None
+            report = run_benchmark(config, backend=backend, save_trees=trees)
         except (ShardError, BackendError) as exc:
             raise CommandError(str(exc)) from None
         if backend is not None:
@@ -332,4 +344,12 @@ def run(args: argparse.Namespace) -> int:
         "the columns, results.json records every setting and the command to rerun it",
         file=sys.stderr,
     )
+    if getattr(args, "save_trees", False):
+        trees = sorted((Path(args.out) / "trees").glob("*.json"))
+        if trees:
+            print(
+                f"wrote {len(trees)} search trees to {args.out}/trees/; render one with "
+                f"`thinkgym show-tree {trees[0]}`",
+                file=sys.stderr,
+            )
     return 0
