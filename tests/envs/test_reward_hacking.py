@@ -382,3 +382,31 @@ def test_hedge_templates_pay_nothing_for_any_value(template: str) -> None:
             assert not verify(text, str(v)), text
 
     check()
+
+
+def _game24_variants(line: str) -> list[str]:
+    expr_text, _, target = line.removeprefix("Answer: ").rpartition(" = ")
+    return [
+        f"{expr_text} = {int(target) + 1}",  # a wrong target
+        f"{expr_text} * 1 = {target}",  # a number not given
+        f"({expr_text}) ^ 1 = {target}",  # a power
+        f"({expr_text}) ** 1 = {target}",
+        f"-(-({expr_text})) = {target}",  # a minus sign no step makes
+        f"maybe {expr_text} = {target}",
+        f"{target}",
+        f"{target} = {target}",
+    ]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_variants_of_solved_game24_puzzles_pay_nothing(seed: int) -> None:
+    env = _env("Game24", split="all")
+    env.reset(seed=seed)
+    start = env.get_state()
+    right = env.solve(start.problem)[-1]
+    assert env.apply(start, right)[0].correct is True  # the control
+    for answer in _game24_variants(right):
+        after, _, _ = env.apply(start, f"Answer: {answer}")
+        assert after.correct is not True, answer
+        env.set_state(start)
+        assert env.step(f"Answer: {answer}")[1] <= 0.0, answer
