@@ -869,15 +869,20 @@ class MathWordEnv(ReasoningEnv):
     ``spaces.Text``: one line of working, or ``Answer: <final answer>``.
 
     ## Observation Space
-    ``spaces.Text``: the problem line, then one accepted step per line.
+    ``spaces.Text``: the problem line, then one accepted step per line. Its length fits the
+    longest loaded question plus ``max_steps`` full steps.
 
     ## Reward
     Outcome: 1.0 for a final answer equal to the reference (exact numbers, see
-    :func:`answers_equal`, or ``answer_checker``), else 0.0; it needs the hidden reference
+    :func:`answers_equal`, or ``answer_checker``), else 0.0. An answer is one value: a hedge
+    (``at least 34``, ``34 or more``, ``maybe 34``), a comparison (``x ≥ 34``) or code
+    (``print(70)``) pays 0 whatever the checker (:meth:`answer_form_error`). It needs the hidden reference
     (``outcome_needs_reference = True``), so planners may not use it during search. Process
     rewards come from the ``reward=`` object (any PRM: ``process(state, step)``). With
     ``check_arithmetic=True`` (default) a step claiming a false arithmetic fact (``48 / 2 = 25``)
     is rejected with ``invalid_penalty``; this check needs no reference, so planners may use it.
+    Claims use ``+ - * / // % ^ **``; an accepted step whose claim was not checked (too large to
+    compute, or ``check_arithmetic=False``) has ``info["claim_checked"] = False``.
 
     ## Episode End
     Terminated by an ``Answer:`` step; truncated after ``max_steps`` actions (default 12).
@@ -896,7 +901,9 @@ class MathWordEnv(ReasoningEnv):
       outcome-only training.
     * ``answer_checker``: ``callable(pred, ref) -> bool`` replacing :func:`answers_equal`
       (e.g. :func:`thinkgym.rewards.verify`).
-    * ``on_bad_rows``: ``"raise"`` (default) or ``"skip"`` (with a warning giving the count).
+    * ``on_bad_rows``: ``"raise"`` (default) or ``"skip"`` (with a warning giving the count):
+      rows whose reference no answer can match, whose question cannot be observed, or whose
+      question repeats with another answer (see :func:`load_problems`).
     * plus the :class:`ReasoningEnv` arguments (``max_steps``, ``invalid_penalty``, ``reward``,
       ``render_mode``). ``difficulty`` is accepted and ignored (the data sets it).
 

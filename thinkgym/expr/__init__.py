@@ -9,6 +9,10 @@ front ends build the same tiny immutable AST of tuples:
   final answers (``\\frac{1}{2}``, ``2\\sqrt{3}``, ``x^2``, ``5!``), used by
   :func:`thinkgym.rewards.verify`.
 
+One answer front end (:mod:`thinkgym.expr.answers`) finds a final answer in free text
+(``\\boxed{}``, ``#### N``, ``Answer:``, the last number where a task allows it) and says whether
+it is one value (no hedge, no list, no code); :func:`thinkgym.rewards.verify` and the envs use it.
+
 One set of evaluators (:mod:`thinkgym.expr.evaluators`) works on both: :func:`evaluate` /
 :func:`exact` (exact, with :class:`fractions.Fraction`), :func:`numeric` (mpmath) and
 :func:`to_sympy` (node by node), all built on one binary operation, :func:`apply`, which the
