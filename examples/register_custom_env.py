@@ -35,6 +35,8 @@ hook                    needed by
                         data, and sizing planners to a budget (``thinkgym bench``,
                         ``make_planner(..., budget=B)``: the solution length)
 ``candidate_steps``     ``train sb3`` (its candidate-step action space), ``RandomAgent``
+``features``            ``train sb3``: a fixed-size vector describing a state (what each
+                        candidate leads to); not needed with ``--wrapper tokens``
 ======================  =================================================================
 """
 
@@ -108,6 +110,13 @@ class DoubleOrAddEnv(ReasoningEnv):
         if value == target:
             steps.append(f"Answer: {len(state.steps)}")
         return steps
+
+    def features(self, state: EnvState) -> np.ndarray:
+        target = state.problem["target"]
+        return np.array(
+            [float(state.done), state.data / target, np.log1p(target) / 8, len(state.steps) / 30],
+            dtype=np.float32,
+        )
 
     @staticmethod
     def _moves(target: int) -> list[str]:

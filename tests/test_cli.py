@@ -222,3 +222,29 @@ def test_out_and_out_dir_are_one_option_everywhere() -> None:
         if "--out" in options or "--out-dir" in options:
             assert options["--out"] is options["--out-dir"], name
             assert options["--out"].option_strings[0] == "--out", name
+
+
+def test_export_takes_env_kwargs_and_refuses_more_problems_than_a_file_holds(tmp_path) -> None:
+    pytest.importorskip("datasets")
+    import json
+
+    data = tmp_path / "mine.jsonl"
+    rows = [
+        {"question": "Tom has 3 apples and buys 4 more. How many apples?", "answer": "#### 7"},
+        {"question": "A box holds 6 pens. How many pens are in 2 boxes?", "answer": "#### 12"},
+        {"question": "Sara had 10 cookies and ate 3. How many are left?", "answer": "#### 7"},
+    ]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    kwargs = json.dumps({"data_files": str(data)})
+    base = ["export", "--env", "MathWord", "--env-kwargs", kwargs, "--format", "jsonl"]
+    out = _run(*base, "--problems", "5", "--out", str(tmp_path / "x.jsonl"))
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert "--problems 5: the data holds 3 distinct training problems" in out.stderr
+    assert not (tmp_path / "x.jsonl").exists()
+    out = _run(
+        *base, "--problems", "3", "--granularity", "trajectory", "--out", str(tmp_path / "y.jsonl")
+    )
+    assert out.returncode == 0, out.stderr
+    written = [json.loads(x) for x in (tmp_path / "y.jsonl").read_text().splitlines()]
+    prompts = [r["prompt"] for r in written]
+    assert len(prompts) == 3 and len(set(prompts)) == 3  # each question once

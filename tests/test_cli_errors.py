@@ -247,6 +247,22 @@ def test_work_heavy_commands_refuse_bad_kwargs_within_seconds(tmp_path) -> None:
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["bench", "--envs", "Game24"],
+        ["export", "--env", "Game24"],
+        ["train", "grpo", "--env", "Arithmetic"],
+        ["train", "sft", "--env", "Arithmetic"],
+    ],
+    ids=" ".join,
+)
+def test_an_unwritable_out_is_refused_before_any_work(argv) -> None:
+    # /proc refuses new files even to root, whatever its permission bits say
+    assert_clean_error(thinkgym(*argv, "--out", "/proc/thinkgym-out"), "--out", "not writable")
+
+
 def test_arithmetic_refuses_a_difficulty_beyond_the_hardest() -> None:
     import thinkgym as tg
 

@@ -15,6 +15,7 @@ import os
 import re
 import runpy
 import sys
+import tempfile
 import typing
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -214,8 +215,9 @@ def existing_file(text: str) -> Path:
 def writable_dir(text: str) -> Path:
     """argparse type: a directory that exists and is writable, or can be created.
 
-    Nothing is created here; the check walks up to the nearest existing parent. An empty value
-    is refused (it would mean the current directory).
+    Nothing is left behind: the check walks up to the nearest existing parent and creates and
+    removes an empty file there. An empty value is refused (it would mean the current
+    directory).
     """
     if not text.strip():
         raise argparse.ArgumentTypeError("'' is empty; give a path, e.g. runs/my-run")
@@ -230,6 +232,15 @@ def writable_dir(text: str) -> Path:
         raise argparse.ArgumentTypeError(f"{text!r} {what}")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise argparse.ArgumentTypeError(f"{text!r} is not writable ({str(probe)!r} is read-only)")
+    try:  # permissions can say yes where writing fails (read-only mounts, /proc, quotas)
+        fd, name = tempfile.mkstemp(prefix=".thinkgym-write-check-", dir=probe)
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not writable ({str(probe)!r}: {why.lower()}); pick another path"
+        ) from None
+    os.close(fd)
+    os.unlink(name)
     return path
 
 
