@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +49,10 @@ class BenchConfig:
         budgets: policy calls (generated steps) per problem; each budgeted planner sizes itself
             for each (:meth:`Planner.for_budget <thinkgym.search.planner.Planner.for_budget>`).
         problems: held-out problems per env.
-        policy: ``"default"`` (the shipped LLMPolicy), a model directory, ``"random"`` or
-            ``"oracle"``.
+        policy: ``"default"`` (the shipped LLMPolicy), a model directory, ``"random"``,
+            ``"oracle"``, a name given to :func:`thinkgym.agents.register_policy`,
+            ``"FILE.py:FACTORY"``, or a policy object (anything with ``propose``; the results
+            then record its class name, so :meth:`from_results` cannot rebuild it).
         prm: a LearnedRewardModel directory used as a PRM (guidance of every planner), or a
             shipped one: ``"game24"`` (``"default"``: the shipped PRM of the envs' task).
         orm: a LearnedRewardModel directory used as an ORM (guidance when no PRM is given).
@@ -75,7 +77,7 @@ class BenchConfig:
     planners: list[str] = field(default_factory=lambda: list(DEFAULT_PLANNERS))
     budgets: list[int] = field(default_factory=lambda: [4, 16, 64])
     problems: int = 20
-    policy: str = "default"
+    policy: Any = "default"
     prm: str | None = None
     orm: str | None = None
     temperature: float = 1.0
@@ -94,6 +96,11 @@ class BenchConfig:
             raise ValueError("envs is empty; name at least one env (e.g. Game24)")
         if not self.planners:
             raise ValueError("planners is empty; name at least one planner (e.g. best_of_n)")
+        if not isinstance(self.policy, str) and not callable(getattr(self.policy, "propose", None)):
+            raise ValueError(
+                f"policy={self.policy!r} is neither a policy spec (a name, a model directory, "
+                "FILE.py:FACTORY) nor an object with propose(observations, n, ...)"
+            )
         for name in self.planners:
             try:
                 get_planner(name)
@@ -123,7 +130,10 @@ class BenchConfig:
 
         ``seeds`` is left out when it is ``None`` (a one-seed bench records what it always did).
         """
-        data = asdict(self)
+        policy = self.policy
+        if not isinstance(policy, str):  # an object: recorded by its class, never deep-copied
+            policy = f"<{type(policy).__name__}>"
+        data = asdict(replace(self, policy=policy))
         if data["seeds"] is None:
             del data["seeds"]
         return data
