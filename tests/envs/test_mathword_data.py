@@ -117,7 +117,8 @@ def test_questions_that_cannot_be_observed_are_refused(tmp_path, question, why):
     with pytest.raises(DataFileError) as exc:
         load_problems(path)
     assert "q.jsonl: row 2, column 'question'" in str(exc.value) and why in str(exc.value)
-    env = MathWordEnv(data_files=str(path), on_bad_rows="skip")
+    with pytest.warns(UserWarning, match="skipped 1 bad row"):
+        env = MathWordEnv(data_files=str(path), on_bad_rows="skip")
     assert len(env.problems) == 1
 
 
