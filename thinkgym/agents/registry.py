@@ -51,6 +51,7 @@ __all__ = [
     "get_policy_factory",
     "list_policies",
     "load_policy",
+    "load_trainable",
     "policy_needs_env",
     "register_policy",
     "require_trainable",
@@ -345,3 +346,19 @@ def require_trainable(policy: Any, spec: Any, trainer: str) -> Any:
             "model directory or a factory that returns an LLMPolicy"
         )
     return policy
+
+
+def load_trainable(spec: Any, trainer: str, **kwargs: Any) -> Any:
+    """:func:`load_policy` for a gradient trainer: the policy must have a torch model.
+
+    Raises:
+        TypeError: ``spec`` names a scripted policy (one built per env, such as ``random`` or
+            ``oracle``) or the policy has no model (see :func:`require_trainable`).
+    """
+    if policy_needs_env(spec):
+        raise TypeError(
+            f"{trainer} trains a policy with a torch model and logprobs() (an LLMPolicy); "
+            f"policy {describe_policy(spec)!r} is a scripted agent built per env: give "
+            "'default', a model directory or a factory that returns an LLMPolicy"
+        )
+    return require_trainable(load_policy(spec, **kwargs), spec, trainer)

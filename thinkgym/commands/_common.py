@@ -548,7 +548,9 @@ def add_config_arguments(
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
-        kind = str(f.type).replace(" ", "")
+        # a class (a plugin without `from __future__ import annotations`) or its text
+        kind = getattr(f.type, "__name__", None) if isinstance(f.type, type) else None
+        kind = (kind or str(f.type)).replace(" ", "")
         default = getattr(defaults, f.name)
         help_text = docs.get(f.name, f.name.replace("_", " ")).replace("``", "")
         if not re.search(r"\(default[: ]|default:", help_text):

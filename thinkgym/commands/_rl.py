@@ -27,7 +27,9 @@ def add_rl_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
     """One option per field of the config dataclass ``cls``; dict fields take JSON."""
     from thinkgym.commands._common import add_config_arguments, field_docs
 
-    dict_fields = [f for f in dataclasses.fields(cls) if str(f.type).startswith("dict")]
+    dict_fields = [
+        f for f in dataclasses.fields(cls) if f.type is dict or str(f.type).startswith("dict")
+    ]
     add_config_arguments(parser, cls, skip=[f.name for f in dict_fields])
     docs = field_docs(cls)
     defaults = cls()

@@ -16,11 +16,14 @@ Example::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import importlib
 import inspect
 import json
+import sys
 import types
+from collections.abc import Iterator
 from typing import Any
 
 __all__ = ["TRAIN_COMMANDS", "add_arguments", "add_trainer_arguments", "run", "run_trainer"]
@@ -99,7 +102,8 @@ def add_trainer_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
     trainer = get_trainer(name)
     cls = trainer.config_cls
-    add_rl_arguments(parser, cls)
+    with _source_findable(cls, trainer.fn):
+        add_rl_arguments(parser, cls)
     names = {f.name for f in dataclasses.fields(cls)}
     if trainer.takes_policy and not names & {"policy", "init"}:
         parser.add_argument(
@@ -110,6 +114,32 @@ def add_trainer_arguments(parser: argparse.ArgumentParser, name: str) -> None:
             help="the starting policy: 'default' (the shipped one), a registered name, a model "
             "directory or FILE.py:FACTORY",
         )
+
+
+@contextlib.contextmanager
+def _source_findable(cls: type, fn: Any) -> Iterator[None]:
+    """Let ``inspect`` find the source of a config class defined in a ``--plugin`` file.
+
+    A plugin file runs as a script (its module is not in ``sys.modules``), so the field
+    docstrings that become the options' help could not be read; for the time of the call the
+    class's module name points at the file that defined it (found from its methods or ``fn``).
+    """
+    name = cls.__module__
+    if name in sys.modules:
+        yield
+        return
+    code = [getattr(v, "__code__", None) for v in (*vars(cls).values(), fn) if callable(v)]
+    files = [c.co_filename for c in code if c is not None and c.co_filename.endswith(".py")]
+    if not files:
+        yield
+        return
+    module = types.ModuleType(name)
+    module.__file__ = files[0]
+    sys.modules[name] = module
+    try:
+        yield
+    finally:
+        sys.modules.pop(name, None)
 
 
 def _config(args: argparse.Namespace, cls: type) -> Any:

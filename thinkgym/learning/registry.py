@@ -255,7 +255,9 @@ def train(name: str, config: Any = None, *, policy: Any = None, **changes: Any) 
             if key not in names:
                 hint = difflib.get_close_matches(key, names, n=1)
                 did = f" (did you mean {hint[0]!r}?)" if hint else ""
-                raise TypeError(f"{cls.__name__} has no field {key!r}{did}")
+                raise TypeError(
+                    f"{cls.__name__} has no field {key!r}{did}; fields: {', '.join(names)}"
+                )
         config = dataclasses.replace(config, **changes)
     if policy is not None and not trainer.takes_policy:
         raise TypeError(f"trainer {name!r} takes no policy; drop policy=")
@@ -265,10 +267,10 @@ def train(name: str, config: Any = None, *, policy: Any = None, **changes: Any) 
 # ---------------------------------------------------------------------------- adapters
 def _start_policy(spec: Any, config_spec: Any, device: Any, trainer: str, **kwargs: Any) -> Any:
     """The starting policy: ``spec`` (object or spec) over the config's, checked trainable."""
-    from thinkgym.agents.registry import load_policy, require_trainable
+    from thinkgym.agents.registry import load_trainable
 
     chosen = spec if spec is not None else config_spec
-    return require_trainable(load_policy(chosen, device=device, **kwargs), chosen, trainer)
+    return load_trainable(chosen, trainer, device=device, **kwargs)
 
 
 def train_grpo(config: Any, *, policy: Any = None, progress: bool = True) -> TrainResult:

@@ -22,7 +22,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ALGOS", "EVAL_SEED", "SB3Config", "VECS", "WRAPPERS", "default_k", "make_env", "train_sb3"]
+__all__ = [
+    "ALGOS",
+    "EVAL_SEED",
+    "SB3Config",
+    "VECS",
+    "WRAPPERS",
+    "default_k",
+    "make_env",
+    "train_sb3",
+]
 
 ALGOS = ("PPO", "A2C", "MaskablePPO")
 WRAPPERS = ("candidates", "tokens")
@@ -174,14 +183,14 @@ def make_env(
 
 def _lm_dir(spec: Any, out: Path) -> Path:
     """The model directory the tokens wrapper trains: the spec's, or the policy saved in ``out``."""
-    from thinkgym.agents.registry import load_policy, require_trainable
+    from thinkgym.agents.registry import load_trainable
     from thinkgym.models import default_policy_dir
 
     if spec is None or spec == "default":
         return default_policy_dir()
     if isinstance(spec, str) and Path(spec).expanduser().is_dir():
         return Path(spec).expanduser()
-    policy = require_trainable(load_policy(spec, device="cpu"), spec, "sb3 (tokens)")
+    policy = load_trainable(spec, "sb3 (tokens)", device="cpu")
     start = out / "start_policy"
     policy.save_pretrained(start)
     return start

@@ -94,7 +94,7 @@ def train_sft(config: SFTRunConfig, *, policy: Any = None) -> Any:
     """
     import torch
 
-    from thinkgym.agents.registry import describe_policy, load_policy, require_trainable
+    from thinkgym.agents.registry import describe_policy, load_trainable
     from thinkgym.learning.logging import log_metrics
     from thinkgym.learning.recipes import build_traces, get_recipe
     from thinkgym.learning.traces import load_traces, make_traces, save_traces
@@ -139,7 +139,7 @@ def train_sft(config: SFTRunConfig, *, policy: Any = None) -> Any:
         save_traces(traces, traces_file)
         print(f"[data] wrote {len(traces)} traces to {traces_file}")
     if start is not None:
-        model_policy = require_trainable(load_policy(start, device=device), start, "sft")
+        model_policy = load_trainable(start, "sft", device=device)
         lr = FINETUNE_LR if cfg.lr is None else cfg.lr
     else:
         tok = build_char_tokenizer()
