@@ -109,6 +109,7 @@ def add_trainer_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         parser.add_argument(
             "--policy",
             dest="_policy",
+            metavar="SPEC",
             type=policy_spec,
             default=None,
             help="the starting policy: 'default' (the shipped one), a registered name, a model "
