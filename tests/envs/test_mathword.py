@@ -10,6 +10,7 @@ import pytest
 
 import thinkgym  # noqa: F401  (registers the envs)
 from thinkgym.agents.base import Proposal
+from thinkgym.data.mathword_gen import FAMILIES, generate_split
 from thinkgym.envs.base import ReasoningEnv
 from thinkgym.envs.mathword import (
     DEFAULT_DATA_DIR,
@@ -22,7 +23,6 @@ from thinkgym.envs.mathword import (
     reference_steps,
     shipped_problems,
 )
-from thinkgym.data.mathword_gen import FAMILIES, generate_split
 
 GSM8K_ROW = {
     "question": "Natalia sold clips to 48 of her friends in April, and then she sold half as many "
