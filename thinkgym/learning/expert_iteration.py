@@ -404,15 +404,14 @@ def _write_json(path: Path, data: Any) -> None:
     tmp.replace(path)
 
 
-def _load_policy(path: str | Path | None, cfg: ExpertIterationConfig) -> Any:
-    from thinkgym.agents.llm import LLMPolicy
+def _load_policy(spec: str | Path | None, cfg: ExpertIterationConfig) -> Any:
+    """The policy of ``spec`` (:func:`thinkgym.agents.registry.load_policy`; ``None``: the
+    shipped one), checked to be trainable."""
+    from thinkgym.agents.registry import load_trainable
 
-    kwargs: dict[str, Any] = {"device": cfg.device}
-    if cfg.max_batch_rows is not None:
-        kwargs["max_batch_rows"] = cfg.max_batch_rows
-    if path is None:
-        return LLMPolicy.default(**kwargs)
-    return LLMPolicy.from_pretrained(path, **kwargs)
+    return load_trainable(
+        spec, "expert iteration", device=cfg.device, max_batch_rows=cfg.max_batch_rows
+    )
 
 
 def plot_curve(curve: Sequence[dict[str, Any]], path: str | Path, title: str = "") -> bool:
