@@ -728,9 +728,9 @@ def resume_checkpoint(
 def load_start_policy(spec: Any, device: Any = None) -> Any:
     """The starting policy of ``spec`` (:func:`thinkgym.agents.registry.load_policy`: ``None``
     is the shipped one), checked to be trainable (an LLM policy)."""
-    from thinkgym.agents.registry import load_policy, require_trainable
+    from thinkgym.agents.registry import load_trainable
 
-    return require_trainable(load_policy(spec, device=device), spec, "GRPO/PPO")
+    return load_trainable(spec, "GRPO/PPO", device=device)
 
 
 def frozen_copy(policy: Any) -> Any:
