@@ -156,6 +156,15 @@ def test_an_object_is_returned_as_it_is_and_a_scripted_one_is_not_trainable(game
         require_trainable(agent, "oracle", "grpo")
 
 
+def test_evaluation_takes_a_policy_spec(plugin) -> None:
+    from thinkgym.envs import eval_problems
+    from thinkgym.learning.evaluation import pass_at, run_episodes
+
+    problems = eval_problems("Game24", 3)
+    assert pass_at(run_episodes("oracle", "thinkgym/Game24-v0", problems)) == 1.0
+    assert pass_at(run_episodes(f"{plugin}:make_oracle", "thinkgym/Game24-v0", problems)) == 1.0
+
+
 # ---------------------------------------------------------------------------- commands
 def test_bench_runs_a_file_factory_policy_and_a_plugin_registered_one(plugin, tmp_path) -> None:
     base = ["bench", "--envs", "Game24", "--planners", "greedy", "--problems", "2", "--quiet"]

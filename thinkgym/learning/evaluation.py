@@ -30,7 +30,9 @@ def run_episodes(
     evaluation, not search).
 
     Args:
-        policy: a :class:`~thinkgym.agents.Policy`; every call passes ``temperature``,
+        policy: a :class:`~thinkgym.agents.Policy`, or a spec for
+            :func:`thinkgym.agents.registry.load_policy` (``None``/``"default"``, a registered
+            name, a model directory, ``FILE.py:FACTORY``); every call passes ``temperature``,
             ``top_p``, ``max_new_tokens`` and ``seed``.
         env_id: the task.
         problems: ``env.reset`` keyword arguments, one per problem (see
@@ -48,8 +50,16 @@ def run_episodes(
     Returns:
         For each problem, whether each of its episodes ended with a correct answer.
     """
+    import os
+
     from thinkgym.learning.rollout import collect
 
+    if policy is None or isinstance(policy, (str, os.PathLike)):
+        from thinkgym.agents.registry import load_policy, policy_needs_env
+        from thinkgym.envs import make
+
+        env = make(env_id, **(env_kwargs or {})).unwrapped if policy_needs_env(policy) else None
+        policy = load_policy(policy, env=env)
     episodes = collect(
         policy,
         env_id,
