@@ -1,9 +1,9 @@
 """``thinkgym train``: train policies and reward models (sft, sb3, expert-iteration, grpo, ppo, rm).
 
-The subcommands are the trainers of :mod:`thinkgym.learning.registry`: one per registered
+The subcommands are the registered trainers (thinkgym.learning.list_trainers()): one per
 trainer, with one option per field of its config (the field's docstring is the help, every
-default is shown). A trainer registered by a ``--plugin`` file
-(:func:`thinkgym.learning.register_trainer`) is a subcommand too.
+default is shown). A trainer that a ``--plugin`` file registers with
+thinkgym.learning.register_trainer is a subcommand too.
 
 Example::
 
