@@ -1,7 +1,7 @@
 """``thinkgym serve``: serve an env over HTTP and WebSocket (OpenEnv's protocol) for other frameworks.
 
 Every session (a WebSocket ``/ws`` connection, or ``POST /sessions`` over HTTP) gets an env of its
-own; OpenEnv clients and :class:`thinkgym.remote.RemoteEnv` connect to it. Needs the serve
+own; OpenEnv clients and ``thinkgym.remote.RemoteEnv`` connect to it. Needs the serve
 extra (``pip install 'thinkgym[serve]'``). See docs/serve.md for the routes.
 
 Example::
