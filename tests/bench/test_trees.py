@@ -110,6 +110,10 @@ def test_page_escapes_every_text_from_the_file(saved, tmp_path: Path) -> None:
     page = render_tree_html(rec)
     assert HOSTILE not in page and "<img" not in page and page.count("<script>") == 1
     assert html.escape(HOSTILE) in page
+    rec["nodes"][1].update(terminal=True, answer=None)  # a dead end: stuck, no answer
+    rec["answer"] = None
+    page = render_tree_html(rec)
+    assert "ended without an answer" in page and "none (the search ended without one)" in page
 
 
 def test_chosen_path_follows_repeated_step_texts() -> None:

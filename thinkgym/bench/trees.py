@@ -319,6 +319,8 @@ def _edge_label(node: dict[str, Any]) -> str:
 def _tags(node: dict[str, Any]) -> str:
     if not node.get("terminal"):
         return ""
+    if node.get("answer") is None:
+        return '<span class="tag answer">ended without an answer</span>'
     solved = node.get("solved")
     if solved is True:
         return '<span class="tag verified">answer verified</span>'
@@ -378,16 +380,18 @@ def render_tree_html(record: dict[str, Any]) -> str:
         title += f", seed {record['seed']}"
     correct = record.get("correct")
     verdict = (
-        '<span class="ok">correct</span>'
+        '<b class="ok">correct</b>'
         if correct is True
-        else '<span class="bad">wrong</span>'
+        else '<b class="bad">wrong</b>'
         if correct is False
         else "not scored"
     )
+    answer = record.get("answer")
+    shown = esc(str(answer)) if answer is not None else "none (the search ended without one)"
     cost = record.get("cost") or {}
     checks = record.get("checks") or {}
     meta = [
-        f"<span>answer: <b>{esc(str(record.get('answer')))}</b> ({verdict}, scored against the "
+        f"<span>answer: <b>{shown}</b> ({verdict}, scored against the "
         "reference after the search)</span>",
         f"<span>guidance: {esc(str(record.get('guidance') or 'none'))}</span>",
     ]
