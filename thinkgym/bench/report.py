@@ -182,8 +182,9 @@ def markdown_seeds_table(
     """The :func:`aggregate_rows` as a markdown table: solve rate as ``mean (min-max)``, its
     standard deviation (``sd``) and mean costs, headed by the policy label and the seeds."""
     cols = ["env", "planner", "budget", "guidance", "answer_check", "step_check", "problems"]
-    cols += ["solve_rate"] + (["pass_at_n"] if _has_pass(aggregate) else [])
-    cols += ["sd", "policy_calls", "tokens", "reward_model_calls", "seconds"]
+    # sd right after solve_rate: it is the solve rate's spread over the seeds
+    cols += ["solve_rate", "sd"] + (["pass_at_n"] if _has_pass(aggregate) else [])
+    cols += ["policy_calls", "tokens", "reward_model_calls", "seconds"]
     seeds = seeds if seeds is not None else (aggregate[0]["seeds"] if aggregate else [])
     head = f"policy: {label}; mean over {len(seeds)} seeds ({', '.join(map(str, seeds))})"
     lines = [head, "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
