@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import load_benchmark
+from benchmark_loader import load_benchmark
 
 
 def test_decode_bench_prints_every_setting(capsys):

@@ -6,7 +6,7 @@ import json
 import math
 
 import pytest
-from conftest import load_benchmark
+from benchmark_loader import load_benchmark
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import load_benchmark
+from benchmark_loader import load_benchmark
 
 from thinkgym.envs import eval_problems, game24, is_held_out, make
 from thinkgym.learning.recipes import RECIPES, build_traces
