@@ -181,6 +181,12 @@ class RemoteEnv(gym.Env[str, str]):
                     f"the server at {self.url} holds its maximum of {data.get('max_sessions')} "
                     "sessions (thinkgym serve --max-sessions); close other envs or raise it"
                 )
+            if "session was closed by the server" in msg:
+                self._drop()  # the next reset opens a new session
+                raise RemoteEnvError(
+                    f"the server at {self.url} closed this session ({msg}); the episode is gone, "
+                    "reset() opens a new session"
+                )
             raise RemoteEnvError(f"the server refused the {kind}: {msg} ({code})")
         return reply.get("data") or {}
 
@@ -203,7 +209,14 @@ class RemoteEnv(gym.Env[str, str]):
             data["seed"] = int(seed)
         if options is not None:
             data["options"] = options
-        payload = self._request({"type": "reset", "data": data})
+        try:
+            payload = self._request({"type": "reset", "data": data})
+        except RemoteEnvError:
+            if self._ws is not None:
+                raise
+            # the session was closed (idle expiry) or the connection dropped: a reset starts
+            # afresh anyway, so it opens a new session once
+            payload = self._request({"type": "reset", "data": data})
         obs = payload.get("observation", {})
         self._transcript = obs.get("transcript", "")
         return self._transcript, obs.get("info", {})

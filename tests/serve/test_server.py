@@ -213,6 +213,8 @@ def test_openenv_own_client_drives_the_served_env(servers) -> None:
 
 def test_idle_sessions_expire_and_a_killed_server_gives_a_clear_error(servers) -> None:
     server = servers["short"]
+    remote = RemoteEnv(server.url, timeout=20)
+    remote.reset(seed=1)
     with httpx.Client(base_url=server.url, timeout=30) as c:
         sid = _open(c)
         assert c.post(f"/sessions/{sid}/reset", json={"seed": 0}).status_code == 200
@@ -222,9 +224,11 @@ def test_idle_sessions_expire_and_a_killed_server_gives_a_clear_error(servers) -
             time.sleep(6.5)  # idle past the 1 s timeout; OpenEnv's reaper runs every 5 s
         r = _step(c, sid, "1 + 1 = 2")
         assert r.status_code == 404 and "expired after 1.0 s idle" in r.json()["detail"]
-
-    remote = RemoteEnv(server.url, timeout=20)
-    remote.reset(seed=1)
+    # the idle WebSocket session was closed too: a clear error, and reset opens a new one
+    with pytest.raises(RemoteEnvError, match="closed this session .*reset\\(\\) opens a new"):
+        remote.step("1 + 1 = 2")
+    obs, _ = remote.reset(seed=1)
+    assert obs.startswith("Numbers:")
     remote.step("1 + 1 = 2")
     server.proc.kill()
     server.proc.wait(timeout=10)

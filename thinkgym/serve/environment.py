@@ -17,7 +17,14 @@ from openenv.core.env_server.types import EnvironmentMetadata
 from thinkgym.envs import make, resolve_id
 from thinkgym.serve.models import ThinkgymAction, ThinkgymObservation, ThinkgymState
 
-__all__ = ["ServedEnvironment", "ClientError", "NoEpisode", "EpisodeOver", "jsonable"]
+__all__ = [
+    "ServedEnvironment",
+    "ClientError",
+    "NoEpisode",
+    "EpisodeOver",
+    "SessionClosed",
+    "jsonable",
+]
 
 
 class ClientError(ValueError):
@@ -36,6 +43,12 @@ class EpisodeOver(ClientError):
     """A step after the episode ended."""
 
     status_code = 409
+
+
+class SessionClosed(ClientError):
+    """A request on a session the server has closed (idle too long, or closed by its owner)."""
+
+    status_code = 410
 
 
 def jsonable(value: Any) -> Any:
@@ -74,6 +87,7 @@ class ServedEnvironment(Environment[ThinkgymAction, ThinkgymObservation, Thinkgy
         self._steps_taken = 0
         self._started = False
         self._over = ""
+        self._closed = False
 
     # ------------------------------------------------------------------ OpenEnv API
     def reset(
@@ -88,6 +102,7 @@ class ServedEnvironment(Environment[ThinkgymAction, ThinkgymObservation, Thinkgy
         Raises:
             ClientError: an unknown keyword, a bad seed or options the env refuses.
         """
+        self._check_open()
         if kwargs:
             raise ClientError(
                 f"reset got the unknown field(s) {sorted(kwargs)}; it takes seed, options and "
@@ -116,6 +131,7 @@ class ServedEnvironment(Environment[ThinkgymAction, ThinkgymObservation, Thinkgy
             NoEpisode: no reset yet.
             EpisodeOver: the episode has ended (answered or out of steps).
         """
+        self._check_open()
         if not self._started:
             raise NoEpisode(
                 "no episode to step: reset first. OpenEnv's stateless POST /step builds a fresh "
@@ -163,8 +179,16 @@ class ServedEnvironment(Environment[ThinkgymAction, ThinkgymObservation, Thinkgy
         )
 
     def close(self) -> None:
-        """Close the wrapped env."""
+        """Close the wrapped env; the session takes no more requests."""
+        self._closed = True
         self.env.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise SessionClosed(
+                "this session was closed by the server (idle longer than its --idle-timeout) "
+                "or by its owner; open a new session"
+            )
 
     # ------------------------------------------------------------------ helpers
     def _observation(
