@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -496,3 +497,33 @@ def test_unpicklable_factory_is_a_clear_error(backend) -> None:
     lock = threading.Lock()
     with pytest.raises(TypeError, match="cannot be pickled for the Ray workers"):
         backend.map(lambda: lambda items: [lock for _ in items], [1])
+
+
+class _CountingShards:
+    """A factory whose shard function adds one to a counter per item."""
+
+    def __init__(self, counter: Any) -> None:
+        self.counter = counter
+
+    def __call__(self) -> Any:
+        counter = self.counter
+
+        def fn(items: list[Any]) -> list[Any]:
+            for _ in items:
+                counter.add(1)
+            return list(items)
+
+        return fn
+
+
+def test_ray_workers_add_to_the_backend_counter(backend) -> None:
+    import time
+
+    counter = backend.counter()
+    assert backend.counter() is counter  # one per backend
+    start = counter.value()
+    assert backend.map(_CountingShards(counter), list(range(6)), shards=3) == list(range(6))
+    deadline = time.monotonic() + 10
+    while counter.value() < start + 6 and time.monotonic() < deadline:
+        time.sleep(0.1)  # adds are sent without waiting
+    assert counter.value() == start + 6

@@ -44,8 +44,10 @@ from typing import Any, ClassVar, TypeVar
 __all__ = [
     "Backend",
     "BackendError",
+    "Counter",
     "LocalBackend",
     "RayBackend",
+    "RayCounter",
     "ShardError",
     "ShardFailure",
     "BACKENDS",
@@ -172,6 +174,13 @@ class Backend:
         """
         raise NotImplementedError
 
+    def counter(self) -> Counter:
+        """A :class:`Counter` the workers' code can add to while :meth:`map` runs (the same one
+        for the backend's life): a progress bar in this process reads it."""
+        if getattr(self, "_counter", None) is None:
+            self._counter = Counter()
+        return self._counter
+
     def close(self) -> None:
         """Release the workers."""
 
@@ -186,6 +195,74 @@ class Backend:
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise ValueError(f"shards={shards!r} must be a positive integer (or None)")
         return shard_bounds(len(items), k)
+
+
+class Counter:
+    """A running total that shard functions add to (rows generated, problems done): what a
+    progress bar in the calling process reads while :meth:`Backend.map` runs. Picklable; adding
+    is thread-safe."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self._value = 0
+
+    def add(self, n: int) -> None:
+        """Add ``n``."""
+        with self._lock:
+            self._value += int(n)
+
+    def value(self) -> int:
+        """The total so far."""
+        return self._value
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"_value": self._value}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__()  # type: ignore[misc]
+        self._value = int(state["_value"])
+
+
+class _CounterActor:
+    """The Ray actor behind a :class:`RayCounter`."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def add(self, n: int) -> None:
+        self.total += int(n)
+
+    def value(self) -> int:
+        return self.total
+
+
+class RayCounter(Counter):
+    """A :class:`Counter` held by a Ray actor: workers add to it (without waiting), the caller
+    reads it."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+
+    def add(self, n: int) -> None:
+        """Add ``n`` (sent to the actor, not waited for)."""
+        self.handle.add.remote(int(n))
+
+    def value(self) -> int:
+        """The total so far (``0`` when the actor does not answer within 5 s)."""
+        import ray
+
+        try:
+            return int(ray.get(self.handle.value.remote(), timeout=5))
+        except ray.exceptions.RayError:
+            return 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"handle": self.handle}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.handle = state["handle"]
 
 
 class LocalBackend(Backend):
@@ -381,6 +458,14 @@ class RayBackend(Backend):
             ) from None
         self.startup_seconds += time.perf_counter() - t0
 
+    def counter(self) -> Counter:
+        """A :class:`RayCounter` (an actor without CPUs): the workers add to it while they run."""
+        if getattr(self, "_counter", None) is None:
+            self.start()
+            actor = self._ray.remote(_CounterActor).options(num_cpus=0)
+            self._counter = RayCounter(actor.remote())
+        return self._counter
+
     def worker_pids(self) -> list[int]:
         """Process ids of the live actors (starts them if needed)."""
         self.start()
@@ -491,6 +576,12 @@ class RayBackend(Backend):
             except (ValueError, ray.exceptions.RayError):  # already dead or Ray already down
                 pass
         self._actors = []
+        counter, self._counter = getattr(self, "_counter", None), None
+        if counter is not None and ray.is_initialized():
+            try:
+                ray.kill(counter.handle, no_restart=True)
+            except (ValueError, ray.exceptions.RayError):
+                pass
         if self._owns_ray and ray.is_initialized():
             ray.shutdown()
         self._owns_ray = False

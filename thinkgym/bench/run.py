@@ -12,6 +12,7 @@ import functools
 import json
 import statistics
 import sys
+import threading
 import time
 import warnings
 from dataclasses import replace
@@ -343,9 +344,16 @@ class BenchShards:
 
     Planners and envs of ``config`` that were registered in this process only (by a
     ``--plugin`` or in Python) travel with the factory and are registered in the worker.
+    ``counter`` (a :class:`thinkgym.distributed.Counter`) receives the rows the policy generates,
+    chunk by chunk, so a progress bar in the calling process moves while the shards run.
     """
 
-    def __init__(self, config: BenchConfig, loaded: tuple[Any, str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        config: BenchConfig,
+        loaded: tuple[Any, str, Any] | None = None,
+        counter: Any = None,
+    ) -> None:
         import gymnasium as gym
 
         from thinkgym.envs import resolve_id
@@ -353,6 +361,7 @@ class BenchShards:
 
         self.config = replace(config, progress=False, throughput=False)
         self.loaded = loaded
+        self.counter = counter
         self.planners = {p: get_planner(p) for p in config.planners if p not in BUILTIN_PLANNERS}
         self.env_specs = {resolve_id(e): gym.spec(resolve_id(e)) for e in config.envs}
 
@@ -372,11 +381,16 @@ class BenchShards:
             if env_id not in gym.registry:
                 gym.registry[env_id] = spec
         loaded = self.loaded if self.loaded is not None else load_bench_models(self.config)
-        return functools.partial(_bench_shard, self.config, *loaded)
+        return functools.partial(_bench_shard, self.config, *loaded, counter=self.counter)
 
 
 def _bench_shard(
-    config: BenchConfig, shared_policy: Any, label: str, guidance: Any, items: list[Any]
+    config: BenchConfig,
+    shared_policy: Any,
+    label: str,
+    guidance: Any,
+    items: list[Any],
+    counter: Any = None,
 ) -> list[tuple[str, list[Any], list[Any]]]:
     names = {item[0] for item in items}
     if len(names) != 1:
@@ -393,9 +407,16 @@ def _bench_shard(
     if policy is None or label.startswith("random"):  # scripted agents: per env and per shard
         spec = config.policy if shared_policy is None else "random"
         policy, label = load_policy(spec, env, seed=config.seed)
-    meta, results = run_env_jobs(
-        config, env, policy, guidance, [i[1] for i in items], [i[2] for i in items]
-    )
+    hooked = counter is not None and hasattr(policy, "progress_hook")
+    if hooked:
+        before, policy.progress_hook = policy.progress_hook, counter.add
+    try:
+        meta, results = run_env_jobs(
+            config, env, policy, guidance, [i[1] for i in items], [i[2] for i in items]
+        )
+    finally:
+        if hooked:
+            policy.progress_hook = before
     return [(label, meta, [res[k] for res in results]) for k in range(len(items))]
 
 
@@ -547,8 +568,10 @@ def _run_one_seed(
             items = [(env_name, s, p) for s, p in zip(seeds, problems, strict=True)]
             if shards_config is not config:
                 items = [(*item, config.seed) for item in items]
-            factory = BenchShards(shards_config, models)
-            per_problem = backend.map(factory, items, shards=config.shards)
+            counter = backend.counter() if config.progress else None
+            factory = BenchShards(shards_config, models, counter=counter)
+            with _ShardProgress(counter, _expected_rows(config, env, len(items))):
+                per_problem = backend.map(factory, items, shards=config.shards)
             label, jobs = per_problem[0][0], per_problem[0][1]
             all_results = [[item[2][j] for item in per_problem] for j in range(len(jobs))]
         for (pname, budget, guidance_label, answer_check, step_check), results in zip(
@@ -599,6 +622,56 @@ def _run_one_seed(
             + (f", budget {best['budget']})" if best["budget"] else ")")
         )
     return rows, label, ran, tokens_total
+
+
+def _expected_rows(config: BenchConfig, env: Any, problems: int) -> int:
+    """About how many policy rows the bench asks for these problems: every budget of every
+    budgeted planner, the env's step limit for the others."""
+    per_problem = 0
+    for name in config.planners:
+        budgeted = get_planner(name).budgeted
+        per_problem += sum(config.budgets) if budgeted else int(getattr(env, "max_steps", 1))
+    return max(1, per_problem * problems)
+
+
+class _ShardProgress:
+    """A bar over the rows a backend's workers report to a counter (read every ``every`` s)."""
+
+    def __init__(self, counter: Any, total: int, every: float = 2.0) -> None:
+        self.counter, self.total, self.every = counter, total, every
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> _ShardProgress:
+        if self.counter is None:
+            return self
+        from tqdm.auto import tqdm
+
+        self.start = self.counter.value()
+        self.bar = tqdm(total=self.total, desc="search (shards)", unit=" rows", leave=False)
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+        return self
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.every):
+            self._show()
+
+    def _show(self) -> None:
+        done = self.counter.value() - self.start
+        if done > self.bar.n:
+            self.bar.total = max(self.bar.total or 0, done)
+            self.bar.update(done - self.bar.n)
+        else:
+            self.bar.refresh()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._thread.join()
+        self._show()
+        self.bar.close()
 
 
 def _say(enabled: bool, message: str) -> None:
