@@ -7,9 +7,13 @@ ends. Every session's replies are compared with what a local env returned for th
 (made beforehand): a lost or crossed episode is counted and reported. The same action scripts
 are then run on in-process envs (one thread per session) for the reference.
 
+With ``--async-client`` the same scripts also run through OpenEnv's own async ``EnvClient``
+(all sessions on one event loop in one thread), which shows the server without the client
+threads' cost.
+
 Example::
 
-    python benchmarks/serve_load.py --env Game24 --sessions 1 8 64 --steps 200 --out runs/serve_load
+    python benchmarks/serve_load.py --env Game24 --sessions 1 8 64 --steps 200 --async-client
 """
 
 from __future__ import annotations
@@ -95,6 +99,66 @@ def run_sessions(
     for t in threads:
         t.join()
     wall = time.perf_counter() - start
+    return _summary(scripts, latencies, mismatches, errors, wall)
+
+
+def run_sessions_async(url: str, scripts: list[list[tuple[str, Any, Any]]]) -> dict[str, Any]:
+    """The same scripts through OpenEnv's own async client, all sessions on one event loop."""
+    import asyncio
+
+    from thinkgym.serve.client import ThinkgymEnvClient
+    from thinkgym.serve.models import ThinkgymAction
+
+    latencies: list[list[float]] = [[] for _ in scripts]
+    mismatches = [0] * len(scripts)
+    errors: list[str] = []
+
+    def same(result: Any, expected: Any) -> bool:
+        obs = result.observation
+        got = (obs.transcript, float(result.reward), obs.terminated, obs.truncated, obs.info)
+        return got == tuple(expected)
+
+    async def session(k: int, client: Any, start: asyncio.Event) -> None:
+        await start.wait()
+        try:
+            for kind, arg, expected in scripts[k]:
+                if kind == "reset":
+                    result = await client.reset(seed=arg)
+                    ok = (result.observation.transcript, result.observation.info) == expected
+                else:
+                    t0 = time.perf_counter()
+                    result = await client.step(ThinkgymAction(step=arg))
+                    latencies[k].append(time.perf_counter() - t0)
+                    ok = same(result, expected)
+                mismatches[k] += not ok
+        except Exception as exc:  # noqa: BLE001 - reported in the result
+            errors.append(f"session {k}: {exc!r}")
+
+    async def main() -> float:
+        clients = [ThinkgymEnvClient(base_url=url, message_timeout_s=300) for _ in scripts]
+        for client in clients:
+            await client.connect()
+        start = asyncio.Event()
+        tasks = [asyncio.create_task(session(k, c, start)) for k, c in enumerate(clients)]
+        t0 = time.perf_counter()
+        start.set()
+        await asyncio.gather(*tasks)
+        wall = time.perf_counter() - t0
+        for client in clients:
+            await client.close()
+        return wall
+
+    wall = asyncio.run(main())
+    return _summary(scripts, latencies, mismatches, errors, wall)
+
+
+def _summary(
+    scripts: list[list[tuple[str, Any, Any]]],
+    latencies: list[list[float]],
+    mismatches: list[int],
+    errors: list[str],
+    wall: float,
+) -> dict[str, Any]:
     flat = sorted(x for lat in latencies for x in lat)
     n = len(flat)
     return {
@@ -140,6 +204,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 8, 64])
     parser.add_argument("--steps", type=int, default=200, help="steps per session")
     parser.add_argument("--out", type=Path, default=Path("runs/serve_load"))
+    parser.add_argument(
+        "--async-client",
+        action="store_true",
+        help="also run the sessions through OpenEnv's async EnvClient on one event loop",
+    )
     args = parser.parse_args(argv)
     env_id = resolve_id(args.env)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -152,13 +221,22 @@ def main(argv: list[str] | None = None) -> int:
             scripts = [script(env_id, k, args.steps) for k in range(n)]
             local = run_sessions(lambda: gym.make(env_id), scripts, check=True)
             remote = run_sessions(lambda: RemoteEnv(url, timeout=120), scripts, check=True)
-            rows.append({"sessions": n, "in_process": local, "served": remote})
+            row = {"sessions": n, "in_process": local, "served": remote}
+            if args.async_client:
+                row["served_async"] = run_sessions_async(url, scripts)
+            rows.append(row)
+            for key in ("served", "served_async"):
+                if key in row:
+                    r = row[key]
+                    print(
+                        f"{n:3d} sessions, {key}: {r['steps_per_s']:8.0f} steps/s "
+                        f"p50 {r['p50_ms']:6.2f} ms p99 {r['p99_ms']:6.2f} ms "
+                        f"(mismatched {r['mismatched_replies']}, errors {len(r['errors'])})",
+                        flush=True,
+                    )
             print(
-                f"{n:3d} sessions: served {remote['steps_per_s']:8.0f} steps/s "
-                f"p50 {remote['p50_ms']:6.2f} ms p99 {remote['p99_ms']:6.2f} ms "
-                f"(mismatched {remote['mismatched_replies']}, errors {len(remote['errors'])}) | "
-                f"in-process {local['steps_per_s']:8.0f} steps/s p50 {local['p50_ms']:.3f} ms "
-                f"p99 {local['p99_ms']:.3f} ms",
+                f"{n:3d} sessions, in-process: {local['steps_per_s']:8.0f} steps/s "
+                f"p50 {local['p50_ms']:.3f} ms p99 {local['p99_ms']:.3f} ms",
                 flush=True,
             )
     finally:
@@ -173,17 +251,23 @@ def main(argv: list[str] | None = None) -> int:
     }
     (args.out / "serve_load.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     lines = [
-        "| sessions | served steps/s | served p50 ms | served p99 ms | in-process steps/s | "
-        "in-process p50 ms | in-process p99 ms | lost or crossed |",
-        "|---|---|---|---|---|---|---|---|",
+        "| sessions | client | served steps/s | served p50 ms | served p99 ms | "
+        "in-process steps/s | in-process p50 ms | in-process p99 ms | lost or crossed |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
+    clients = {"served": "RemoteEnv, a thread each", "served_async": "OpenEnv async client"}
     for r in rows:
-        s, loc = r["served"], r["in_process"]
-        bad = s["mismatched_replies"] + len(s["errors"]) + (s["steps_expected"] - s["steps"])
-        lines.append(
-            f"| {r['sessions']} | {s['steps_per_s']:.0f} | {s['p50_ms']:.2f} | {s['p99_ms']:.2f} "
-            f"| {loc['steps_per_s']:.0f} | {loc['p50_ms']:.3f} | {loc['p99_ms']:.3f} | {bad} |"
-        )
+        loc = r["in_process"]
+        for key, label in clients.items():
+            if key not in r:
+                continue
+            s = r[key]
+            bad = s["mismatched_replies"] + len(s["errors"]) + (s["steps_expected"] - s["steps"])
+            lines.append(
+                f"| {r['sessions']} | {label} | {s['steps_per_s']:.0f} | {s['p50_ms']:.2f} "
+                f"| {s['p99_ms']:.2f} | {loc['steps_per_s']:.0f} | {loc['p50_ms']:.3f} "
+                f"| {loc['p99_ms']:.3f} | {bad} |"
+            )
     table = "\n".join(lines)
     (args.out / "serve_load.md").write_text(table + "\n")
     print(table)
