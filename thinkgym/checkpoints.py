@@ -352,6 +352,13 @@ def restore_newest(
     return None
 
 
+def _cli_value(value: Any) -> str:
+    """``value`` as it is written on a command line."""
+    if isinstance(value, (dict, list)):
+        return "'" + json.dumps(value) + "'"
+    return str(value)
+
+
 def check_resume_settings(
     saved: Mapping[str, Any],
     now: Mapping[str, Any],
@@ -387,11 +394,13 @@ def check_resume_settings(
         named = "; ".join(
             f"{k}={new!r} now, {old!r} in the run" for k, (old, new) in differ.items()
         )
-        options = " ".join("--" + k.replace("_", "-") for k in differ)
+        given = " ".join(
+            f"--{k.replace('_', '-')} {_cli_value(old)}" for k, (old, _) in differ.items()
+        )
         raise SettingsChangedError(
             f"{source} was made with other settings ({named}): resuming would mix two runs. "
-            f"Drop {options} to continue the run as it was, pass --override (override=True) to "
-            "resume with the new settings anyway, or use another run directory"
+            f"Give the run's values ({given}) to continue it, pass --override (override=True) "
+            "to resume with the new settings anyway, or use another run directory"
         )
     return differ
 

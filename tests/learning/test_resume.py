@@ -180,7 +180,9 @@ def test_grpo_falls_back_from_a_corrupt_or_stray_checkpoint(tmp_path, start, dam
 def test_grpo_refuses_other_settings_unless_override(tmp_path, start) -> None:
     quiet = dict(progress=False, log=lambda s: None)
     grpo(_grpo_cfg(tmp_path), policy=copy.deepcopy(start), stop_at=1, **quiet)
-    with pytest.raises(SettingsChangedError, match=r"lr=0\.5 now, 0\.0001 in the run.*--lr"):
+    with pytest.raises(
+        SettingsChangedError, match=r"lr=0\.5 now, 0\.0001 in the run.*--lr 0\.0001"
+    ):
         grpo(_grpo_cfg(tmp_path, lr=0.5), policy=copy.deepcopy(start), **quiet)
     # the run's length and how often it evaluates may change
     grpo(_grpo_cfg(tmp_path, iterations=2, eval_every=1), policy=copy.deepcopy(start), **quiet)
