@@ -96,8 +96,10 @@ def test_best_of_n_draws_as_many_samples_as_the_budget_pays_for(env) -> None:
 def test_without_an_env_the_planner_sizes_itself_at_plan_time(env) -> None:
     planner = make_planner("best_of_n", CountingPolicy(), budget=64, answer_check=False)
     assert planner.n == 64 // DEFAULT_DEPTH  # until it sees the task
+    planner.temperature = 0.7  # set by hand: kept through the sizing
     result = planner.plan(env, seed=0)
     assert planner.n == 9 and result.info["samples"] == 9
+    assert planner.temperature == 0.7 and planner.answer_check is False
     assert score_result(env, result).correct  # 16 lockstep samples of 4 steps would finish none
 
 
@@ -147,3 +149,18 @@ def test_eval_problems_items_are_problems_every_planner_function_takes() -> None
     env.reset(seed=5)
     by_seed = env.get_state().problem
     assert planner.plan_many(env, problems=[{"seed": 5}])[0].problem == by_seed
+
+
+def test_the_depth_is_measured_once_per_env(env, monkeypatch) -> None:
+    import thinkgym.search.registry as registry
+
+    calls = []
+    real = registry.task_depth
+    monkeypatch.setattr(registry, "task_depth", lambda e: calls.append(e) or real(e))
+    planner = make_planner("best_of_n", CountingPolicy(), budget=64)
+    for seed in range(3):
+        planner.plan(env, seed=seed)
+    assert len(calls) == 1 and planner.n == 9
+    planner.plan("Game24", seed=0)  # another task: sized again
+    planner.plan("Game24", seed=1)  # the same id and kwargs: not measured again
+    assert len(calls) == 2 and planner.n == 16

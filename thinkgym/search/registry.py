@@ -177,11 +177,27 @@ def make_planner(
 
 
 def _size_for_env(kwargs: dict[str, Any], planner: Planner, env: Any) -> None:
-    """Resize ``planner`` (built by :func:`make_planner` without env or depth) for ``env``."""
+    """Resize ``planner`` (built by :func:`make_planner` without env or depth) for ``env``.
+
+    Only the sized arguments change (attributes you set on the planner stay); the env's depth is
+    measured once per env object.
+    """
+    spec = getattr(env, "spec", None)  # envs made from one id and kwargs: one measurement
+    key = (spec.id, repr(sorted((spec.kwargs or {}).items()))) if spec is not None else id(env)
+    if planner.__dict__.get("_sized_env") == key:
+        return
     depth = task_depth(env)
+    planner._sized_env = key
     if planner.__dict__.get("_sized_depth", DEFAULT_DEPTH) == depth:
         return
-    sized = type(planner).for_budget(planner.policy, planner.budget, depth=depth, **kwargs)
-    hook = planner.__dict__.get("_size_on_plan")
-    planner.__dict__.update(vars(sized))
-    planner._size_on_plan, planner._sized_depth = hook, depth
+    cls = type(planner)
+    sized = cls.for_budget(planner.policy, planner.budget, depth=depth, **kwargs)
+    keys = list(cls.sizing(planner.budget.policy_calls or 1, depth))
+    if all(k in vars(sized) for k in keys):
+        for k in keys:
+            setattr(planner, k, getattr(sized, k))
+    else:  # a planner whose attributes are named otherwise than its arguments: take them all
+        hook = planner.__dict__.get("_size_on_plan")
+        planner.__dict__.update(vars(sized))
+        planner._size_on_plan, planner._sized_env = hook, key
+    planner._sized_depth = depth
