@@ -248,3 +248,30 @@ def test_export_takes_env_kwargs_and_refuses_more_problems_than_a_file_holds(tmp
     written = [json.loads(x) for x in (tmp_path / "y.jsonl").read_text().splitlines()]
     prompts = [r["prompt"] for r in written]
     assert len(prompts) == 3 and len(set(prompts)) == 3  # each question once
+
+
+def test_validate_kwargs_follows_kwargs_to_the_base_class_only_when_passed_up() -> None:
+    from thinkgym.commands._common import CommandError, validate_kwargs
+
+    class Base:
+        def __init__(self, *, size: int = 1) -> None:
+            if size < 1:
+                raise ValueError(f"size={size!r} must be >= 1")
+
+    class PassesUp(Base):
+        def __init__(self, colour: str = "red", **kwargs) -> None:
+            super().__init__(**kwargs)
+
+    class KeepsThem(Base):
+        def __init__(self, colour: str = "red", **task_config) -> None:
+            super().__init__()
+            self.task_config = task_config
+
+    validate_kwargs(PassesUp, {"colour": "blue", "size": 2}, "--x", build=lambda kw: PassesUp(**kw))
+    with pytest.raises(CommandError, match=r"--x: 'sise' is not an argument of PassesUp \(did you"):
+        validate_kwargs(PassesUp, {"sise": 2}, "--x")
+    with pytest.raises(CommandError, match="--x: size=0 must be >= 1"):
+        validate_kwargs(PassesUp, {"size": 0}, "--x", build=lambda kw: PassesUp(**kw))
+    validate_kwargs(KeepsThem, {"anything": 1}, "--x")  # its own **task_config takes any key
+    with pytest.raises(CommandError, match="'colour' is set by --colour"):
+        validate_kwargs(PassesUp, {"colour": "x"}, "--x", reserved={"colour": "--colour"})

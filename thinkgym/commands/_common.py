@@ -621,19 +621,32 @@ def _keywords(target: Any) -> tuple[list[str], bool]:
             params = inspect.signature(func).parameters.values()
         except (TypeError, ValueError):  # a builtin without a signature
             return names, True
-        open_kwargs = False
+        open_kwargs = ""
         for p in params:
             if p.name == "self" or p.kind in (p.VAR_POSITIONAL, p.POSITIONAL_ONLY):
                 continue
             if p.kind is p.VAR_KEYWORD:
-                open_kwargs = True
+                open_kwargs = p.name
             elif p.name not in names:
                 names.append(p.name)
         if not open_kwargs:
             return names, False
+        if not _passes_up(func, open_kwargs):  # **task_config goes elsewhere: any key may do
+            return names, True
         if func is object.__init__:
             break
     return names, not isinstance(target, type)
+
+
+def _passes_up(func: Any, name: str) -> bool:
+    """Whether ``func`` hands its ``**name`` to ``super().__init__`` (its source says so)."""
+    import inspect
+
+    try:
+        source = inspect.getsource(func)
+    except (OSError, TypeError):
+        return False
+    return re.search(rf"super\(\)\.__init__\(.{{0,400}}?\*\*{name}\b", source, re.S) is not None
 
 
 def validate_kwargs(
