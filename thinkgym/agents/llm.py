@@ -878,9 +878,13 @@ class LLMPolicy:
         """Cache what the decode loop computed for finished rows: the prompt and the first
         ``fed`` generated tokens (the step without its newline), the start of the transcript
         that a search's next round sends when it extends this step."""
-        for b in batch_rows:
-            orig = int(alive[b])
-            ids = row_ids[orig] + tokens[orig, :fed].tolist()
+        batch_rows = list(batch_rows)
+        if not batch_rows:
+            return
+        origs = alive[batch_rows].tolist()  # one device sync for all rows
+        written = tokens[origs, :fed].tolist()
+        for b, orig, gen in zip(batch_rows, origs, written, strict=True):
+            ids = row_ids[orig] + gen
             if store.holds(ids):
                 continue
             cols = mask[b].nonzero().squeeze(-1)
