@@ -203,3 +203,16 @@ def test_prefix_cache_evicts_least_recently_used_and_prunes_the_trie() -> None:
     assert not cache.holds([4]) and len(cache) == 2
     cache.clear()
     assert len(cache) == 0 and cache.bytes == 0 and cache.lookup([1, 2, 3], 3) == (None, 0)
+
+
+def test_bench_throughput_line_gives_the_hit_rate(tiny) -> None:
+    from thinkgym.bench.run import _prefix_cache_note
+
+    on, _ = _pair(*tiny)
+    assert _prefix_cache_note(on.stats) == ""  # nothing encoded yet
+    on.propose(OBS, 2, seed=0, max_new_tokens=8)
+    on.propose(OBS, 2, seed=1, max_new_tokens=8)
+    note = _prefix_cache_note(on.stats)
+    rate = f"{on.stats.prefix_hit_rate:.0%}"
+    assert note.startswith(f"; prefix cache hit rate {rate} (") and rate != "0%"
+    assert f"of {on.stats.prompt_tokens:,} prompt tokens" in note
