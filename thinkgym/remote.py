@@ -133,7 +133,7 @@ class RemoteEnv(gym.Env[str, str]):
         except ImportError:
             raise ImportError("RemoteEnv needs websockets: pip install 'thinkgym[serve]'") from None
         options: dict[str, Any] = {"open_timeout": self.connect_timeout, "close_timeout": 2.0}
-        options.update(max_size=None, proxy=None)
+        options.update(max_size=64 << 20, proxy=None)  # a reply is a transcript: bounded
         if "legacy" in inspect.signature(connect).parameters:  # websockets >= 17
             options["legacy"] = True  # a connection held across calls, closed by close()
         try:
