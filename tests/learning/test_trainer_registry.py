@@ -231,3 +231,14 @@ def test_train_rm_command_runs_the_reward_model_trainer(tmp_path, capsys) -> Non
     assert (
         "--labels 'hard,oracle': use a comma list of hard, soft, check" in capsys.readouterr().err
     )
+
+
+def test_list_fields_are_repeated_options() -> None:
+    from thinkgym.cli import build_parser
+    from thinkgym.commands.train import _config
+    from thinkgym.learning import RewardModelConfig
+
+    args = build_parser().parse_args(["train", "rm", "--score-prm", "a", "--score-prm", "b"])
+    assert args.score_prm == ["a", "b"]
+    args = build_parser().parse_args(["train", "rm", "--quick"])
+    assert _config(args, RewardModelConfig).score_prm == []

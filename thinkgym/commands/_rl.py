@@ -24,15 +24,29 @@ def json_dict(text: str) -> dict[str, Any]:
 
 
 def add_rl_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
-    """One option per field of the config dataclass ``cls``; dict fields take JSON."""
+    """One option per field of the config dataclass ``cls``; dict fields take JSON, list fields
+    are repeated (``--score-prm A --score-prm B``)."""
     from thinkgym.commands._common import add_config_arguments, field_docs
 
     dict_fields = [
         f for f in dataclasses.fields(cls) if f.type is dict or str(f.type).startswith("dict")
     ]
-    add_config_arguments(parser, cls, skip=[f.name for f in dict_fields])
+    list_fields = [
+        f for f in dataclasses.fields(cls) if f.type is list or str(f.type).startswith("list")
+    ]
+    add_config_arguments(parser, cls, skip=[f.name for f in dict_fields + list_fields])
     docs = field_docs(cls)
     defaults = cls()
+    for f in list_fields:
+        parser.add_argument(
+            "--" + f.name.replace("_", "-"),
+            dest=f.name,
+            action="append",
+            default=argparse.SUPPRESS,
+            metavar=f.name.upper(),
+            help=f"{docs.get(f.name, f.name)} (repeat for several; default: "
+            f"{getattr(defaults, f.name) or 'none'})",
+        )
     for f in dict_fields:
         parser.add_argument(
             "--" + f.name.replace("_", "-"),
