@@ -39,12 +39,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from thinkgym.bench import (
-    bench_guidance,
-    held_out_problems,
-    load_policy,
-    load_reward_model,
-)
+from thinkgym.bench import held_out_problems, load_policy, load_reward_model
+from thinkgym.bench.run import bench_guidance
 from thinkgym.commands import bench as bench_command
 from thinkgym.commands._common import load_plugins
 from thinkgym.envs.base import EnvState
