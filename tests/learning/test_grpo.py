@@ -179,10 +179,7 @@ def test_grpo_resume_reproduces_and_saves_a_loadable_policy(tmp_path, weak) -> N
     def strip(h):
         return [{k: v for k, v in r.items() if not k.startswith("seconds")} for r in h]
 
-    # the same curve; floats to rounding (batched kernels may sum in another order)
-    assert len(resumed) == len(full)
-    for a, b in zip(strip(resumed), strip(full), strict=True):
-        assert a == pytest.approx(b, rel=1e-5, abs=1e-7)
+    assert strip(resumed) == strip(full)
     assert {"kl", "neg_logprob", "clip_frac", "reward", "mixed_groups"} <= set(full[-1])
     loaded = LLMPolicy.from_pretrained(tmp_path / "a" / "policy", device="cpu")
     assert loaded.propose(["Say: 123456"], 1, temperature=0)[0][0].text

@@ -1092,6 +1092,12 @@ def policy_gradient_loop(
     bar = tqdm(total=cfg.iterations, initial=start, desc=name, disable=not progress)
     for it in range(start + 1, end + 1):
         t0 = time.perf_counter()
+        # each iteration's rollouts start from an empty prefix cache: the sampled tokens never
+        # depend on the cache, but its batching changes the last bits of the behaviour log-probs,
+        # and a resumed run must reproduce the uninterrupted one exactly
+        cache = getattr(policy, "prefix_cache", None)
+        if cache is not None:
+            cache.clear()
         episodes, sampling = _gather(cfg, policy, it, sampler, env_kwargs, step_reward, collect)
         t_roll = time.perf_counter()
         if advantage_fn is not None:
