@@ -227,7 +227,7 @@ class ReasoningEnv(gym.Env[str, str]):
     #: :meth:`problem_split`).
     test_share: ClassVar[float] = 0.2
     #: Whether the outcome check needs the hidden reference answer. When ``True`` a planner
-    #: may not use :meth:`check_answer` during search (see DESIGN.md, "Honest search").
+    #: may not use :meth:`check_answer` during search (see docs/architecture.md, "Honest search").
     outcome_needs_reference: ClassVar[bool] = True
     #: Keys :meth:`reset` accepts in ``options``; any other key is refused with a ``ValueError``
     #: (a typo would otherwise silently draw a random problem). A task that overrides

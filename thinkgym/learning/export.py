@@ -15,7 +15,7 @@ thinkgym[datasets]``):
   the steps of one trajectory and, per step, whether a correct answer was reached below it.
 
 Correctness is judged with the env's answer check against the hidden reference. That is the
-point of training data and happens after search (DESIGN.md, "Honest search"); planners never see
+point of training data and happens after search (docs/architecture.md, "Honest search"); planners never see
 it. Traces from the reference solver are correct by construction.
 
 Example::

@@ -12,7 +12,7 @@ steps that lead away from the right answer are wrong answers (including answers 
 and, in Countdown, legal operations after which the target cannot be reached anymore.
 
 Final answers are scored with the env's :meth:`~thinkgym.envs.base.ReasoningEnv.check_answer`,
-which may use the hidden reference: this is training data, not search (DESIGN.md, "Honest
+which may use the hidden reference: this is training data, not search (docs/architecture.md, "Honest
 search"). Pass ``use_reference=False`` to use only checks that need no reference.
 """
 

@@ -18,7 +18,7 @@ class OutcomeVerifier(ComposableReward):
     """Rule-based ORM: ``correct`` for a right final answer, ``incorrect`` otherwise.
 
     The answer is judged by the bound env's :meth:`~thinkgym.envs.base.ReasoningEnv.check_answer`
-    (which may use the hidden reference; see DESIGN.md, "Honest search"). With
+    (which may use the hidden reference; see docs/architecture.md, "Honest search"). With
     ``use_verify=True`` and a task whose answer is a value to match against a reference
     (``outcome_needs_reference``: Arithmetic, LinearEquation), the answer is judged by
     :func:`thinkgym.rewards.verify` against :meth:`~ReasoningEnv.reference_answer` instead, so

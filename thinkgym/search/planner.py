@@ -8,7 +8,7 @@ answers, and returns an :class:`Outcome`. :meth:`Planner.plan_many` runs the gen
 problems side by side (:mod:`thinkgym.search.driver`) and merges their requests into one
 batched policy call (and one batched guidance call) per round.
 
-Honest search (DESIGN.md): planners only use the env's pure, reference-free transition
+Honest search (docs/architecture.md): planners only use the env's pure, reference-free transition
 :meth:`SearchContext.apply` and ``transcript``. Whether the chosen answer is right against the
 hidden reference is decided afterwards by :func:`~thinkgym.search.result.score_result`.
 """
