@@ -1,11 +1,21 @@
-"""``RemoteEnv``: a ``gymnasium.Env`` over a served thinkgym env (``thinkgym serve``).
+"""``RemoteEnv``: a thinkgym env served by ``thinkgym serve``, used as if it were local.
 
-It speaks OpenEnv's WebSocket session protocol (``/ws``: ``reset``, ``step``, ``state`` and
-``close`` messages), so each ``RemoteEnv`` holds one session, i.e. one env on the server. Its
-spaces are the served env's (read from ``GET /spec``), and ``reset`` / ``step`` return what the
-local env returns: the transcript, the reward, ``terminated``, ``truncated`` and the same
-``info``. Vector envs, rollout loops and gymnasium wrappers therefore work unchanged over the
-wire. Only the ``websockets`` package is needed on the client side.
+A :class:`RemoteEnv` is a :class:`~thinkgym.envs.base.ReasoningEnv` (so a ``gymnasium.Env``)
+whose task runs on the server: it holds one server session (one env of its own there) and sends
+the task's hooks (checking a step, checking an answer, listing candidate steps, the env's own
+``step`` with its reward) over HTTP. States live on the client as ordinary
+:class:`~thinkgym.envs.base.EnvState` objects whose problem and working state are handles into
+the session, so the hidden reference answer never leaves the server. Everything built on the
+env API therefore works unchanged over the wire:
+
+- ``reset`` / ``step`` return what the local env returns (transcript, reward, ``terminated``,
+  ``truncated``, the same ``info``), so vector envs and gymnasium wrappers work;
+- ``get_state`` / ``set_state`` / ``apply`` / ``apply_unchecked`` / ``candidate_steps`` work, so
+  every planner (``make_planner(...).plan(RemoteEnv(url), ...)``, ``score_result``), the rollout
+  collector (``collect_rollouts(policy, RemoteEnv(url), ...)``) and the SB3
+  ``CandidateStepWrapper`` run on a served env.
+
+Only the Python standard library is needed on the client side.
 
 Example::
 
@@ -14,25 +24,20 @@ Example::
     env = RemoteEnv("http://127.0.0.1:8000")
     obs, info = env.reset(seed=3)
     obs, reward, terminated, truncated, info = env.step("13 - 9 = 4")
-
-Differences from a local env: a step after the episode ended, and a step holding a control
-character no action can hold, raise :class:`RemoteEnvError` (the server refuses them) where the
-local env would reject the step; planners, which need the env's pure transition
-(``apply``/``get_state``/``set_state``), run on local envs.
 """
 
 from __future__ import annotations
 
-import inspect
+import http.client
 import json
-import urllib.error
-import urllib.request
+import urllib.parse
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from thinkgym.envs.base import EnvState, ReasoningEnv, StepCheck
 from thinkgym.envs.spaces import TranscriptSpace
 
 __all__ = ["RemoteEnv", "RemoteEnvError"]
@@ -42,36 +47,47 @@ class RemoteEnvError(RuntimeError):
     """The server refused a request, or the connection to it failed (the message says which)."""
 
 
-def _base_urls(url: str) -> tuple[str, str]:
-    """``(http_base, ws_url)`` of a server URL given as ``http(s)://`` or ``ws(s)://``."""
+def _parse_url(url: str) -> tuple[str, str, int]:
+    """``(scheme, host, port)`` of a server URL given as ``http(s)://`` or ``ws(s)://``."""
     if not isinstance(url, str) or "://" not in url:
         raise ValueError(f"url={url!r} must look like 'http://127.0.0.1:8000'")
-    scheme, rest = url.split("://", 1)
-    rest = rest.rstrip("/")
-    if rest.endswith("/ws"):
-        rest = rest[: -len("/ws")]
-    table = {"http": ("http", "ws"), "https": ("https", "wss"), "ws": ("http", "ws")}
-    table["wss"] = ("https", "wss")
-    if scheme.lower() not in table:
+    parts = urllib.parse.urlsplit(url.rstrip("/"))
+    scheme = {"http": "http", "ws": "http", "https": "https", "wss": "https"}.get(
+        parts.scheme.lower()
+    )
+    if scheme is None:
         raise ValueError(f"url={url!r}: the scheme must be http, https, ws or wss")
-    http, ws = table[scheme.lower()]
-    return f"{http}://{rest}", f"{ws}://{rest}/ws"
+    if not parts.hostname:
+        raise ValueError(f"url={url!r} names no host; use e.g. 'http://127.0.0.1:8000'")
+    port = parts.port or (443 if scheme == "https" else 80)
+    return scheme, parts.hostname, port
 
 
-class RemoteEnv(gym.Env[str, str]):
-    """A served thinkgym env as a ``gymnasium.Env`` (one server session per instance).
+class _Gone(Exception):
+    """The session is no longer on the server (expired, closed, or the server restarted)."""
+
+
+class RemoteEnv(ReasoningEnv):
+    """A served thinkgym env as a local :class:`ReasoningEnv` (one server session per instance).
 
     Args:
-        url: the server, e.g. ``"http://127.0.0.1:8000"`` (``ws://`` works too).
+        url: the server, e.g. ``"http://127.0.0.1:8000"``.
         timeout: seconds to wait for the server's answer to any request; a server that stops
             answering raises :class:`RemoteEnvError` after it instead of hanging.
-        connect_timeout: seconds to wait for the connection.
+        connect_timeout: seconds to wait for a connection.
+        render_mode: ``"ansi"`` or ``None``.
+
+    Attributes:
+        env_id: the served env's id (``"thinkgym/Game24-v0"``).
+        spec_info: what ``GET /spec`` said (bounds, session counts).
+        solution_depth: steps per solution planners are sized for (measured on the server).
 
     Raises:
         RemoteEnvError: nothing answers at ``url``, or it is not a thinkgym server.
     """
 
-    metadata: dict[str, Any] = {"render_modes": ["ansi"]}
+    metadata: dict[str, Any] = {"render_modes": ["ansi"], "render_fps": 4}
+    option_keys = None  # the server checks reset options
 
     def __init__(
         self,
@@ -85,188 +101,348 @@ class RemoteEnv(gym.Env[str, str]):
             raise ValueError(f"timeout={timeout!r} and connect_timeout must be positive")
         if render_mode not in (None, "ansi"):
             raise ValueError(f"render_mode={render_mode!r} is not supported; use 'ansi' or None")
-        self.render_mode = render_mode
-        self.url, self.ws_url = _base_urls(url)
+        self._scheme, self._host, self._port = _parse_url(url)
+        self.url = f"{self._scheme}://{self._host}:{self._port}"
         self.timeout = float(timeout)
         self.connect_timeout = float(connect_timeout)
-        self.spec_info = self._get_json("/spec")
+        self._conn: http.client.HTTPConnection | None = None
+        self._session: str | None = None
+        status, self.spec_info = self._http("GET", "/spec", None, what="spec", fresh=True)
         try:
-            charset = self.spec_info["charset"]
-            self.env_id = str(self.spec_info["env_id"])
-            self.max_steps = int(self.spec_info["max_steps"])
+            info = self.spec_info
+            if status != 200:
+                raise ValueError(f"HTTP {status}")
+            charset = info["charset"]
+            self.env_id = str(info["env_id"])
+            self.max_steps = int(info["max_steps"])
+            self.max_step_chars = int(info["max_step_chars"])  # type: ignore[misc]
+            self._task_name = str(info["task_name"])
+            self.solution_depth = int(info["depth"])
+            self.difficulty = int(info.get("difficulty", 0))
+            self.split = str(info.get("split", "all"))
+            self.invalid_penalty = float(info.get("invalid_penalty", 0.0))
+            hooks = set(info.get("hooks", ()))
             self.observation_space = TranscriptSpace(
-                max_length=int(self.spec_info["observation_max_length"]),
-                min_length=0,
-                charset=charset,
+                max_length=int(info["observation_max_length"]), min_length=0, charset=charset
             )
             self.action_space = spaces.Text(
-                max_length=int(self.spec_info["action_max_length"]), min_length=0, charset=charset
+                max_length=int(info["action_max_length"]), min_length=0, charset=charset
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise RemoteEnvError(
                 f"{self.url}/spec did not describe a thinkgym env ({exc!r}); is this a "
-                "'thinkgym serve' server?"
+                "'thinkgym serve' server of this thinkgym version?"
             ) from None
-        self._ws: Any = None
-        self._transcript: str | None = None
+        if "features" in hooks:
+            self.features = self._features  # type: ignore[method-assign]
+        if "candidate_table" in hooks:
+            self.candidate_table = self._candidate_table
+        self.render_mode = render_mode
+        self.reward = None  # rewards are the server's (the env's own step runs there)
+        self._state: EnvState | None = None
+        self._text_cache = None
 
     # ------------------------------------------------------------------ transport
-    def _get_json(self, path: str) -> dict[str, Any]:
-        try:
-            with urllib.request.urlopen(self.url + path, timeout=self.connect_timeout) as r:
-                return json.loads(r.read().decode("utf-8"))
-        except urllib.error.HTTPError as exc:
-            raise RemoteEnvError(
-                f"GET {self.url}{path} answered HTTP {exc.code}; is this a 'thinkgym serve' server?"
-            ) from None
-        except (OSError, ValueError) as exc:
-            raise RemoteEnvError(
-                f"no thinkgym server answers at {self.url} ({type(exc).__name__}: {exc}); start "
-                "one with: thinkgym serve ENV --port PORT"
-            ) from None
+    def _connection(self) -> http.client.HTTPConnection:
+        if self._conn is None:
+            cls = (
+                http.client.HTTPSConnection
+                if self._scheme == "https"
+                else http.client.HTTPConnection
+            )
+            self._conn = cls(self._host, self._port, timeout=self.connect_timeout)
+        return self._conn
 
-    def _connect(self) -> Any:
-        if self._ws is not None:
-            return self._ws
-        try:
-            from websockets.sync.client import connect
-        except ImportError:
-            raise ImportError("RemoteEnv needs websockets: pip install 'thinkgym[serve]'") from None
-        options: dict[str, Any] = {"open_timeout": self.connect_timeout, "close_timeout": 2.0}
-        options.update(max_size=64 << 20, proxy=None)  # a reply is a transcript: bounded
-        if "legacy" in inspect.signature(connect).parameters:  # websockets >= 17
-            options["legacy"] = True  # a connection held across calls, closed by close()
-        try:
-            self._ws = connect(self.ws_url, **options)
-        except Exception as exc:  # noqa: BLE001 - any connection failure is one clear error
-            raise RemoteEnvError(
-                f"could not open a session at {self.ws_url} ({type(exc).__name__}: {exc})"
-            ) from None
-        return self._ws
-
-    def _request(self, message: dict[str, Any]) -> dict[str, Any]:
-        ws = self._connect()
-        kind = message["type"]
-        try:
+    def _http(
+        self, method: str, path: str, body: Any, *, what: str, fresh: bool = False
+    ) -> tuple[int, Any]:
+        """One request; a kept-alive connection the server closed meanwhile is reopened once."""
+        payload = None if body is None else json.dumps(body).encode("utf-8")
+        headers = {"content-type": "application/json"} if payload is not None else {}
+        for attempt in (0, 1):
+            reused = self._conn is not None and not fresh
+            conn = self._connection()
             try:
-                ws.send(json.dumps(message))
-            except Exception:  # noqa: BLE001 - the server may have said why it closed
-                raw = ws.recv(timeout=1.0)
-            else:
-                raw = ws.recv(timeout=self.timeout)
-        except TimeoutError:
-            self._drop()
-            raise RemoteEnvError(
-                f"the server at {self.url} did not answer a {kind} within {self.timeout:g} s; "
-                "the session is dropped (reset to open a new one)"
-            ) from None
-        except Exception as exc:  # noqa: BLE001 - connection closed, reset, refused
-            self._drop()
-            raise RemoteEnvError(
-                f"the connection to {self.url} was lost during a {kind} "
-                f"({type(exc).__name__}: {exc}); the episode is gone: is the server still "
-                "running? reset() opens a new session"
-            ) from None
-        reply = json.loads(raw)
-        if reply.get("type") == "error":
-            data = reply.get("data") or {}
-            msg = str(data.get("message", "unknown error"))
-            errors = data.get("errors") or []
-            if errors:
-                msg += ": " + "; ".join(str(e.get("msg", e)) for e in errors if isinstance(e, dict))
-            code = data.get("code", "")
-            if code == "CAPACITY_REACHED":
-                self._drop()
+                if conn.sock is None:
+                    conn.connect()
+                    conn.sock.settimeout(self.timeout)
+                conn.request(method, path, body=payload, headers=headers)
+                response = conn.getresponse()
+                raw = response.read()
+                status = response.status
+            except TimeoutError:
+                self._close_connection()
+                if what == "spec":
+                    raise RemoteEnvError(self._no_server("timed out")) from None
                 raise RemoteEnvError(
-                    f"the server at {self.url} holds its maximum of {data.get('max_sessions')} "
-                    "sessions (thinkgym serve --max-sessions); close other envs or raise it"
-                )
-            if "session was closed by the server" in msg:
-                self._drop()  # the next reset opens a new session
-                raise RemoteEnvError(
-                    f"the server at {self.url} closed this session ({msg}); the episode is gone, "
-                    "reset() opens a new session"
-                )
-            raise RemoteEnvError(f"the server refused the {kind}: {msg} ({code})")
-        return reply.get("data") or {}
-
-    def _drop(self) -> None:
-        ws, self._ws = self._ws, None
-        if ws is not None:
+                    f"the server at {self.url} did not answer a {what} within {self.timeout:g} s; "
+                    "the episode may be gone (reset() starts afresh)"
+                ) from None
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+                self._close_connection()
+                if reused and attempt == 0:
+                    continue  # the server closed an idle kept-alive connection: not processed
+                raise self._lost(what, exc) from None
+            except (OSError, http.client.HTTPException) as exc:
+                self._close_connection()
+                if what == "spec":
+                    raise RemoteEnvError(self._no_server(f"{type(exc).__name__}: {exc}")) from None
+                raise self._lost(what, exc) from None
             try:
-                ws.close()
-            except Exception:  # noqa: BLE001 - closing a broken socket
+                data = json.loads(raw.decode("utf-8")) if raw else {}
+            except ValueError:
+                data = {"detail": raw[:200].decode("utf-8", errors="replace")}
+            return status, data
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _no_server(self, why: str) -> str:
+        return (
+            f"no thinkgym server answers at {self.url} ({why}); start one with: "
+            "thinkgym serve ENV --port PORT"
+        )
+
+    def _lost(self, what: str, exc: BaseException) -> RemoteEnvError:
+        return RemoteEnvError(
+            f"the connection to {self.url} was lost during a {what} ({type(exc).__name__}: "
+            f"{exc}); the episode is gone: is the server still running? reset() opens a new "
+            "session"
+        )
+
+    def _close_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except OSError:
                 pass
+
+    def _open_session(self) -> str:
+        status, data = self._http("POST", "/sessions", None, what="session")
+        if status == 429:
+            raise RemoteEnvError(
+                f"the server at {self.url} holds its maximum of {self.spec_info['max_sessions']} "
+                "sessions (thinkgym serve --max-sessions); close other envs or raise it"
+            )
+        if status != 201:
+            raise RemoteEnvError(f"the server refused a new session: {data.get('detail', data)}")
+        self._session = str(data["session_id"])
+        return self._session
+
+    def _task(self, op: str, **fields: Any) -> dict[str, Any]:
+        """Run one task hook in this env's session (see ``POST /sessions/{id}/task``)."""
+        if self._session is None:
+            if op != "reset":
+                raise _Gone()
+            self._open_session()
+        body = {"op": op, **{k: v for k, v in fields.items() if v is not None}}
+        status, data = self._http("POST", f"/sessions/{self._session}/task", body, what=op)
+        if status == 200:
+            return data
+        detail = data.get("detail", data) if isinstance(data, dict) else data
+        if status == 404 and str(detail).startswith("no session"):
+            self._session = None
+            raise _Gone(str(detail))
+        raise RemoteEnvError(f"the server refused the {op}: {detail} (HTTP {status})")
+
+    def _call(self, op: str, **fields: Any) -> dict[str, Any]:
+        try:
+            return self._task(op, **fields)
+        except _Gone as gone:
+            why = str(gone) or "no session is open: call reset() first"
+            raise RemoteEnvError(
+                f"the server at {self.url} closed this session ({why}); the episode is gone, "
+                "reset() opens a new session"
+            ) from None
+
+    # ------------------------------------------------------------------ states on the wire
+    def _problem(self, wire: dict[str, Any]) -> dict[str, Any]:
+        return {"ref": wire["ref"], "text": wire["text"], "data": wire["data"], "key": wire["key"]}
+
+    def _state_from(self, wire: dict[str, Any]) -> EnvState:
+        return EnvState(
+            problem=self._problem(wire["problem"]),
+            steps=tuple(wire["steps"]),
+            data=wire["data"],
+            t=int(wire["t"]),
+            done=bool(wire["done"]),
+            answer=wire["answer"],
+            correct=wire["correct"],
+            task=self.task_name,
+        )
+
+    def _wire(self, state: EnvState) -> dict[str, Any]:
+        problem = state.problem
+        if not (isinstance(problem, dict) and "ref" in problem and isinstance(state.data, str)):
+            raise RemoteEnvError(  # not a ValueError: a transition would take it for a bad step
+                f"this state was not made by a RemoteEnv (problem {str(problem)[:80]}); states "
+                "of a served env come from its reset(), get_state() and apply()"
+            )
+        return {
+            "problem": problem["ref"],
+            "data": state.data,
+            "steps": list(state.steps),
+            "t": int(state.t),
+            "done": bool(state.done),
+            "answer": state.answer,
+            "correct": state.correct,
+        }
+
+    # ------------------------------------------------------------------ task hooks (remote)
+    @property
+    def task_name(self) -> str:
+        """The served task's name (states of this env carry it)."""
+        return self._task_name
+
+    def format_problem(self, problem: dict[str, Any]) -> str:
+        """The problem's text, as the server wrote it."""
+        try:
+            return str(problem["text"])
+        except (KeyError, TypeError):
+            raise ValueError(
+                f"{str(problem)[:80]} is not a problem of a served env; pin one with "
+                "reset(options=...) or problem_from_options()"
+            ) from None
+
+    def problem_key(self, problem: dict[str, Any]) -> str:
+        """The server's canonical key of the problem."""
+        return str(problem["key"])
+
+    def initial_data(self, problem: dict[str, Any]) -> Any:
+        """The handle of the problem's initial working state."""
+        return problem["data"]
+
+    def check_step(self, state: EnvState, step: str) -> StepCheck:
+        """The task's step check, run on the server."""
+        out = self._call("check_step", state=self._wire(state), step=step)
+        if "raised" in out:
+            raise ValueError(f"{out['raised']}: {out.get('message', '')}")
+        return StepCheck(ok=bool(out["ok"]), error=out["error"], data=out["data"], text=out["text"])
+
+    def check_answer(self, state: EnvState, answer: str) -> tuple[bool, str]:
+        """The grader, run on the server (right or wrong and why; the reference stays there)."""
+        out = self._call("check_answer", state=self._wire(state), step=answer)
+        if "raised" in out:
+            raise ValueError(f"{out['raised']}: {out.get('message', '')}")
+        return bool(out["correct"]), str(out["reason"])
+
+    def check_answer_without_reference(self, state: EnvState, answer: str) -> bool | None:
+        """The task's reference-free answer check, run on the server."""
+        out = self._call("check_answer_without_reference", state=self._wire(state), step=answer)
+        if "raised" in out:
+            raise ValueError(f"{out['raised']}: {out.get('message', '')}")
+        return out["correct"]
+
+    def candidate_steps(self, state: EnvState) -> list[str]:
+        """The task's candidate steps in ``state`` (empty for tasks that enumerate none)."""
+        return list(self._call("candidate_steps", state=self._wire(state))["steps"])
+
+    def _features(self, state: EnvState) -> np.ndarray:
+        return np.asarray(self._call("features", state=self._wire(state))["features"], np.float32)
+
+    def _candidate_table(self, state: EnvState) -> tuple[list[str], np.ndarray]:
+        out = self._call("candidate_table", state=self._wire(state))
+        rows = np.asarray(out["rows"], dtype=np.float32)
+        return list(out["steps"]), rows.reshape(len(out["steps"]), -1)
+
+    def problem_from_options(self, options: dict[str, Any]) -> dict[str, Any] | None:
+        """The problem ``options`` pin, made on the server (``None``: they pin none)."""
+        out = self._task_or_open("problem_from_options", options=dict(options))
+        return None if out["problem"] is None else self._problem(out["problem"])
+
+    def generate_problem(self, rng: np.random.Generator) -> dict[str, Any]:
+        """A problem drawn on the server from a seed taken from ``rng``."""
+        seed = int(rng.integers(0, 2**62))
+        return self._problem(self._task_or_open("generate_problem", seed=seed)["problem"])
+
+    def draw_problem(self, rng: np.random.Generator, max_draws: int = 1000) -> dict[str, Any]:
+        """A problem of this env's split, drawn on the server."""
+        return self.generate_problem(rng)
+
+    def solve(self, problem: dict[str, Any]) -> list[str]:
+        """Not available: the reference solver stays on the server."""
+        raise NotImplementedError(
+            "a served env's solver stays on the server; planners are sized with solution_depth"
+        )
+
+    def _task_or_open(self, op: str, **fields: Any) -> dict[str, Any]:
+        if self._session is None:
+            self._open_session()
+        return self._call(op, **fields)
 
     # ------------------------------------------------------------------ gym API
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[str, dict[str, Any]]:
         """Start an episode on the server: a seed fixes the problem; ``options`` may pin one."""
-        super().reset(seed=seed)
-        data: dict[str, Any] = {}
-        if seed is not None:
-            data["seed"] = int(seed)
-        if options is not None:
-            data["options"] = options
+        gym.Env.reset(self, seed=seed)
+        if options is not None and not isinstance(options, dict):
+            raise ValueError(f"options must be a dict, got {type(options).__name__}")
         try:
-            payload = self._request({"type": "reset", "data": data})
-        except RemoteEnvError:
-            if self._ws is not None:
-                raise
-            # the session was closed (idle expiry) or the connection dropped: a reset starts
-            # afresh anyway, so it opens a new session once
-            payload = self._request({"type": "reset", "data": data})
-        obs = payload.get("observation", {})
-        self._transcript = obs.get("transcript", "")
-        return self._transcript, obs.get("info", {})
+            out = self._task("reset", seed=seed, options=options)
+        except _Gone:
+            # the session expired or the server restarted: a reset starts afresh anyway
+            out = self._task("reset", seed=seed, options=options)
+        self._state = self._state_from(out["state"])
+        self._text_cache = (self._state, out["observation"])
+        return out["observation"], out["info"]
 
     def step(self, action: Any) -> tuple[str, float, bool, bool, dict[str, Any]]:
-        """Take one step on the server; the same tuple the local env returns."""
-        if self._transcript is None:
+        """Take one step from the current state with the served env's own ``step`` (its reward)."""
+        if self._state is None:
             raise gym.error.ResetNeeded("call reset() before using the environment")
         if isinstance(action, np.str_):
             action = str(action)
         if isinstance(action, bytes):
             action = action.decode("utf-8", errors="replace")
         if not isinstance(action, str):
-            raise ValueError(f"a step must be a string, got {type(action).__name__}")
-        payload = self._request({"type": "step", "data": {"step": action}})
-        obs = payload.get("observation", {})
-        self._transcript = obs.get("transcript", "")
-        reward = payload.get("reward")
+            action = repr(action)  # the server's env rejects it as a non-text step
+        out = self._call("step", state=self._wire(self._state), step=action)
+        self._state = self._state_from(out["state"])
+        self._text_cache = (self._state, out["observation"])
         return (
-            self._transcript,
-            float(reward if reward is not None else 0.0),
-            bool(obs.get("terminated", False)),
-            bool(obs.get("truncated", False)),
-            obs.get("info", {}),
+            out["observation"],
+            float(out["reward"]),
+            bool(out["terminated"]),
+            bool(out["truncated"]),
+            out["info"],
         )
 
     def remote_state(self) -> dict[str, Any]:
         """The server's state of this session's episode (problem text, steps, done, answer)."""
-        return self._request({"type": "state"})
-
-    def render(self) -> str | None:
-        """The transcript in ``ansi`` mode."""
-        if self.render_mode == "ansi":
-            return (self._transcript or "") + "\n"
-        return None
+        if self._session is None:
+            raise RemoteEnvError("no session is open on the server yet: call reset() first")
+        status, data = self._http("GET", f"/sessions/{self._session}/state", None, what="state")
+        if status != 200:
+            raise RemoteEnvError(f"the server refused the state: {data.get('detail', data)}")
+        return data
 
     def close(self) -> None:
         """End the session (the server frees its env)."""
-        ws = self._ws
-        if ws is not None:
+        if self._session is not None:
             try:
-                ws.send(json.dumps({"type": "close"}))
-            except Exception:  # noqa: BLE001 - the server may be gone already
-                pass
-        self._drop()
-        self._transcript = None
+                self._http("DELETE", f"/sessions/{self._session}", None, what="close")
+            except RemoteEnvError:
+                pass  # the server may be gone already
+            self._session = None
+        self._close_connection()
+        self._state = None
         super().close()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> RemoteEnv:
+        """A copy sharing the session (states stay valid) with its own connection."""
+        other = object.__new__(type(self))
+        other.__dict__.update(self.__dict__)
+        other._conn = None
+        memo[id(self)] = other
+        return other
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_conn"] = None
+        return state
 
     def __del__(self) -> None:
         try:
-            self._drop()
+            self._close_connection()
         except Exception:  # noqa: BLE001 - interpreter shutdown
             pass

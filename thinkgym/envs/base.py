@@ -27,6 +27,7 @@ from thinkgym.envs.spaces import TranscriptSpace
 
 __all__ = [
     "CHARSET",
+    "CHECK_ERRORS",
     "EnvState",
     "StepCheck",
     "Transition",
@@ -176,6 +177,9 @@ class Transition(NamedTuple):
 
 
 _CHECK_ERRORS = (ValueError, ArithmeticError, TypeError, RecursionError)
+CHECK_ERRORS = _CHECK_ERRORS
+"""What a task's checks may raise on text they cannot read (the transition turns it into a
+rejection)."""
 
 
 def _short(value: Any, limit: int = 80) -> str:

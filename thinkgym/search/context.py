@@ -184,7 +184,9 @@ def resolve_env(env_or_id: gym.Env | ReasoningEnv | str) -> tuple[ReasoningEnv, 
         return inner, env.spec.id if env.spec is not None else env_or_id
     inner = unwrap_env(env_or_id)
     spec = getattr(env_or_id, "spec", None) or getattr(inner, "spec", None)
-    return inner, spec.id if spec is not None else type(inner).__name__
+    if spec is not None:
+        return inner, spec.id
+    return inner, str(getattr(inner, "env_id", None) or type(inner).__name__)
 
 
 def root_state(env: ReasoningEnv, seed: int | None, problem: Any) -> EnvState:

@@ -109,6 +109,9 @@ def task_depth(env: Any, problems: int = 8) -> int:
     from thinkgym.search.context import resolve_env
 
     inner, _ = resolve_env(env)
+    known = getattr(inner, "solution_depth", None)  # a served env: measured on the server
+    if isinstance(known, int) and known > 0:
+        return known
     try:  # a copy: the env you plan on keeps its state
         inner = copy.deepcopy(inner)
     except Exception:  # noqa: BLE001 - an env that cannot be copied is measured in place

@@ -14,6 +14,7 @@ need an episode across calls, thinkgym adds session routes on the same OpenEnv s
     POST   /sessions/{id}/reset      {"seed": 3, "options": {...}}
     POST   /sessions/{id}/step       {"action": {"step": "13 - 9 = 4"}}
     GET    /sessions/{id}/state
+    POST   /sessions/{id}/task       {"op": "check_step", "state": {...}, "step": "..."}
     DELETE /sessions/{id}
     GET    /spec                     the env's id, spaces' bounds and the session counts
 
@@ -45,6 +46,7 @@ from thinkgym.serve.models import (
     ResetBody,
     SessionCreated,
     StepBody,
+    TaskBody,
     ThinkgymAction,
     ThinkgymObservation,
 )
@@ -136,6 +138,13 @@ def _readable(errors: list[dict[str, Any]]) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def _depth(env: Any) -> int:
+    """Steps per solution planners are sized for (the server knows the solver; clients do not)."""
+    from thinkgym.search.registry import task_depth
+
+    return int(task_depth(env))
+
+
 def create_app(
     env_id: str,
     env_kwargs: dict[str, Any] | None = None,
@@ -178,6 +187,13 @@ def create_app(
         "action_max_length": int(base.action_space.max_length),
         "charset": "".join(sorted(CHARSET)),
         "max_steps": int(base.max_steps),
+        "max_step_chars": int(base.max_step_chars),
+        "task_name": base.task_name,
+        "difficulty": int(getattr(base, "difficulty", 0)),
+        "split": str(getattr(base, "split", "all")),
+        "invalid_penalty": float(getattr(base, "invalid_penalty", 0.0)),
+        "depth": _depth(probe.env),
+        "hooks": [h for h in ("features", "candidate_table") if callable(getattr(base, h, None))],
         "max_sessions": max_sessions,
         "idle_timeout_s": idle_timeout_s,
         "max_request_bytes": max_request_bytes,
@@ -276,6 +292,17 @@ def create_app(
         env = _session_env(session_id)
         server._update_session_activity(session_id)
         return env.state.model_dump()
+
+    @app.post(
+        "/sessions/{session_id}/task",
+        tags=["Sessions"],
+        summary="Run one of the env's task hooks on a state (what RemoteEnv's search uses)",
+    )
+    async def session_task(session_id: str, body: TaskBody) -> dict[str, Any]:
+        env = _session_env(session_id)
+        out = await server._run_in_session_executor(session_id, env.task_call, body)
+        server._update_session_activity(session_id, increment_step=body.op == "step")
+        return out
 
     @app.delete("/sessions/{session_id}", tags=["Sessions"], summary="Close a session")
     async def close_session(session_id: str) -> dict[str, Any]:

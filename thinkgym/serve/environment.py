@@ -8,6 +8,8 @@ one instance per session.
 from __future__ import annotations
 
 import math
+import secrets
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -15,7 +17,14 @@ from openenv.core.env_server.interfaces import Environment
 from openenv.core.env_server.types import EnvironmentMetadata
 
 from thinkgym.envs import make, resolve_id
-from thinkgym.serve.models import ThinkgymAction, ThinkgymObservation, ThinkgymState
+from thinkgym.envs.base import CHECK_ERRORS, EnvState
+from thinkgym.serve.models import (
+    TaskBody,
+    ThinkgymAction,
+    ThinkgymObservation,
+    ThinkgymState,
+    WireState,
+)
 
 __all__ = [
     "ServedEnvironment",
@@ -23,8 +32,13 @@ __all__ = [
     "NoEpisode",
     "EpisodeOver",
     "SessionClosed",
+    "UnknownHandle",
     "jsonable",
+    "STORE_LIMIT",
 ]
+
+STORE_LIMIT = 200_000
+"""Most problems and working states one session keeps handles to (least recently used go)."""
 
 
 class ClientError(ValueError):
@@ -45,10 +59,32 @@ class EpisodeOver(ClientError):
     status_code = 409
 
 
+class UnknownHandle(ClientError):
+    """A state whose problem or working-state handle this session does not hold."""
+
+    status_code = 404
+
+
 class SessionClosed(ClientError):
     """A request on a session the server has closed (idle too long, or closed by its owner)."""
 
     status_code = 410
+
+
+class _Frozen:
+    """A problem in the store, hashed by its key (problem dicts are not hashable)."""
+
+    __slots__ = ("key", "problem")
+
+    def __init__(self, key: str, problem: dict[str, Any]) -> None:
+        self.key = key
+        self.problem = problem
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Frozen) and other.key == self.key
 
 
 def jsonable(value: Any) -> Any:
@@ -88,6 +124,10 @@ class ServedEnvironment(Environment[ThinkgymAction, ThinkgymObservation, Thinkgy
         self._started = False
         self._over = ""
         self._closed = False
+        self._store: OrderedDict[str, Any] = OrderedDict()
+        self._ids: dict[Any, str] = {}
+        self._next_id = 0
+        self._token = secrets.token_hex(4)  # handles of one session mean nothing in another
 
     # ------------------------------------------------------------------ OpenEnv API
     def reset(
@@ -189,6 +229,161 @@ class ServedEnvironment(Environment[ThinkgymAction, ThinkgymObservation, Thinkgy
                 "this session was closed by the server (idle longer than its --idle-timeout) "
                 "or by its owner; open a new session"
             )
+
+    # ------------------------------------------------------------------ task hooks
+    def task_call(self, body: TaskBody) -> dict[str, Any]:
+        """One of the env's task hooks on a state the client holds (``POST /sessions/{id}/task``).
+
+        What :class:`thinkgym.remote.RemoteEnv` builds planners, rollouts and wrappers on: the
+        client keeps the states (``get_state`` / ``set_state`` / ``apply`` run there) and the
+        server runs the task's own code. A state travels as a :class:`WireState` whose problem
+        and working state are handles into this session's store, so the hidden reference never
+        leaves the server; ``check_answer`` (the grader) answers right or wrong only, as a step
+        does.
+
+        Ops: ``reset`` (``seed``, ``options``), ``step`` (``state``, ``step``: the env's own step
+        from that state, reward included), ``check_step``, ``check_answer``,
+        ``check_answer_without_reference`` (``state``, ``step``: the step or answer text),
+        ``candidate_steps``, ``features``, ``candidate_table`` (``state``; the last two where the
+        task has them), ``problem_from_options`` (``options``),
+        ``generate_problem`` (``seed``).
+
+        Raises:
+            ClientError: a missing field, or the env refused the request.
+            UnknownHandle: a handle this session never gave out (or dropped as least recently
+                used after :data:`STORE_LIMIT`).
+        """
+        self._check_open()
+        base = self.env.unwrapped
+        op = body.op
+        if op == "reset":
+            try:
+                obs, info = self.env.reset(seed=body.seed, options=body.options)
+            except ValueError as exc:
+                raise ClientError(f"reset refused: {exc}") from None
+            self._started, self._over, self._steps_taken = True, "", 0
+            st = base.get_state()
+            return {"observation": str(obs), "info": jsonable(info), "state": self._wire(st)}
+        if op == "problem_from_options":
+            if body.options is None:
+                raise ClientError("problem_from_options needs options (an object)")
+            try:
+                problem = base.problem_from_options(dict(body.options))
+            except (ValueError, TypeError, KeyError) as exc:
+                raise ClientError(f"options refused: {exc}") from None
+            return {"problem": None if problem is None else self._wire_problem(problem)}
+        if op == "generate_problem":
+            problem = base.generate_problem(np.random.default_rng(body.seed or 0))
+            return {"problem": self._wire_problem(problem)}
+        if body.state is None:
+            raise ClientError(f"the {op} op needs a state")
+        state = self._state_of(body.state)
+        if op == "candidate_steps":
+            return {"steps": [str(s) for s in base.candidate_steps(state)]}
+        if op in ("features", "candidate_table"):
+            if not callable(getattr(base, op, None)):
+                raise ClientError(f"{base.task_name} has no {op}(state)")
+        if op == "candidate_table":
+            steps, rows = base.candidate_table(state)
+            return {"steps": [str(s) for s in steps], "rows": np.asarray(rows).tolist()}
+        if op == "features":
+            return {"features": [float(x) for x in np.asarray(base.features(state)).ravel()]}
+        if body.step is None:
+            raise ClientError(f"the {op} op needs a step (the step or answer text)")
+        if op == "step":
+            base.set_state(state)
+            obs, reward, terminated, truncated, info = base.step(body.step)
+            self._started, self._steps_taken = True, self._steps_taken + 1
+            return {
+                "observation": str(obs),
+                "reward": float(reward),
+                "terminated": bool(terminated),
+                "truncated": bool(truncated),
+                "info": jsonable(info),
+                "state": self._wire(base.get_state()),
+            }
+        try:  # a task's check may raise on odd text; the client's transition handles it
+            if op == "check_step":
+                verdict = base.check_step(state, body.step)
+                return {
+                    "ok": bool(verdict.ok),
+                    "error": str(verdict.error),
+                    "data": self._handle(verdict.data) if verdict.ok else None,
+                    "text": verdict.text,
+                }
+            if op == "check_answer":
+                correct, reason = base.check_answer(state, body.step)
+                return {"correct": bool(correct), "reason": str(reason)}
+            correct = base.check_answer_without_reference(state, body.step)
+        except CHECK_ERRORS as exc:
+            return {"raised": type(exc).__name__, "message": str(exc)[:500]}
+        return {"correct": None if correct is None else bool(correct)}
+
+    def _handle(self, value: Any, kind: str = "d") -> str:
+        """A handle for ``value`` in the store (equal hashable values share one)."""
+        try:
+            key: Any = (kind, value)
+            hash(key)
+        except TypeError:
+            key = None
+        handle = self._ids.get(key) if key is not None else None
+        if handle is None or handle not in self._store:
+            handle = f"{kind}{self._token}.{self._next_id}"
+            self._next_id += 1
+            if key is not None:
+                self._ids[key] = handle
+        self._store[handle] = value
+        self._store.move_to_end(handle)
+        while len(self._store) > STORE_LIMIT:
+            old, _ = self._store.popitem(last=False)
+            self._ids = {k: v for k, v in self._ids.items() if v != old}
+        return handle
+
+    def _lookup(self, handle: str) -> Any:
+        if handle not in self._store:
+            raise UnknownHandle(
+                f"this session holds no state handle {handle[:32]!r}: states belong to the "
+                "session that made them (and the oldest go after "
+                f"{STORE_LIMIT} handles); reset() to start from a fresh state"
+            )
+        self._store.move_to_end(handle)
+        return self._store[handle]
+
+    def _wire_problem(self, problem: dict[str, Any]) -> dict[str, Any]:
+        base = self.env.unwrapped
+        key = base.problem_key(problem)
+        return {
+            "ref": self._handle(_Frozen(key, problem), "p"),
+            "text": base.format_problem(problem),
+            "data": self._handle(base.initial_data(problem)),
+            "key": key,
+        }
+
+    def _wire(self, state: EnvState) -> dict[str, Any]:
+        return {
+            "problem": self._wire_problem(state.problem),
+            "data": self._handle(state.data),
+            "steps": list(state.steps),
+            "t": int(state.t),
+            "done": bool(state.done),
+            "answer": state.answer,
+            "correct": state.correct,
+        }
+
+    def _state_of(self, wire: WireState) -> EnvState:
+        problem = self._lookup(wire.problem)
+        if not isinstance(problem, _Frozen) or not wire.data.startswith("d"):
+            raise UnknownHandle(f"{wire.problem!r} / {wire.data!r} are not a problem and a state")
+        return EnvState(
+            problem=problem.problem,
+            steps=tuple(wire.steps),
+            data=self._lookup(wire.data),
+            t=wire.t,
+            done=wire.done,
+            answer=wire.answer,
+            correct=wire.correct,
+            task=self.env.unwrapped.task_name,
+        )
 
     # ------------------------------------------------------------------ helpers
     def _observation(

@@ -9,7 +9,7 @@ reference answer).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from openenv.core.env_server.types import Action, Observation, State
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -18,6 +18,9 @@ from thinkgym.envs.base import CHARSET
 
 __all__ = [
     "MAX_ACTION_CHARS",
+    "WireState",
+    "TaskBody",
+    "TASK_OPS",
     "ThinkgymAction",
     "ThinkgymObservation",
     "ThinkgymState",
@@ -115,6 +118,49 @@ class StepBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     action: ThinkgymAction
+
+
+class WireState(BaseModel):
+    """An episode state on the wire: the problem and the task's working state are handles into
+    the session's store (the hidden reference never leaves the server), the rest is plain."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    problem: str = Field(..., max_length=32, description="Handle of the problem.")
+    data: str = Field(..., max_length=32, description="Handle of the task's working state.")
+    steps: list[str] = Field(default_factory=list, max_length=4096)
+    t: int = Field(0, ge=0, le=1_000_000, description="Actions taken, rejected ones included.")
+    done: bool = False
+    answer: str | None = Field(None, max_length=MAX_ACTION_CHARS)
+    correct: bool | None = None
+
+
+TASK_OPS = (
+    "reset",
+    "step",
+    "check_step",
+    "check_answer",
+    "check_answer_without_reference",
+    "candidate_steps",
+    "features",
+    "candidate_table",
+    "problem_from_options",
+    "generate_problem",
+)
+"""What ``POST /sessions/{id}/task`` does (see :meth:`ServedEnvironment.task_call
+<thinkgym.serve.environment.ServedEnvironment.task_call>`)."""
+
+
+class TaskBody(BaseModel):
+    """Body of ``POST /sessions/{id}/task``: one of the env's task hooks on a state."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    op: Literal[TASK_OPS]  # type: ignore[valid-type]
+    state: WireState | None = None
+    step: str | None = Field(None, max_length=MAX_ACTION_CHARS)
+    seed: int | None = Field(None, ge=0, le=2**63 - 1)
+    options: dict[str, Any] | None = None
 
 
 class SessionCreated(BaseModel):
