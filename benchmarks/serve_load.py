@@ -1,7 +1,7 @@
 """Load on a served env: steps/s and p50/p99 step latency, served against in-process.
 
 Starts ``thinkgym serve ENV`` on a free localhost port, then for each session count runs that many
-client threads, each holding one :class:`thinkgym.remote.RemoteEnv` (one WebSocket session) and
+client threads, each holding one :class:`thinkgym.remote.RemoteEnv` (one HTTP session) and
 taking ``--steps`` steps: random plausible steps of the task, with a reset whenever an episode
 ends. Every session's replies are compared with what a local env returned for the same actions
 (made beforehand): a lost or crossed episode is counted and reported. The same action scripts

@@ -1,7 +1,8 @@
 """Serve any thinkgym env over HTTP and WebSocket with OpenEnv's server (``pip install thinkgym[serve]``).
 
 ``thinkgym serve Game24 --port 8000`` runs it; :func:`create_app` builds the app;
-:class:`thinkgym.remote.RemoteEnv` is a ``gymnasium.Env`` over a served env, and
+:class:`thinkgym.remote.RemoteEnv` is a ``ReasoningEnv`` over a served env (planners and
+rollouts work on it), and
 :class:`ThinkgymEnvClient` is OpenEnv's own ``EnvClient`` for it. Nothing here is imported by
 ``import thinkgym``; names load on first use (OpenEnv's server imports FastAPI and more).
 """

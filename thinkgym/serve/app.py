@@ -4,7 +4,8 @@
 :class:`~thinkgym.serve.environment.ServedEnvironment` factory, so the routes and messages are
 OpenEnv's: ``POST /reset``, ``POST /step``, ``GET /state``, ``GET /schema``, ``GET /metadata``,
 ``GET /health`` and the WebSocket session ``/ws`` (one env per connection; OpenEnv's
-``EnvClient`` and :class:`thinkgym.remote.RemoteEnv` speak it).
+``EnvClient`` speaks it). :class:`thinkgym.remote.RemoteEnv` uses the HTTP session routes below,
+whose task route runs the env's hooks on a state the client holds (what search needs).
 
 OpenEnv's HTTP ``/reset`` and ``/step`` are stateless (a fresh env per call). For HTTP clients that
 need an episode across calls, thinkgym adds session routes on the same OpenEnv session table
