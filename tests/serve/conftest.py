@@ -83,11 +83,13 @@ def wait_ready(server: Server) -> None:
 
 @pytest.fixture(scope="session")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Server]]:
-    """``main``: Game24, 10 sessions; ``short``: Game24, 1 s idle expiry (killed by its test)."""
+    """``main``: Game24, 10 sessions; ``short``: Game24, 1 s idle expiry (killed by its test);
+    ``arith``: Arithmetic difficulty 2 (answers need the reference)."""
     tmp = str(tmp_path_factory.mktemp("serve"))
     started = {
         "main": launch(tmp, "main", "Game24", "--max-sessions", "10"),
         "short": launch(tmp, "short", "Game24", "--max-sessions", "2", "--idle-timeout", "1"),
+        "arith": launch(tmp, "arith", "Arithmetic", "--env-arg", "difficulty=2"),
     }
     try:
         for server in started.values():

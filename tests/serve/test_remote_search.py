@@ -128,3 +128,26 @@ def test_states_from_elsewhere_are_refused_clearly(remote, servers) -> None:
             assert c.get("/health").status_code == 200  # still serving
         finally:
             c.delete(f"/sessions/{sid}")
+
+
+def test_a_task_whose_answers_need_the_reference_searches_over_the_wire(servers) -> None:
+    remote = RemoteEnv(servers["arith"].url)
+    try:
+
+        def local() -> gym.Env:
+            return gym.make("thinkgym/Arithmetic-v0", difficulty=2)
+
+        for name in ("best_of_n", "mcts", "dvts"):
+            got = make_planner(name, RandomAgent(local(), seed=3), budget=24, env=remote)
+            want = make_planner(name, RandomAgent(local(), seed=3), budget=24, env=local())
+            r = score_result(remote, got.plan(remote, seed=5))
+            w = score_result(local(), want.plan(local(), seed=5))
+            assert (r.steps, r.correct) == (w.steps, w.correct)
+            assert r.solved_without_reference is None  # no verdict without the reference
+        oracle = make_planner("greedy", OracleAgent(local(), seed=0), env=remote)
+        assert score_result(remote, oracle.plan(remote, seed=7)).correct is True
+        got, want = CandidateStepWrapper(remote, k=8), CandidateStepWrapper(local(), k=8)
+        assert np.array_equal(got.reset(seed=4)[0], want.reset(seed=4)[0])
+        assert got.step(0)[1:4] == want.step(0)[1:4]
+    finally:
+        remote.close()
