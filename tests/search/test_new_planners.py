@@ -65,7 +65,9 @@ class CountingPolicy:
         )
         for lst in out:
             self.sequences += len(lst)
-            self.tokens += sum(p.tokens for p in lst)
+            # a policy stops at max_new_tokens; the scripted agent writes whole lines, so count
+            # what a policy honouring the bound would have generated
+            self.tokens += sum(min(p.tokens, max_new_tokens) for p in lst)
         return out
 
 

@@ -165,3 +165,46 @@ def test_mcts_reuses_the_chosen_childs_subtree(reuse: bool) -> None:
         assert detached == []  # its subtree is kept
     else:
         assert detached or nodes[first["node"]].visits < first["visits"]
+
+
+class DeadEnd(Scripted):
+    """The likely first step leads to a state where every proposal is a false step."""
+
+    SCRIPT = {
+        "Target: 24": [("4 + 9 = 13 (left: 10 13 13)", -0.1), ("13 - 9 = 4 (left: 4 10 4)", -2.0)],
+        "4 + 9 = 13": [("10 + 13 = 24 (left: 13 24)", -0.1)],  # false: rejected by the check
+        "13 - 9 = 4": [("10 - 4 = 6 (left: 4 6)", -0.1)],
+        "10 - 4 = 6": [("4 * 6 = 24 (left: 24)", -0.1)],
+        "4 * 6 = 24": [("Answer: (13 - 9) * (10 - 4) = 24", -0.1)],
+    }
+
+
+def test_beam_leaves_a_state_whose_proposals_are_all_rejected_for_the_frontier() -> None:
+    env, _ = resolve_env("Game24")
+    policy = DeadEnd()
+    # width 2, one beam, 12 calls: the dead end costs 2 calls, then the frontier's `13 - 9`
+    # gets its turn (4 steps x 2 calls); retrying the dead end would spend the budget there
+    planner = BeamSearch(policy, beam_size=1, width=2, budget=12)
+    r = planner.plan(env, problem=PROBLEM)
+    assert r.cost.policy_calls == policy.asked <= 12
+    assert r.steps[0].startswith("13 - 9 = 4") and r.solved_without_reference is True
+    assert score_result(env, r).correct
+    # a dead end is retried only once nothing that has not failed is left
+    tree_steps = [n.step for n in r.tree.nodes if n.step]
+    assert tree_steps.count("4 + 9 = 13 (left: 10 13 13)") == 1
+
+
+def test_fit_width_keeps_the_paths_in_hand_finishable() -> None:
+    from thinkgym.search.budget import Meter
+    from thinkgym.search.planner import fit_width
+
+    class Ctx:
+        def __init__(self, calls: int | None) -> None:
+            self.meter = Meter(Budget(policy_calls=calls), step_token_bound=48)
+
+    assert fit_width(Ctx(16), 4, rows=1, depth=0, depth_hint=4) == 4
+    assert fit_width(Ctx(6), 4, rows=1, depth=1, depth_hint=4) == 2  # 3 steps left, 6 calls
+    assert fit_width(Ctx(2), 4, rows=2, depth=3, depth_hint=4) == 1  # never below one
+    assert fit_width(Ctx(6), 4, rows=1, depth=9, depth_hint=4) == 4  # past the hint: 1 step left
+    assert fit_width(Ctx(6), 4, rows=1, depth=0, depth_hint=None) == 4
+    assert fit_width(Ctx(None), 4, rows=1, depth=0, depth_hint=4) == 4

@@ -11,11 +11,16 @@ from typing import Any
 from thinkgym.agents.base import Policy
 from thinkgym.search.context import Candidate, SearchContext, root_candidate
 from thinkgym.search.guidance import LogProbGuidance, with_aggregate
-from thinkgym.search.planner import Outcome, Planner, merge_proposals
+from thinkgym.search.planner import Outcome, Planner, fit_width, implied_depth, merge_proposals
 from thinkgym.search.requests import ScoreRequest
 from thinkgym.search.selection import FINAL_RULES, choose_final
 
 __all__ = ["BeamSearch"]
+
+
+def _neg(score: float) -> float:
+    """The frontier's order key of a score (NaN and -inf last)."""
+    return -score if math.isfinite(score) else math.inf
 
 
 class BeamSearch(Planner):
@@ -47,6 +52,9 @@ class BeamSearch(Planner):
             the guidance's own).
         final: how the finished answers are chosen: ``"best"`` (the best-scored; default),
             ``"vote"`` or ``"weighted_vote"`` (:mod:`thinkgym.search.selection`).
+        depth_hint: steps per solution: the width of a round is cut so that the beams in hand
+            can still finish within the budget left (:func:`~thinkgym.search.planner.fit_width`).
+            ``None``: the depth the sizing implies (policy calls // (width x beam_size)).
         **kwargs: see :class:`~thinkgym.search.base.Planner`.
     """
 
@@ -63,9 +71,13 @@ class BeamSearch(Planner):
         backtrack: bool = True,
         aggregate: str | None = None,
         final: str = "best",
+        depth_hint: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(policy, guidance=guidance, **kwargs)
+        if depth_hint is not None and (not isinstance(depth_hint, int) or depth_hint < 1):
+            raise ValueError(f"depth_hint={depth_hint!r} must be a positive integer or None")
+        self.depth_hint = depth_hint
         if beam_size < 1 or width < 1:
             raise ValueError(f"beam_size={beam_size!r} and width={width!r} must be >= 1")
         if final not in FINAL_RULES:
@@ -89,7 +101,9 @@ class BeamSearch(Planner):
         beams: list[tuple[Candidate, int, float]] = [(root_candidate(ctx.env, ctx.root), 0, 0.0)]
         finished: list[tuple[Candidate, int, float]] = []
         max_depth = self.max_depth or ctx.env.max_steps
-        frontier: list[tuple[float, int, Candidate, int]] = []  # pruned: (-score, order, ...)
+        # pruned and stuck states: (times every proposal was rejected, -score, order, cand, node)
+        frontier: list[tuple[int, float, int, Candidate, int]] = []
+        failed: dict[int, int] = {}  # node id -> rounds in which it got no accepted child
         order = 0
         resumed = 0
         seen: set[str] = {ctx.env.transcript(ctx.root)}
@@ -99,14 +113,17 @@ class BeamSearch(Planner):
                 if not self.backtrack or not frontier:
                     break
                 while frontier and len(beams) < self.beam_size:
-                    neg, _, cand, node = heapq.heappop(frontier)
+                    _, neg, _, cand, node = heapq.heappop(frontier)
                     beams.append((cand, node, -neg))
                 resumed += len(beams)
             if self.backtrack is False and rounds >= max_depth:
                 break
             rounds += 1
             obs = [ctx.env.transcript(b[0].state) for b in beams]
-            props = yield from self.propose(ctx, obs, self.width)
+            shallowest = min(len(b[0].state.steps) for b in beams)
+            hint = self.depth_hint or implied_depth(self.budget, self.width * self.beam_size)
+            width = fit_width(ctx, self.width, len(beams), shallowest, hint)
+            props = yield from self.propose(ctx, obs, width)
             children: list[tuple[Candidate, int]] = []
             keep: list[tuple[Candidate, int, float]] = []
             for (cand, node, score), plist in zip(beams, props, strict=False):
@@ -123,8 +140,15 @@ class BeamSearch(Planner):
                     seen.add(key)
                     children.append((child, node))
                 if not got and plist and not ctx.out_of_steps(cand.state):
+                    # every proposal was rejected: likely a dead end. It waits in the frontier
+                    # behind every state that has not failed (its turn comes when they run out)
                     stuck = replace(cand, state=replace(cand.state, t=cand.state.t + len(plist)))
-                    keep.append((stuck, node, score))
+                    if self.backtrack:
+                        failed[node] = failed.get(node, 0) + 1
+                        heapq.heappush(frontier, (failed[node], _neg(score), order, stuck, node))
+                        order += 1
+                    else:
+                        keep.append((stuck, node, score))
             scores = (
                 (yield ScoreRequest(self.guidance, [c for c, _ in children])) if children else []
             )
@@ -141,9 +165,7 @@ class BeamSearch(Planner):
             pool.sort(key=lambda x: -x[2])
             beams = pool[: self.beam_size]
             for cand, node, sc in pool[self.beam_size :]:
-                heapq.heappush(
-                    frontier, (-sc if math.isfinite(sc) else math.inf, order, cand, node)
-                )
+                heapq.heappush(frontier, (failed.get(node, 0), _neg(sc), order, cand, node))
                 order += 1
         live = [f for f in finished if f[0].state.correct is not False]
         if live:

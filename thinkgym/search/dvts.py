@@ -19,7 +19,7 @@ from typing import Any
 from thinkgym.agents.base import Policy
 from thinkgym.search.context import Candidate, SearchContext, root_candidate
 from thinkgym.search.guidance import LogProbGuidance, with_aggregate
-from thinkgym.search.planner import Outcome, Planner, merge_proposals
+from thinkgym.search.planner import Outcome, Planner, fit_width, implied_depth, merge_proposals
 from thinkgym.search.requests import ScoreRequest
 from thinkgym.search.selection import FINAL_RULES, choose_final
 
@@ -53,6 +53,10 @@ class DVTS(Planner):
         final: how the pooled answers are chosen: ``"weighted_vote"`` (default), ``"best"`` or
             ``"vote"`` (:data:`~thinkgym.search.selection.FINAL_RULES`).
         restart: start new subtrees from the root when all have ended and budget is left.
+        depth_hint: steps per solution: the width of a round is cut so that the live subtrees
+            can still finish within the budget left (:func:`~thinkgym.search.planner.fit_width`).
+            ``None``: the depth the sizing implies (policy calls // (width x subtrees x
+            beam_size)).
         **kwargs: see :class:`~thinkgym.search.planner.Planner`.
     """
 
@@ -69,9 +73,13 @@ class DVTS(Planner):
         aggregate: str | None = None,
         final: str = "weighted_vote",
         restart: bool = True,
+        depth_hint: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(policy, guidance=guidance, **kwargs)
+        if depth_hint is not None and (not isinstance(depth_hint, int) or depth_hint < 1):
+            raise ValueError(f"depth_hint={depth_hint!r} must be a positive integer or None")
+        self.depth_hint = depth_hint
         for label, v in (("subtrees", subtrees), ("width", width), ("beam_size", beam_size)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{label}={v!r} must be a positive integer")
@@ -116,7 +124,11 @@ class DVTS(Planner):
             rounds += 1
             flat = [(k, s) for k in live for s in forest[k]]
             obs = [ctx.env.transcript(c.state) for _, (c, _, _) in flat]
-            props = yield from self.propose(ctx, obs, self.width)
+            shallowest = min(len(c.state.steps) for _, (c, _, _) in flat)
+            rows = self.width * self.subtrees * self.beam_size
+            hint = self.depth_hint or implied_depth(self.budget, rows)
+            width = fit_width(ctx, self.width, len(flat), shallowest, hint)
+            props = yield from self.propose(ctx, obs, width)
             children: list[tuple[int, Candidate, int]] = []  # subtree, child, parent node
             stuck: dict[int, list[tuple[Candidate, int, float]]] = {}
             for (k, (cand, node, score)), plist in zip(flat, props, strict=False):

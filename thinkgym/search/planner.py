@@ -32,7 +32,15 @@ from thinkgym.search.guidance import Guidance, as_guidance
 from thinkgym.search.requests import Outcome, ProposeRequest
 from thinkgym.search.result import SearchResult, _jsonable
 
-__all__ = ["Planner", "Outcome", "softmax", "merge_proposals", "MAX_STEP_TOKENS"]
+__all__ = [
+    "Planner",
+    "Outcome",
+    "softmax",
+    "merge_proposals",
+    "fit_width",
+    "implied_depth",
+    "MAX_STEP_TOKENS",
+]
 
 MAX_STEP_TOKENS = 48
 """Default longest generated step (``max_new_tokens`` asked of the policy)."""
@@ -335,6 +343,38 @@ def softmax(xs: Sequence[float]) -> list[float]:
     e = [math.exp(x - m) for x in vals]
     s = sum(e)
     return [v / s for v in e]
+
+
+def fit_width(ctx: SearchContext, width: int, rows: int, depth: int, depth_hint: int | None) -> int:
+    """The expansion width that still lets every live path finish within the budget.
+
+    A tree planner that asks ``width`` proposals for each of ``rows`` states at every step can
+    spend its policy calls before any path reaches an answer (a rejected step costs calls and
+    moves nothing). With a depth hint (the task's steps per solution) the width is cut to
+    ``remaining calls // (rows * steps left)``, at least 1, so the paths in hand can still be
+    completed; without a hint, or with no bound on policy calls, ``width`` is returned.
+
+    Args:
+        ctx: the search context (its meter says what is left).
+        width: the planner's width.
+        rows: states expanded this round.
+        depth: steps already taken by the shallowest of them.
+        depth_hint: steps per solution, or ``None``.
+    """
+    left = ctx.meter.remaining("policy_calls")
+    if depth_hint is None or left is None or rows < 1:
+        return width
+    steps_left = max(1, int(depth_hint) - int(depth))
+    return max(1, min(width, left // (rows * steps_left)))
+
+
+def implied_depth(budget: Budget, calls_per_step: int) -> int | None:
+    """Steps per path a planner's sizing affords: ``policy_calls // calls_per_step`` (at least
+    1; ``None`` without a bound on policy calls)."""
+    calls = budget.policy_calls
+    if calls is None or calls_per_step < 1:
+        return None
+    return max(1, calls // calls_per_step)
 
 
 def merge_proposals(props: Sequence[Proposal]) -> list[Proposal]:
