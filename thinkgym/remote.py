@@ -311,26 +311,27 @@ class RemoteEnv(ReasoningEnv):
         """The handle of the problem's initial working state."""
         return problem["data"]
 
-    def check_step(self, state: EnvState, step: str) -> StepCheck:
-        """The task's step check, run on the server."""
-        out = self._call("check_step", state=self._wire(state), step=step)
+    def _check(self, op: str, state: EnvState, text: str) -> dict[str, Any]:
+        """A check hook on the server; what the task's check raised there is raised here as a
+        ``ValueError`` (the transition takes it for a step it could not read, as locally)."""
+        out = self._call(op, state=self._wire(state), step=text)
         if "raised" in out:
             raise ValueError(f"{out['raised']}: {out.get('message', '')}")
+        return out
+
+    def check_step(self, state: EnvState, step: str) -> StepCheck:
+        """The task's step check, run on the server."""
+        out = self._check("check_step", state, step)
         return StepCheck(ok=bool(out["ok"]), error=out["error"], data=out["data"], text=out["text"])
 
     def check_answer(self, state: EnvState, answer: str) -> tuple[bool, str]:
         """The grader, run on the server (right or wrong and why; the reference stays there)."""
-        out = self._call("check_answer", state=self._wire(state), step=answer)
-        if "raised" in out:
-            raise ValueError(f"{out['raised']}: {out.get('message', '')}")
+        out = self._check("check_answer", state, answer)
         return bool(out["correct"]), str(out["reason"])
 
     def check_answer_without_reference(self, state: EnvState, answer: str) -> bool | None:
         """The task's reference-free answer check, run on the server."""
-        out = self._call("check_answer_without_reference", state=self._wire(state), step=answer)
-        if "raised" in out:
-            raise ValueError(f"{out['raised']}: {out.get('message', '')}")
-        return out["correct"]
+        return self._check("check_answer_without_reference", state, answer)["correct"]
 
     def candidate_steps(self, state: EnvState) -> list[str]:
         """The task's candidate steps in ``state`` (empty for tasks that enumerate none)."""
@@ -349,14 +350,15 @@ class RemoteEnv(ReasoningEnv):
         out = self._task_or_open("problem_from_options", options=dict(options))
         return None if out["problem"] is None else self._problem(out["problem"])
 
-    def generate_problem(self, rng: np.random.Generator) -> dict[str, Any]:
-        """A problem drawn on the server from a seed taken from ``rng``."""
-        seed = int(rng.integers(0, 2**62))
-        return self._problem(self._task_or_open("generate_problem", seed=seed)["problem"])
-
     def draw_problem(self, rng: np.random.Generator, max_draws: int = 1000) -> dict[str, Any]:
-        """A problem of this env's split, drawn on the server."""
-        return self.generate_problem(rng)
+        """A problem of the served env's split, drawn on the server from a seed taken from
+        ``rng`` (the split is the server's to judge: some tasks have a fixed test set)."""
+        seed = int(rng.integers(0, 2**62))
+        return self._problem(self._task_or_open("draw_problem", seed=seed)["problem"])
+
+    def generate_problem(self, rng: np.random.Generator) -> dict[str, Any]:
+        """A problem drawn on the server (:meth:`draw_problem`)."""
+        return self.draw_problem(rng)
 
     def solve(self, problem: dict[str, Any]) -> list[str]:
         """Not available: the reference solver stays on the server."""

@@ -108,6 +108,7 @@ class BeamSearch(Planner):
         resumed = 0
         seen: set[str] = {ctx.env.transcript(ctx.root)}
         rounds = 0
+        hint = self.depth_hint or implied_depth(self.budget, self.width * self.beam_size)
         while not ctx.meter.exhausted:
             if not beams:
                 if not self.backtrack or not frontier:
@@ -121,7 +122,6 @@ class BeamSearch(Planner):
             rounds += 1
             obs = [ctx.env.transcript(b[0].state) for b in beams]
             shallowest = min(len(b[0].state.steps) for b in beams)
-            hint = self.depth_hint or implied_depth(self.budget, self.width * self.beam_size)
             width = fit_width(ctx, self.width, len(beams), shallowest, hint)
             props = yield from self.propose(ctx, obs, width)
             children: list[tuple[Candidate, int]] = []

@@ -111,6 +111,9 @@ class DVTS(Planner):
         pool: list[tuple[Candidate, int, float, int]] = []  # finished: cand, node, score, subtree
         started = self.subtrees
         rounds = 0
+        hint = self.depth_hint or implied_depth(
+            self.budget, self.width * self.subtrees * self.beam_size
+        )
         while not ctx.meter.exhausted:
             live = [k for k, states in enumerate(forest) if states]
             if not live:
@@ -125,8 +128,6 @@ class DVTS(Planner):
             flat = [(k, s) for k in live for s in forest[k]]
             obs = [ctx.env.transcript(c.state) for _, (c, _, _) in flat]
             shallowest = min(len(c.state.steps) for _, (c, _, _) in flat)
-            rows = self.width * self.subtrees * self.beam_size
-            hint = self.depth_hint or implied_depth(self.budget, rows)
             width = fit_width(ctx, self.width, len(flat), shallowest, hint)
             props = yield from self.propose(ctx, obs, width)
             children: list[tuple[int, Candidate, int]] = []  # subtree, child, parent node

@@ -124,8 +124,9 @@ class ServedEnvironment(Environment[ThinkgymAction, ThinkgymObservation, Thinkgy
         self._started = False
         self._over = ""
         self._closed = False
-        self._store: OrderedDict[str, Any] = OrderedDict()
-        self._ids: dict[Any, str] = {}
+        self._store: OrderedDict[str, tuple[Any, Any]] = OrderedDict()  # handle -> (key, value)
+        self._ids: dict[Any, str] = {}  # interned (kind, value) -> handle; the store keeps the key
+        self._last_problem: tuple[dict[str, Any], dict[str, Any]] | None = None
         self._next_id = 0
         self._token = secrets.token_hex(4)  # handles of one session mean nothing in another
 
@@ -246,7 +247,7 @@ class ServedEnvironment(Environment[ThinkgymAction, ThinkgymObservation, Thinkgy
         ``check_answer_without_reference`` (``state``, ``step``: the step or answer text),
         ``candidate_steps``, ``features``, ``candidate_table`` (``state``; the last two where the
         task has them), ``problem_from_options`` (``options``),
-        ``generate_problem`` (``seed``).
+        ``draw_problem`` (``seed``: a problem of the env's split).
 
         Raises:
             ClientError: a missing field, or the env refused the request.
@@ -272,8 +273,8 @@ class ServedEnvironment(Environment[ThinkgymAction, ThinkgymObservation, Thinkgy
             except (ValueError, TypeError, KeyError) as exc:
                 raise ClientError(f"options refused: {exc}") from None
             return {"problem": None if problem is None else self._wire_problem(problem)}
-        if op == "generate_problem":
-            problem = base.generate_problem(np.random.default_rng(body.seed or 0))
+        if op == "draw_problem":
+            problem = base.draw_problem(np.random.default_rng(body.seed or 0))
             return {"problem": self._wire_problem(problem)}
         if body.state is None:
             raise ClientError(f"the {op} op needs a state")
@@ -327,16 +328,17 @@ class ServedEnvironment(Environment[ThinkgymAction, ThinkgymObservation, Thinkgy
         except TypeError:
             key = None
         handle = self._ids.get(key) if key is not None else None
-        if handle is None or handle not in self._store:
+        if handle is None:
             handle = f"{kind}{self._token}.{self._next_id}"
             self._next_id += 1
             if key is not None:
                 self._ids[key] = handle
-        self._store[handle] = value
+        self._store[handle] = (key, value)
         self._store.move_to_end(handle)
         while len(self._store) > STORE_LIMIT:
-            old, _ = self._store.popitem(last=False)
-            self._ids = {k: v for k, v in self._ids.items() if v != old}
+            _, (old_key, _) = self._store.popitem(last=False)
+            if old_key is not None:
+                del self._ids[old_key]
         return handle
 
     def _lookup(self, handle: str) -> Any:
@@ -347,17 +349,25 @@ class ServedEnvironment(Environment[ThinkgymAction, ThinkgymObservation, Thinkgy
                 f"{STORE_LIMIT} handles); reset() to start from a fresh state"
             )
         self._store.move_to_end(handle)
-        return self._store[handle]
+        return self._store[handle][1]
 
     def _wire_problem(self, problem: dict[str, Any]) -> dict[str, Any]:
+        cached = self._last_problem  # a session's states share their problem object
+        if cached is not None and cached[0] is problem:
+            wire = cached[1]
+            if wire["ref"] in self._store and wire["data"] in self._store:
+                self._lookup(wire["ref"])  # keep it recent
+                return wire
         base = self.env.unwrapped
         key = base.problem_key(problem)
-        return {
+        wire = {
             "ref": self._handle(_Frozen(key, problem), "p"),
             "text": base.format_problem(problem),
             "data": self._handle(base.initial_data(problem)),
             "key": key,
         }
+        self._last_problem = (problem, wire)
+        return wire
 
     def _wire(self, state: EnvState) -> dict[str, Any]:
         return {

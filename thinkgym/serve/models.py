@@ -145,7 +145,7 @@ TASK_OPS = (
     "features",
     "candidate_table",
     "problem_from_options",
-    "generate_problem",
+    "draw_problem",
 )
 """What ``POST /sessions/{id}/task`` does (see :meth:`ServedEnvironment.task_call
 <thinkgym.serve.environment.ServedEnvironment.task_call>`)."""
